@@ -1,0 +1,77 @@
+"""durable: durable workflows for Django. The public API; names that touch models load lazily."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from durable.engine.context import ActivityContext, WorkflowContext
+from durable.engine.registry import ActivityDefinition, WorkflowDefinition, activity, workflow
+from durable.engine.retry import RetryPolicy
+from durable.engine.types import ReceivedEvent
+from durable.exceptions import (
+    ActivityError,
+    DefinitionError,
+    DurableError,
+    EncodingError,
+    InstanceNotFound,
+    InvalidArgument,
+    InvalidEvent,
+    InvalidTransition,
+    NonDeterminismError,
+    WaitTimeout,
+    WorkflowCancelled,
+    WorkflowFailed,
+    WorkflowNotFound,
+)
+
+logger = logging.getLogger(__name__)
+
+__version__ = "0.1.0"
+
+_CLIENT_NAMES = (
+    "start",
+    "get_handle",
+    "send_event",
+    "cancel",
+    "pause",
+    "resume",
+    "retry",
+    "get_event",
+    "WorkflowHandle",
+    "Delivery",
+)
+
+__all__ = [
+    "ActivityContext",
+    "ActivityDefinition",
+    "ActivityError",
+    "DefinitionError",
+    "DurableError",
+    "EncodingError",
+    "InstanceNotFound",
+    "InvalidArgument",
+    "InvalidEvent",
+    "InvalidTransition",
+    "NonDeterminismError",
+    "ReceivedEvent",
+    "RetryPolicy",
+    "WaitTimeout",
+    "WorkflowCancelled",
+    "WorkflowContext",
+    "WorkflowDefinition",
+    "WorkflowFailed",
+    "WorkflowNotFound",
+    "activity",
+    "workflow",
+    *_CLIENT_NAMES,
+]
+
+
+def __getattr__(name: str) -> Any:
+    # The client imports models, which need the app registry: load it on first use only.
+    if name in _CLIENT_NAMES:
+        from durable import client
+
+        return getattr(client, name)
+    raise AttributeError(f"module 'durable' has no attribute {name!r}")

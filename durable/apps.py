@@ -1,0 +1,28 @@
+"""App config: discover `<app>.workflows` modules, register checks, install the worker wake-up."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+
+from django.apps import AppConfig
+from django.utils.module_loading import autodiscover_modules
+
+logger = logging.getLogger(__name__)
+
+
+class DurableConfig(AppConfig):
+    name = "durable"
+    verbose_name = "Durable workflows"
+    default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from durable import checks, store
+        from durable.conf import settings
+        from durable.worker import wakeup
+
+        checks.register()
+        store.set_waker(wakeup.request)
+        autodiscover_modules("workflows")
+        for module in settings.WORKFLOW_MODULES:
+            importlib.import_module(module)

@@ -1,0 +1,81 @@
+"""System checks: the apps and settings durable needs, and SQLite settings that would lock."""
+
+from __future__ import annotations
+
+import logging
+
+from django.apps import apps
+from django.conf import settings
+from django.core import checks
+
+logger = logging.getLogger(__name__)
+
+REQUIRED_APPS = ("django_q", "rest_framework")
+
+
+def check_apps(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    errors = []
+    for app in REQUIRED_APPS:
+        if not apps.is_installed(app):
+            errors.append(
+                checks.Error(
+                    f"'{app}' is not in INSTALLED_APPS.",
+                    hint=f'Add "{app}" to INSTALLED_APPS beside "durable".',
+                    id="durable.E001",
+                )
+            )
+    return errors
+
+
+def check_cluster(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    conf = getattr(settings, "Q_CLUSTER", None)
+    if not isinstance(conf, dict):
+        return [
+            checks.Error(
+                "Q_CLUSTER is not set, so django-q2 has no broker for durable's worker.",
+                hint='Set Q_CLUSTER = {"name": "durable", "orm": "default", "poll": 0.05, "retry": 120, "timeout": 60}.',
+                id="durable.E002",
+            )
+        ]
+    messages = []
+    timeout, retry = conf.get("timeout"), conf.get("retry", 60)
+    if timeout is not None and retry is not None and retry <= timeout:
+        messages.append(
+            checks.Warning(
+                f"Q_CLUSTER retry ({retry}) is not above timeout ({timeout}); a task could run twice.",
+                hint="Set retry well above timeout, e.g. timeout 60 and retry 120.",
+                id="durable.W003",
+            )
+        )
+    return messages
+
+
+def check_sqlite(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    db = settings.DATABASES.get("default", {})
+    if "sqlite3" not in db.get("ENGINE", ""):
+        return []
+    options = db.get("OPTIONS", {})
+    messages = []
+    if str(options.get("transaction_mode", "")).upper() != "IMMEDIATE":
+        messages.append(
+            checks.Warning(
+                "SQLite runs DEFERRED transactions, which fail with 'database is locked' under a multi-process worker.",
+                hint='Set DATABASES["default"]["OPTIONS"]["transaction_mode"] = "IMMEDIATE".',
+                id="durable.W001",
+            )
+        )
+    if "journal_mode=wal" not in str(options.get("init_command", "")).lower().replace(" ", ""):
+        messages.append(
+            checks.Warning(
+                "SQLite is not in WAL mode: readers and the writer block each other.",
+                hint='Set OPTIONS["init_command"] = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL" '
+                'and OPTIONS["timeout"] = 20.',
+                id="durable.W002",
+            )
+        )
+    return messages
+
+
+def register() -> None:
+    for check in (check_apps, check_cluster, check_sqlite):
+        checks.register(check, "durable")

@@ -1,0 +1,365 @@
+"""The one service API: start, handles, send_event, cancel, pause, resume, retry, get_event."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from durable import routing, signals, store
+from durable.conf import settings
+from durable.engine import codec
+from durable.engine.context import to_seconds
+from durable.engine.registry import WorkflowDefinition, registry
+from durable.engine.types import ACTIVITY, FAILED, RETRYING
+from durable.events import TARGET_EXTENSION, build
+from durable.exceptions import (
+    InstanceNotFound,
+    InvalidArgument,
+    InvalidTransition,
+    WorkflowCancelled,
+    WorkflowFailed,
+)
+from durable.models import TERMINAL, HistoryStep, PublishedValue, Status, WorkflowInstance
+
+logger = logging.getLogger(__name__)
+
+INSTANCE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@+=-]{0,199}$")
+_UNSET = object()
+
+
+@dataclass
+class Delivery:
+    """What `send_event` did with one event."""
+
+    event_id: str
+    duplicate: bool = False
+    resumed: list[str] = field(default_factory=list)
+    started: list[str] = field(default_factory=list)
+    deferred: bool = False
+
+
+class WorkflowHandle:
+    """A reference to one workflow instance; every property reads the database afresh."""
+
+    def __init__(self, instance_id: str) -> None:
+        self.instance_id = instance_id
+
+    def __repr__(self) -> str:
+        return f"<WorkflowHandle {self.instance_id}>"
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, WorkflowHandle) and other.instance_id == self.instance_id
+
+    def __hash__(self) -> int:
+        return hash(self.instance_id)
+
+    @property
+    def status(self) -> str:
+        """The instance's current status."""
+        return _instance(self.instance_id).status
+
+    def result(self, timeout: float | None = None) -> Any:
+        """Wait for the instance to end and return its result.
+
+        Args:
+            timeout: seconds to wait; None waits for ever.
+
+        Raises:
+            WorkflowFailed: the instance failed (its `error` holds type, message, traceback).
+            WorkflowCancelled: the instance was cancelled.
+            TimeoutError: it had not ended within `timeout`.
+        """
+        deadline = None if timeout is None else time.monotonic() + to_seconds(timeout, "timeout")
+        while True:
+            row = _instance(self.instance_id)
+            if row.status == Status.COMPLETED:
+                return codec.decode(row.result)
+            if row.status == Status.FAILED:
+                error = row.error or {}
+                raise WorkflowFailed(
+                    f"Instance {self.instance_id} ({row.workflow_name}) failed: "
+                    f"{error.get('type', 'Error')}: {error.get('message', '')}",
+                    error=error,
+                )
+            if row.status == Status.CANCELLED:
+                raise WorkflowCancelled(
+                    f"Instance {self.instance_id} ({row.workflow_name}) was cancelled"
+                    + (f": {row.status_reason}" if row.status_reason else ".")
+                )
+            if deadline is not None and time.monotonic() >= deadline:
+                raise TimeoutError(
+                    f"Instance {self.instance_id} is still {row.status} after {timeout} s; call result() again later."
+                )
+            _pause_poll(deadline)
+
+    def cancel(self, reason: str = "") -> WorkflowInstance:
+        """Cancel the instance; see `durable.cancel`."""
+        return cancel(self.instance_id, reason)
+
+    def get_event(self, key: str, timeout: float = 0, default: Any = None) -> Any:
+        """A value the workflow published with set_event; see `durable.get_event`."""
+        return get_event(self.instance_id, key, timeout=timeout, default=default)
+
+
+def _pause_poll(deadline: float | None) -> None:
+    wait = float(settings.GET_EVENT_POLL)
+    if deadline is not None:
+        wait = max(0.0, min(wait, deadline - time.monotonic()))
+    time.sleep(wait)
+
+
+def _instance(instance_id: str) -> WorkflowInstance:
+    try:
+        return WorkflowInstance.objects.get(id=instance_id)
+    except WorkflowInstance.DoesNotExist:
+        raise InstanceNotFound(f"No workflow instance has id {instance_id!r}; check the id.") from None
+
+
+def start(workflow: WorkflowDefinition | str, *args: Any, instance_id: str | None = None, **kwargs: Any) -> WorkflowHandle:
+    """Start a workflow instance; it runs on a worker once the current transaction commits.
+
+    Args:
+        workflow: the decorated workflow or its registered name.
+        *args: positional inputs (JSON, datetimes, Decimals, UUIDs, dataclasses).
+        instance_id: a business id to make the start idempotent; a uuid4 by default.
+        **kwargs: keyword inputs.
+
+    Returns:
+        The WorkflowHandle; for an id that exists already, the handle of that instance.
+
+    Raises:
+        WorkflowNotFound: no workflow has that name.
+        InvalidArgument: the instance id is malformed.
+        InvalidTransition: the id belongs to an instance of another workflow.
+        EncodingError: an input cannot be stored as JSON.
+    """
+    name = workflow.name if isinstance(workflow, WorkflowDefinition) else workflow
+    definition = registry.workflow(name)
+    if instance_id is None:
+        from durable.models import new_instance_id
+
+        instance_id = new_instance_id()
+    elif not isinstance(instance_id, str) or not INSTANCE_ID.match(instance_id):
+        raise InvalidArgument(
+            f"Instance id {instance_id!r} is invalid: use 1-200 letters, digits and . _ : @ + = -, "
+            "starting with a letter or digit."
+        )
+    inputs = codec.encode({"args": list(args), "kwargs": kwargs}, where=f"input of workflow '{definition.name}'")
+    if store.create_instance(instance_id, definition.name, inputs, store.now()):
+        signals.send_on_commit(signals.workflow_started, definition.name, instance_id, Status.PENDING)
+        store.request_run()
+        return WorkflowHandle(instance_id)
+    existing = _instance(instance_id)
+    if existing.workflow_name != definition.name:
+        raise InvalidTransition(
+            f"Instance {instance_id} already exists for workflow '{existing.workflow_name}', not "
+            f"'{definition.name}'; choose another instance id."
+        )
+    return WorkflowHandle(instance_id)
+
+
+def get_handle(instance_id: str) -> WorkflowHandle:
+    """The handle of an existing instance.
+
+    Raises:
+        InstanceNotFound: no instance has that id.
+    """
+    if not WorkflowInstance.objects.filter(id=instance_id).exists():
+        raise InstanceNotFound(f"No workflow instance has id {instance_id!r}; check the id.")
+    return WorkflowHandle(instance_id)
+
+
+def send_event(
+    event_type: str,
+    source: str,
+    data: Any = None,
+    *,
+    subject: str | None = None,
+    id: str | None = None,  # noqa: A002 - the CloudEvents attribute name
+    instance_id: str | None = None,
+) -> Delivery:
+    """Send a CloudEvent to waiting workflows (and start `on_event` workflows).
+
+    Args:
+        event_type: the CloudEvents type, e.g. "payment.completed".
+        source: the CloudEvents source, e.g. "/payments".
+        data: JSON data.
+        subject: the CloudEvents subject.
+        id: the event id; a repeat of the same (source, id) is acknowledged and not delivered.
+        instance_id: deliver to this instance alone.
+
+    Returns:
+        The Delivery: which instances it resumed and started (`deferred` inside a
+        transaction, where delivery happens on commit).
+
+    Raises:
+        InvalidEvent: the event is malformed.
+        InstanceNotFound: `instance_id` does not exist.
+        InvalidTransition: `instance_id` has ended (completed, failed or cancelled).
+    """
+    extensions = {TARGET_EXTENSION: instance_id} if instance_id is not None else None
+    record = build(event_type, source, data, subject=subject, event_id=id, extensions=extensions)
+    return deliver(record)
+
+
+def deliver(record: dict[str, Any]) -> Delivery:
+    """Store and route one validated event record (from `send_event` or the HTTP receiver)."""
+    target = record.get("target")
+    if target is not None:
+        row = WorkflowInstance.objects.filter(id=target).values_list("status", flat=True).first()
+        if row is None:
+            raise InstanceNotFound(f"No workflow instance has id {target!r}; the event was not stored.")
+        if row in TERMINAL:
+            raise InvalidTransition(f"Instance {target} is {row}; it takes no more events. The event was not stored.")
+    accepted = routing.send(record, target_id=target)
+    return Delivery(
+        event_id=record["id"],
+        duplicate=accepted.duplicate,
+        resumed=accepted.routed.resumed,
+        started=accepted.routed.started,
+        deferred=accepted.deferred,
+    )
+
+
+def _transition(instance_id: str, allowed: frozenset[str] | None, verb: str) -> WorkflowInstance:
+    """Lock and return the instance, refusing the operation from a status it does not allow."""
+    rows = WorkflowInstance.objects.filter(id=instance_id)
+    if store.is_postgres():
+        rows = rows.select_for_update()
+    row = rows.first()
+    if row is None:
+        raise InstanceNotFound(f"No workflow instance has id {instance_id!r}; check the id.")
+    if (allowed is None and row.status in TERMINAL) or (allowed is not None and row.status not in allowed):
+        raise InvalidTransition(f"Cannot {verb} instance {instance_id}: it is {row.status}.")
+    return row
+
+
+def cancel(instance_id: str, reason: str = "") -> WorkflowInstance:
+    """End a non-terminal instance: its waits and timers are withdrawn, later events ignored.
+
+    Raises:
+        InstanceNotFound: no instance has that id.
+        InvalidTransition: it has ended already.
+    """
+    moment = store.now()
+    with store.atomic():
+        row = _transition(instance_id, None, "cancel")
+        row.status, row.status_reason, row.finished_at = Status.CANCELLED, reason, moment
+        _update(row, moment, waiting_for=None, run_after=None)
+        store.drop_waiting([instance_id])
+        store.append_incident(instance_id, store.incident("cancelled", moment, reason=reason))
+        signals.send_on_commit(signals.workflow_cancelled, row.workflow_name, instance_id, row.status, reason=reason)
+    return _instance(instance_id)
+
+
+def pause(instance_id: str, reason: str = "") -> WorkflowInstance:
+    """Stop an instance from running until `resume`; events and timers meanwhile are kept.
+
+    Raises:
+        InstanceNotFound: no instance has that id.
+        InvalidTransition: it has ended or is paused already.
+    """
+    moment = store.now()
+    with store.atomic():
+        row = _transition(instance_id, frozenset(Status) - TERMINAL - {Status.PAUSED}, "pause")
+        row.status, row.status_reason = Status.PAUSED, reason
+        _update(row, moment)
+        store.append_incident(instance_id, store.incident("paused", moment, reason=reason))
+        signals.send_on_commit(signals.workflow_paused, row.workflow_name, instance_id, row.status, reason=reason)
+    return _instance(instance_id)
+
+
+def resume(instance_id: str) -> WorkflowInstance:
+    """Let a paused instance run again; it replays and picks up what arrived meanwhile.
+
+    Raises:
+        InstanceNotFound: no instance has that id.
+        InvalidTransition: it is not paused.
+    """
+    return _restart(instance_id, Status.PAUSED, "resume", "resumed")
+
+
+def retry(instance_id: str) -> WorkflowInstance:
+    """Run a failed instance again from its last recorded step; the failure stays in its timeline.
+
+    Raises:
+        InstanceNotFound: no instance has that id.
+        InvalidTransition: it has not failed.
+    """
+    return _restart(instance_id, Status.FAILED, "retry", "retried")
+
+
+def _restart(instance_id: str, allowed: str, verb: str, incident: str) -> WorkflowInstance:
+    moment = store.now()
+    with store.atomic():
+        row = _transition(instance_id, frozenset({allowed}), verb)
+        if allowed == Status.FAILED:
+            _reopen_failed_activity(row, moment)
+            row.error, row.finished_at = None, None
+        row.status, row.status_reason = Status.PENDING, ""
+        _update(row, moment, error_streak=0)
+        store.wake([instance_id], moment)
+        store.append_incident(instance_id, store.incident(incident, moment))
+        signals.send_on_commit(signals.workflow_resumed, row.workflow_name, instance_id, row.status)
+        store.request_run()
+    return _instance(instance_id)
+
+
+def _reopen_failed_activity(row: WorkflowInstance, moment) -> None:
+    """When the instance failed because its last step, an activity, ran out of attempts,
+    give that step another round of attempts."""
+    if (row.error or {}).get("type") != "ActivityError":
+        return
+    last = HistoryStep.objects.filter(instance_id=row.id).order_by("-position").first()
+    if last is not None and last.kind == ACTIVITY and last.status == FAILED:
+        HistoryStep.objects.filter(pk=last.pk).update(status=RETRYING, retry_at=moment, attempt=0)
+
+
+def _update(row: WorkflowInstance, moment, **extra: Any) -> None:
+    WorkflowInstance.objects.filter(id=row.id).update(
+        status=row.status,
+        status_reason=row.status_reason,
+        error=row.error,
+        finished_at=row.finished_at,
+        lease_owner=None,
+        lease_expires_at=None,
+        updated_at=moment,
+        **extra,
+    )
+
+
+def get_event(instance_id: str, key: str, timeout: float = 0, default: Any = None) -> Any:
+    """Read a value the workflow published with `ctx.set_event` (DBOS GetEvent).
+
+    Args:
+        instance_id: the instance.
+        key: the key it published.
+        timeout: seconds to wait for the key to be set; 0 reads once.
+        default: returned when the key is still unset at the end of the timeout.
+
+    Raises:
+        InstanceNotFound: no instance has that id.
+    """
+    value = _read_value(instance_id, key, to_seconds(timeout, "timeout"))
+    return default if value is _UNSET else value
+
+
+def _read_value(instance_id: str, key: str, timeout: float) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        found = PublishedValue.objects.filter(instance_id=instance_id, key=key).values_list("value", flat=True)
+        for tree in found[:1]:
+            return codec.decode(tree)
+        status = WorkflowInstance.objects.filter(id=instance_id).values_list("status", flat=True).first()
+        if status is None:
+            raise InstanceNotFound(f"No workflow instance has id {instance_id!r}; check the id.")
+        if status in TERMINAL or time.monotonic() >= deadline:
+            return _UNSET
+        _pause_poll(deadline)
+
+
+def is_set(value: Any) -> bool:
+    return value is not _UNSET

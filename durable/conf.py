@@ -1,0 +1,59 @@
+"""DURABLE_* settings with typed defaults, read on every access so overrides apply at once."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from django.conf import settings as django_settings
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Setting:
+    default: Any
+    kind: type | tuple[type, ...]
+    doc: str
+
+
+DEFAULTS: dict[str, Setting] = {
+    "WORKFLOW_MODULES": Setting((), (list, tuple), "Extra modules to import workflows from."),
+    "LEASE_SECONDS": Setting(30.0, (int, float), "How long a worker holds an instance without renewing."),
+    "EVENT_RETENTION": Setting(
+        dt.timedelta(days=7), (dt.timedelta, int, float), "How long events are kept for later waits."
+    ),
+    "MAX_EVENT_BYTES": Setting(1024 * 1024, int, "Largest accepted CloudEvents request body."),
+    "EVENT_TOKEN": Setting(None, (str, type(None)), "Shared secret accepted as Bearer token by the receiver."),
+    "TIMER_POLL": Setting(0.05, (int, float), "Seconds between looks for new timers in durable_worker."),
+    "RECOVERY_INTERVAL": Setting(1.0, (int, float), "Seconds between recovery sweeps in durable_worker."),
+    "BATCH_SIZE": Setting(4, int, "Instances a worker claims at once."),
+    "DRAIN_SECONDS": Setting(20.0, (int, float), "How long one django-q2 task runs instances before handing over."),
+    "GET_EVENT_POLL": Setting(0.05, (int, float), "Seconds between looks while waiting in get_event and result."),
+}
+
+
+class Settings:
+    """Attribute access to DURABLE_* settings: `settings.LEASE_SECONDS`."""
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            spec = DEFAULTS[name]
+        except KeyError:
+            raise AttributeError(f"There is no DURABLE_{name} setting.") from None
+        value = getattr(django_settings, f"DURABLE_{name}", spec.default)
+        if not isinstance(value, spec.kind) or isinstance(value, bool) and spec.kind is not bool:
+            from django.core.exceptions import ImproperlyConfigured
+
+            raise ImproperlyConfigured(f"DURABLE_{name} must be {spec.kind}, not {value!r}.")
+        return value
+
+    @property
+    def event_retention(self) -> dt.timedelta:
+        value = self.EVENT_RETENTION
+        return value if isinstance(value, dt.timedelta) else dt.timedelta(seconds=value)
+
+
+settings = Settings()

@@ -1,0 +1,1 @@
+"""The pure-Python engine: decorators, registry, context, replay and codec; never imports Django."""

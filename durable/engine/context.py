@@ -1,0 +1,363 @@
+"""WorkflowContext and ActivityContext: each step takes the next history position or replays it."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import random as _random
+import uuid as _uuid
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol
+
+from durable.engine import codec
+from durable.engine.types import (
+    ACTIVITY,
+    COMPLETED,
+    FAILED,
+    NOW,
+    RANDOM,
+    RETRYING,
+    SEND_EVENT,
+    SET_EVENT,
+    SLEEP,
+    TIMED_OUT,
+    TIMER_RETRY,
+    TIMER_SLEEP,
+    UUID4,
+    WAIT_EVENT,
+    ActivityCall,
+    NewStep,
+    ReceivedEvent,
+    Step,
+    WaitSpec,
+)
+from durable.exceptions import (
+    ActivityError,
+    EncodingError,
+    Halt,
+    InvalidArgument,
+    NonDeterminismError,
+    Suspend,
+    WaitTimeout,
+)
+
+logger = logging.getLogger(__name__)
+
+EVENT_ID_NAMESPACE = _uuid.UUID("6f1c7a52-8d0b-4b7e-9a51-3c2f0d9e4a17")
+
+
+class ActivityFailure(Exception):
+    """One failed attempt, as the storage reports it back to the context."""
+
+    def __init__(self, error: dict, exc: BaseException) -> None:
+        super().__init__(error.get("message", ""))
+        self.error = error
+        self.exc = exc
+
+
+class Backend(Protocol):
+    """What the context needs from storage; `durable.executor` implements it over the ORM."""
+
+    def clock(self) -> dt.datetime: ...
+    def record(self, step: NewStep) -> None: ...
+    def run_activity(self, call: ActivityCall) -> Any: ...
+    def activity_failed(self, call: ActivityCall, error: dict, retry_at: dt.datetime | None) -> str: ...
+    def suspend_timer(self, position: int, purpose: str, name: str, due_at: dt.datetime) -> None: ...
+    def wait_event(self, spec: WaitSpec) -> Step | None: ...
+
+
+def to_seconds(value: float | int | dt.timedelta, what: str) -> float:
+    """Seconds from a number or a timedelta; negative or non-numeric values are refused."""
+    if isinstance(value, dt.timedelta):
+        seconds = value.total_seconds()
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        seconds = float(value)
+    else:
+        raise InvalidArgument(f"{what} must be seconds or a timedelta, not {value!r}.")
+    if seconds < 0 or seconds != seconds:
+        raise InvalidArgument(f"{what} must not be negative, got {value!r}.")
+    return seconds
+
+
+class WorkflowContext:
+    """The handle a workflow function receives; every method is a recorded, replayed step."""
+
+    def __init__(
+        self,
+        *,
+        instance_id: str,
+        workflow_name: str,
+        history: Iterable[Step],
+        backend: Backend,
+    ) -> None:
+        self.instance_id = instance_id
+        self.workflow_name = workflow_name
+        self._history = {step.position: step for step in history}
+        self._recorded = len(self._history)
+        self._backend = backend
+        self._position = 0
+        self._halt: BaseException | None = None
+
+    @property
+    def is_replaying(self) -> bool:
+        """True while the workflow re-executes steps that the history already holds."""
+        return self._position < self._recorded
+
+    @property
+    def position(self) -> int:
+        """The history position the next step will take."""
+        return self._position
+
+    def _where(self, position: int) -> str:
+        return f"Instance {self.instance_id} step {position}"
+
+    def _next(self, kind: str, name: str) -> tuple[int, Step | None]:
+        if self._halt is not None:
+            raise self._halt
+        position = self._position
+        self._position += 1
+        step = self._history.get(position)
+        if step is not None and (step.kind != kind or step.name != name):
+            self._halt = NonDeterminismError(
+                f"{self._where(position)}: history has {step.kind} '{step.name}' but the code called "
+                f"{kind} '{name}'. Check that the workflow is deterministic; deploy code that "
+                "replays the recorded steps, then resume the instance."
+            )
+            raise self._halt
+        return position, step
+
+    def _call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        try:
+            return fn(*args)
+        except Halt as halt:
+            self._halt = halt
+            raise
+
+    def _suspend(self) -> None:
+        self._halt = Suspend()
+        raise self._halt
+
+    def _record_local(self, kind: str, name: str, value: Any) -> Any:
+        position, step = self._next(kind, name)
+        if step is not None:
+            return codec.decode(step.result)
+        tree = codec.encode(value, where=f"{self._where(position)} {kind} '{name}'")
+        self._call(self._backend.record, NewStep(position=position, kind=kind, name=name, result=tree))
+        return codec.decode(tree)
+
+    # Deterministic sources -------------------------------------------------------------
+
+    def now(self) -> dt.datetime:
+        """The current time (aware, UTC), recorded on first execution and replayed after."""
+        return self._record_local(NOW, NOW, self._backend.clock())
+
+    def uuid4(self) -> _uuid.UUID:
+        """A random UUID, recorded on first execution and replayed after."""
+        return self._record_local(UUID4, UUID4, _uuid.uuid4())
+
+    def random(self) -> float:
+        """A random float in [0, 1), recorded on first execution and replayed after."""
+        return self._record_local(RANDOM, RANDOM, _random.random())
+
+    # Published values and events ---------------------------------------------------------
+
+    def set_event(self, key: str, value: Any) -> None:
+        """Publish a durable key/value that outside code reads with `durable.get_event`.
+
+        Args:
+            key: the key, at most 200 characters; a later set_event of the same key replaces it.
+            value: a JSON-encodable value.
+        """
+        if not isinstance(key, str) or not key or len(key) > 200:
+            raise InvalidArgument(f"set_event key must be a non-empty str of at most 200 characters, not {key!r}.")
+        self._record_local(SET_EVENT, key, value)
+
+    def send_event(
+        self, event_type: str, source: str, data: Any = None, *, subject: str | None = None
+    ) -> str:
+        """Send a CloudEvent from the workflow, stored once and delivered after the step commits.
+
+        Returns:
+            The event id, the same on every replay.
+        """
+        if not isinstance(event_type, str) or not event_type or not isinstance(source, str) or not source:
+            raise InvalidArgument("send_event needs a non-empty event_type and source.")
+        position, step = self._next(SEND_EVENT, event_type)
+        if step is not None:
+            return step.result["id"]
+        event_id = str(_uuid.uuid5(EVENT_ID_NAMESPACE, f"{self.instance_id}:{position}"))
+        record = {
+            "id": event_id,
+            "type": event_type,
+            "source": source,
+            "subject": subject,
+            "data": codec.encode(data, where=f"{self._where(position)} send_event data"),
+        }
+        self._call(self._backend.record, NewStep(position=position, kind=SEND_EVENT, name=event_type, result=record))
+        return event_id
+
+    # Timers ------------------------------------------------------------------------------
+
+    def sleep(self, duration: float | dt.timedelta) -> None:
+        """Wait `duration` (seconds or a timedelta) durably; the worker is released meanwhile."""
+        seconds = to_seconds(duration, "sleep duration")
+        self._sleep_step(lambda now: now + dt.timedelta(seconds=seconds))
+
+    def sleep_until(self, when: dt.datetime) -> None:
+        """Wait until an aware datetime durably; the worker is released meanwhile."""
+        if not isinstance(when, dt.datetime) or when.tzinfo is None:
+            raise InvalidArgument(f"sleep_until needs an aware datetime, not {when!r}.")
+        self._sleep_step(lambda now: when)
+
+    def _sleep_step(self, due: Callable[[dt.datetime], dt.datetime]) -> None:
+        position, step = self._next(SLEEP, SLEEP)
+        if step is not None:
+            return
+        now = self._backend.clock()
+        due_at = due(now)
+        if due_at <= now:
+            self._call(self._backend.record, NewStep(position=position, kind=SLEEP, name=SLEEP))
+            return
+        self._call(self._backend.suspend_timer, position, TIMER_SLEEP, SLEEP, due_at)
+        self._suspend()
+
+    # Events ------------------------------------------------------------------------------
+
+    def wait_event(
+        self,
+        event_type: str | list[str] | tuple[str, ...],
+        *,
+        match: dict[str, Any] | None = None,
+        subject: str | None = None,
+        timeout: float | dt.timedelta | None = None,
+    ) -> ReceivedEvent:
+        """Wait durably for a CloudEvent; the worker is released meanwhile.
+
+        Args:
+            event_type: a type, or a list of types to take the first of.
+            match: data fields (dotted paths) the event must equal, e.g. {"order_id": "o-1"}.
+            subject: the CloudEvents subject the event must have.
+            timeout: seconds or a timedelta; None waits for ever.
+
+        Returns:
+            The ReceivedEvent, the first in arrival order that matches.
+
+        Raises:
+            WaitTimeout: no matching event arrived within `timeout`.
+        """
+        types = [event_type] if isinstance(event_type, str) else list(event_type)
+        if not types or not all(isinstance(t, str) and t for t in types):
+            raise InvalidArgument(f"wait_event needs one or more event type strings, not {event_type!r}.")
+        if match is not None and (not isinstance(match, dict) or not all(isinstance(k, str) and k for k in match)):
+            raise InvalidArgument(f"wait_event match must be a dict of field paths to values, not {match!r}.")
+        if subject is not None and not isinstance(subject, str):
+            raise InvalidArgument(f"wait_event subject must be a str, not {subject!r}.")
+        seconds = None if timeout is None else to_seconds(timeout, "wait_event timeout")
+        name = ",".join(types)
+        position, step = self._next(WAIT_EVENT, name)
+        if step is None:
+            match_tree = codec.encode(match or {}, where=f"{self._where(position)} wait_event match")
+            now = self._backend.clock()
+            spec = WaitSpec(
+                position=position,
+                name=name,
+                types=types,
+                match=match_tree,
+                subject=subject,
+                timeout_at=None if seconds is None else now + dt.timedelta(seconds=seconds),
+            )
+            step = self._call(self._backend.wait_event, spec)
+            if step is None:
+                self._suspend()
+        if step.status == TIMED_OUT:
+            raise WaitTimeout(
+                f"{self._where(position)}: no {name} event arrived within the timeout."
+            )
+        return ReceivedEvent.from_record(step.result)
+
+    # Activities --------------------------------------------------------------------------
+
+    def _call_activity(self, definition: Any, args: tuple, kwargs: dict) -> Any:
+        position, step = self._next(ACTIVITY, definition.name)
+        if step is not None and step.status == COMPLETED:
+            return codec.decode(step.result)
+        if step is not None and step.status == FAILED:
+            raise self._activity_error(definition.name, step.error or {}, step.attempt)
+        where = f"{self._where(position)} input of activity '{definition.name}'"
+        input_tree = codec.encode({"args": list(args), "kwargs": kwargs}, where=where)
+        args, kwargs = tuple(codec.decode(input_tree["args"])), codec.decode(input_tree["kwargs"])
+        attempt = 1
+        if step is not None and step.status == RETRYING:
+            attempt = step.attempt + 1
+            now = self._backend.clock()
+            if step.retry_at is not None and step.retry_at > now:
+                self._call(self._backend.suspend_timer, position, TIMER_RETRY, definition.name, step.retry_at)
+                self._suspend()
+        while True:
+            call = ActivityCall(
+                position=position,
+                definition=definition,
+                args=args,
+                kwargs=kwargs,
+                input=input_tree,
+                attempt=attempt,
+                idempotency_key=f"{self.instance_id}:{position}",
+            )
+            try:
+                tree = self._call(self._backend.run_activity, call)
+            except ActivityFailure as failure:
+                retry_at = None
+                if not isinstance(failure.exc, EncodingError) and definition.retry.retries(failure.exc, attempt):
+                    delay = definition.retry.delay(attempt)
+                    retry_at = self._backend.clock() + dt.timedelta(seconds=delay)
+                verdict = self._call(self._backend.activity_failed, call, failure.error, retry_at)
+                if verdict == "retry":
+                    attempt += 1
+                    continue
+                if verdict == "suspended":
+                    self._suspend()
+                raise self._activity_error(definition.name, failure.error, attempt) from None
+            return codec.decode(tree)
+
+    def _activity_error(self, name: str, error: dict, attempts: int) -> ActivityError:
+        error_type = error.get("type", "Exception")
+        message = error.get("message", "")
+        return ActivityError(
+            f"Instance {self.instance_id}: activity '{name}' failed after {attempts} attempt(s): "
+            f"{error_type}: {message}",
+            activity_name=name,
+            error_type=error_type,
+            error_message=message,
+            attempts=attempts,
+        )
+
+
+class ActivityContext:
+    """What an activity receives: who runs it, which attempt, and a stable idempotency key."""
+
+    def __init__(
+        self,
+        *,
+        instance_id: str,
+        workflow_name: str,
+        activity_name: str,
+        attempt: int,
+        idempotency_key: str,
+        sender: Callable[..., str],
+    ) -> None:
+        self.instance_id = instance_id
+        self.workflow_name = workflow_name
+        self.activity_name = activity_name
+        self.attempt = attempt
+        self.idempotency_key = idempotency_key
+        self._sender = sender
+
+    def send_event(
+        self, event_type: str, source: str, data: Any = None, *, subject: str | None = None
+    ) -> str:
+        """Send a CloudEvent; from a transactional activity it is stored with the step's result.
+
+        Returns:
+            The event id.
+        """
+        return self._sender(event_type, source, data, subject=subject)

@@ -1,0 +1,228 @@
+"""The @workflow and @activity decorators and the registry of definitions by stable name."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, ParamSpec, TypeVar, overload
+
+from durable.engine.retry import DEFAULT_RETRY, RetryPolicy
+from durable.exceptions import DefinitionError, WorkflowNotFound
+
+logger = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+@dataclass(eq=False)
+class WorkflowDefinition(Generic[P, R]):
+    """A registered workflow; call it only through `durable.start`, or directly in a unit test."""
+
+    name: str
+    fn: Callable[..., R]
+    on_event: str | None = None
+    pause_after_errors: int | None = None
+
+    def __call__(self, ctx: Any, *args: Any, **kwargs: Any) -> R:
+        return self.fn(ctx, *args, **kwargs)
+
+    def __repr__(self) -> str:
+        return f"<workflow {self.name}>"
+
+
+@dataclass(eq=False)
+class ActivityDefinition(Generic[P, R]):
+    """A registered activity; a workflow calls it as `activity(ctx, *args, **kwargs)`."""
+
+    name: str
+    fn: Callable[..., R]
+    retry: RetryPolicy = DEFAULT_RETRY
+    transactional: bool = True
+    compensation: ActivityDefinition | None = None
+
+    def __call__(self, ctx: Any, *args: Any, **kwargs: Any) -> R:
+        call = getattr(ctx, "_call_activity", None)
+        if call is None:
+            raise DefinitionError(
+                f"Activity '{self.name}' was called with {type(ctx).__name__}; call it from a workflow "
+                f"as {self.name}(ctx, ...) with the workflow's context."
+            )
+        return call(self, args, kwargs)
+
+    def __repr__(self) -> str:
+        return f"<activity {self.name}>"
+
+
+class Registry:
+    """Definitions by name; one process-wide instance, `registry`."""
+
+    def __init__(self) -> None:
+        self.workflows: dict[str, WorkflowDefinition] = {}
+        self.activities: dict[str, ActivityDefinition] = {}
+
+    def add(self, table: dict[str, Any], kind: str, definition: Any) -> None:
+        existing = table.get(definition.name)
+        if existing is not None and _origin(existing.fn) != _origin(definition.fn):
+            raise DefinitionError(
+                f"Two {kind}s are named '{definition.name}': {_origin(existing.fn)} and "
+                f"{_origin(definition.fn)}. Give one of them another name with name=..."
+            )
+        table[definition.name] = definition
+
+    def workflow(self, name: str) -> WorkflowDefinition:
+        try:
+            return self.workflows[name]
+        except KeyError:
+            known = ", ".join(sorted(self.workflows)) or "none"
+            raise WorkflowNotFound(
+                f"No workflow named '{name}' is registered (known: {known}). Define it in a "
+                "`workflows` module of an installed app or list its module in DURABLE_WORKFLOW_MODULES."
+            ) from None
+
+    def starters(self, event_type: str) -> list[WorkflowDefinition]:
+        return [wf for wf in self.workflows.values() if wf.on_event == event_type]
+
+
+registry = Registry()
+
+
+def _origin(fn: Callable) -> str:
+    return f"{fn.__module__}.{fn.__qualname__}"
+
+
+def _check_function(fn: Any, kind: str) -> None:
+    if not inspect.isfunction(fn):
+        raise DefinitionError(f"@durable.{kind} decorates a plain function, not {fn!r}.")
+    if fn.__name__ == "<lambda>":
+        raise DefinitionError(f"@durable.{kind} cannot decorate a lambda: it has no stable name. Use def.")
+    if "<locals>" in fn.__qualname__:
+        raise DefinitionError(
+            f"{kind} '{fn.__qualname__}' is defined inside a function; define it at module level "
+            "so every worker process can find it by name."
+        )
+    if inspect.iscoroutinefunction(fn) or inspect.isgeneratorfunction(fn):
+        raise DefinitionError(f"{kind} '{fn.__qualname__}' must be a plain def, not async or a generator.")
+    params = list(inspect.signature(fn).parameters.values())
+    if not params or params[0].kind not in (params[0].POSITIONAL_ONLY, params[0].POSITIONAL_OR_KEYWORD):
+        raise DefinitionError(f"{kind} '{fn.__qualname__}' must take the context as its first argument.")
+
+
+def _check_name(name: Any, kind: str) -> str:
+    if not isinstance(name, str) or not name or len(name) > 200 or name != name.strip():
+        raise DefinitionError(f"A {kind} name must be a non-empty string of at most 200 characters, not {name!r}.")
+    return name
+
+
+@overload
+def workflow(fn: Callable[P, R], /) -> WorkflowDefinition[P, R]: ...
+@overload
+def workflow(
+    *, name: str | None = None, on_event: str | None = None, pause_after_errors: int | None = None
+) -> Callable[[Callable[P, R]], WorkflowDefinition[P, R]]: ...
+
+
+def workflow(
+    fn: Callable | None = None,
+    /,
+    *,
+    name: str | None = None,
+    on_event: str | None = None,
+    pause_after_errors: int | None = None,
+) -> Any:
+    """Register a function as a durable workflow.
+
+    Args:
+        fn: `def f(ctx: WorkflowContext, *args, **kwargs)`, when used without parentheses.
+        name: the stable name stored with each instance; defaults to the function's __name__.
+        on_event: a CloudEvent type; each such event starts an instance, called as `f(ctx, event)`.
+        pause_after_errors: pause the instance (instead of failing it) once this many attempts in
+            a row have failed.
+
+    Returns:
+        The WorkflowDefinition, callable like the function.
+
+    Raises:
+        DefinitionError: the function is a lambda or nested, or the name is taken.
+    """
+    if on_event is not None and (not isinstance(on_event, str) or not on_event):
+        raise DefinitionError(f"on_event must be a CloudEvent type string, not {on_event!r}.")
+    if pause_after_errors is not None and (
+        not isinstance(pause_after_errors, int) or pause_after_errors < 1
+    ):
+        raise DefinitionError(f"pause_after_errors must be a positive int, not {pause_after_errors!r}.")
+
+    def wrap(f: Callable) -> WorkflowDefinition:
+        _check_function(f, "workflow")
+        definition = WorkflowDefinition(
+            name=_check_name(name or f.__name__, "workflow"),
+            fn=f,
+            on_event=on_event,
+            pause_after_errors=pause_after_errors,
+        )
+        functools.update_wrapper(definition, f)  # type: ignore[arg-type]
+        registry.add(registry.workflows, "workflow", definition)
+        return definition
+
+    return wrap(fn) if fn is not None else wrap
+
+
+@overload
+def activity(fn: Callable[P, R], /) -> ActivityDefinition[P, R]: ...
+@overload
+def activity(
+    *,
+    name: str | None = None,
+    retry: RetryPolicy | None = None,
+    transactional: bool = True,
+    compensation: ActivityDefinition | None = None,
+) -> Callable[[Callable[P, R]], ActivityDefinition[P, R]]: ...
+
+
+def activity(
+    fn: Callable | None = None,
+    /,
+    *,
+    name: str | None = None,
+    retry: RetryPolicy | None = None,
+    transactional: bool = True,
+    compensation: ActivityDefinition | None = None,
+) -> Any:
+    """Register a function as an activity: a step whose result is recorded and never re-run.
+
+    Args:
+        fn: `def a(ctx: ActivityContext, *args, **kwargs)`, when used without parentheses.
+        name: the stable name recorded in the history; defaults to the function's __name__.
+        retry: the RetryPolicy for failed attempts (default: 3 attempts, 1 s then 2 s apart).
+        transactional: run the body in the transaction that records its result, so its ORM
+            writes happen exactly once; False for HTTP calls and other outside effects.
+        compensation: an activity that undoes this one, kept with the definition for sagas.
+
+    Returns:
+        The ActivityDefinition, called from a workflow as `a(ctx, *args, **kwargs)`.
+
+    Raises:
+        DefinitionError: bad arguments, a lambda, a nested function, or a taken name.
+    """
+    if retry is not None and not isinstance(retry, RetryPolicy):
+        raise DefinitionError(f"retry must be a durable.RetryPolicy, not {retry!r}.")
+    if compensation is not None and not isinstance(compensation, ActivityDefinition):
+        raise DefinitionError("compensation must be another @durable.activity.")
+
+    def wrap(f: Callable) -> ActivityDefinition:
+        _check_function(f, "activity")
+        definition = ActivityDefinition(
+            name=_check_name(name or f.__name__, "activity"),
+            fn=f,
+            retry=retry or DEFAULT_RETRY,
+            transactional=bool(transactional),
+            compensation=compensation,
+        )
+        functools.update_wrapper(definition, f)  # type: ignore[arg-type]
+        registry.add(registry.activities, "activity", definition)
+        return definition
+
+    return wrap(fn) if fn is not None else wrap

@@ -1,0 +1,131 @@
+"""The durable error tree and the control-flow signals of the replay loop (stdlib only)."""
+
+from __future__ import annotations
+
+import logging
+
+logger = logging.getLogger(__name__)
+
+
+class DurableError(Exception):
+    """Unexpected durable error."""
+
+    code = "durable_error"
+    status_code = 500
+    retryable = False
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or (self.__doc__ or "").strip())
+
+
+class DefinitionError(DurableError):
+    """A workflow or activity definition is invalid; fix the decorator or the function."""
+
+    code = "definition_error"
+
+
+class EncodingError(DurableError, TypeError):
+    """A value cannot be stored as JSON; pass JSON data, datetimes, Decimals, UUIDs or dataclasses."""
+
+    code = "encoding_error"
+    status_code = 400
+
+
+class InvalidArgument(DurableError, ValueError):
+    """An argument is invalid; check the value and call again."""
+
+    code = "invalid_argument"
+    status_code = 400
+
+
+class WorkflowNotFound(DurableError, LookupError):
+    """No workflow is registered under that name; check the name or its `workflows` module."""
+
+    code = "workflow_not_found"
+    status_code = 404
+
+
+class InstanceNotFound(DurableError, LookupError):
+    """No workflow instance has that id; check the id."""
+
+    code = "instance_not_found"
+    status_code = 404
+
+
+class InvalidTransition(DurableError):
+    """The instance's status does not allow that operation."""
+
+    code = "invalid_transition"
+    status_code = 409
+
+
+class InvalidEvent(DurableError):
+    """The event is malformed; send a CloudEvents 1.0 event with id, source and type."""
+
+    code = "invalid_event"
+    status_code = 400
+
+
+class NonDeterminismError(DurableError):
+    """The workflow code no longer matches its recorded history; deploy code that replays it."""
+
+    code = "non_determinism"
+
+
+class WorkflowFailed(DurableError):
+    """The workflow instance failed."""
+
+    code = "workflow_failed"
+
+    def __init__(self, message: str | None = None, *, error: dict | None = None) -> None:
+        super().__init__(message)
+        self.error = error or {}
+
+
+class WorkflowCancelled(DurableError):
+    """The workflow instance was cancelled."""
+
+    code = "workflow_cancelled"
+
+
+class ActivityError(DurableError):
+    """An activity failed after its last attempt."""
+
+    code = "activity_error"
+
+    def __init__(
+        self,
+        message: str | None = None,
+        *,
+        activity_name: str = "",
+        error_type: str = "",
+        error_message: str = "",
+        attempts: int = 0,
+    ) -> None:
+        super().__init__(message)
+        self.activity_name = activity_name
+        self.error_type = error_type
+        self.message = error_message
+        self.attempts = attempts
+
+
+class WaitTimeout(DurableError, TimeoutError):
+    """A wait for an event timed out."""
+
+    code = "wait_timeout"
+
+
+class Halt(BaseException):
+    """Ends a run of the workflow function; user code's `except Exception` cannot swallow it."""
+
+
+class Suspend(Halt):
+    """The workflow waits for a timer or an event; only the replay loop catches this."""
+
+
+class LeaseLost(Halt):
+    """Another worker or an operator took the instance over; stop running it at once."""
+
+
+class Rewind(Halt):
+    """The instance was woken while this run decided to wait; replay it again."""

@@ -1,0 +1,197 @@
+"""Run instances: claim -> load history -> replay -> persist the outcome -> release."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from typing import Any
+
+from durable import signals, store
+from durable.conf import settings
+from durable.engine import codec, replay
+from durable.engine.context import WorkflowContext
+from durable.engine.registry import registry
+from durable.exceptions import DurableError, LeaseLost, Rewind
+from durable.models import Status, WorkflowInstance
+from durable.steps import OrmBackend
+
+logger = logging.getLogger(__name__)
+
+MAX_REWINDS = 20
+ERROR_BACKOFF_SECONDS = 5.0
+
+_owner: tuple[int, str] | None = None
+
+
+def owner_id() -> str:
+    """This process's lease owner name, new after a fork."""
+    global _owner
+    pid = os.getpid()
+    if _owner is None or _owner[0] != pid:
+        _owner = (pid, f"{socket.gethostname()}:{pid}:{uuid.uuid4().hex[:8]}")
+    return _owner[1]
+
+
+class Heartbeat:
+    """Renews the leases this process holds while long activities run."""
+
+    def __init__(self) -> None:
+        self.held: set[str] = set()
+        self.lock = threading.Lock()
+        self.thread: threading.Thread | None = None
+        self.pid = 0
+
+    def hold(self, ids: list[str]) -> None:
+        with self.lock:
+            self.held.update(ids)
+        if self.thread is None or not self.thread.is_alive() or self.pid != os.getpid():
+            self.pid = os.getpid()
+            self.thread = threading.Thread(target=self._beat, name="durable-heartbeat", daemon=True)
+            self.thread.start()
+
+    def drop(self, instance_id: str) -> None:
+        with self.lock:
+            self.held.discard(instance_id)
+
+    def _beat(self) -> None:
+        from django.db import connections
+
+        while True:
+            time.sleep(max(float(settings.LEASE_SECONDS) / 3, 0.1))
+            with self.lock:
+                ids = list(self.held)
+            if not ids:
+                continue
+            try:
+                store.renew(ids, owner_id(), float(settings.LEASE_SECONDS))
+            except Exception:
+                logger.exception("lease renewal failed", extra={"instance_ids": ids})
+                connections.close_all()
+
+
+heartbeat = Heartbeat()
+
+
+def run_due(*, max_seconds: float | None = None, batch_size: int | None = None, only: str | None = None) -> int:
+    """Claim and run due instances until none are left or `max_seconds` pass; returns how many ran.
+
+    A full batch means more may be waiting, so it asks for another worker to join in.
+    """
+    limit = batch_size or settings.BATCH_SIZE
+    deadline = time.monotonic() + (max_seconds if max_seconds is not None else settings.DRAIN_SECONDS)
+    owner = owner_id()
+    ran = 0
+    while time.monotonic() < deadline:
+        rows = store.claim(owner, limit, float(settings.LEASE_SECONDS), only=only)
+        if not rows:
+            return ran
+        if len(rows) == limit:
+            store.request_run()
+        heartbeat.hold([row["id"] for row in rows])
+        for row in rows:
+            try:
+                run_claimed(row, owner)
+            finally:
+                heartbeat.drop(row["id"])
+        ran += len(rows)
+    store.request_run()
+    return ran
+
+
+def run_claimed(row: dict[str, Any], owner: str) -> None:
+    """Run one claimed instance until it waits or ends."""
+    instance_id = row["id"]
+    try:
+        definition = registry.workflow(row["workflow_name"])
+    except DurableError as exc:
+        _pause(row, owner, f"{exc} This worker ({owner}) cannot run it; resume after deploying the code.")
+        return
+    try:
+        inputs = codec.decode(row["input"])
+        args, kwargs = list(inputs.get("args", [])), dict(inputs.get("kwargs", {}))
+        for _ in range(MAX_REWINDS):
+            history, failures = store.load_history(instance_id)
+            backend = OrmBackend(row, owner, definition, history, failures)
+            ctx = WorkflowContext(
+                instance_id=instance_id, workflow_name=definition.name, history=history, backend=backend
+            )
+            try:
+                outcome = replay.run(definition, ctx, args, kwargs)
+                _persist(outcome, backend, definition)
+                return
+            except Rewind:
+                row["wake_seq"] = WorkflowInstance.objects.filter(id=instance_id).values_list(
+                    "wake_seq", flat=True
+                ).first()
+        store.release(instance_id, owner, run_after=store.now())
+    except LeaseLost:
+        logger.info("instance taken over; run abandoned", extra={"instance_id": instance_id, "owner": owner})
+    except Exception:
+        logger.exception("running the instance failed; retrying later", extra={"instance_id": instance_id})
+        store.release(instance_id, owner, run_after=store.now() + dt.timedelta(seconds=ERROR_BACKOFF_SECONDS))
+
+
+def _persist(outcome: replay.Outcome, backend: OrmBackend, definition: Any) -> None:
+    moment = store.now()
+    instance_id, name = backend.instance_id, backend.workflow_name
+    if outcome.kind == replay.SUSPENDED:
+        return
+    with store.atomic():
+        if outcome.kind == replay.COMPLETED:
+            backend.fence(
+                **backend.release_changes(
+                    Status.COMPLETED, result=outcome.result, error=None, waiting_for=None,
+                    status_reason="", finished_at=moment, error_streak=0,
+                )
+            )
+            signals.send_on_commit(signals.workflow_completed, name, instance_id, Status.COMPLETED, result=outcome.result)
+        elif outcome.kind == replay.FAILED:
+            streak = backend.streak + 1
+            limit = definition.pause_after_errors
+            if limit is not None and streak >= limit:
+                reason = (
+                    f"Paused after {streak} failed attempts in a row; the workflow raised "
+                    f"{outcome.error['type']}: {outcome.error['message']}. Fix the cause, then resume."
+                )
+                backend.fence(
+                    **backend.release_changes(
+                        Status.PAUSED, error=outcome.error, status_reason=reason, waiting_for=None, error_streak=streak
+                    )
+                )
+                store.append_incident(instance_id, store.incident("paused", moment, reason=reason))
+                signals.send_on_commit(signals.workflow_paused, name, instance_id, Status.PAUSED, reason=reason)
+            else:
+                backend.fence(
+                    **backend.release_changes(
+                        Status.FAILED, error=outcome.error, waiting_for=None, finished_at=moment, error_streak=streak
+                    )
+                )
+                store.append_incident(
+                    instance_id,
+                    store.incident("failed", moment, error_type=outcome.error["type"], message=outcome.error["message"]),
+                )
+                signals.send_on_commit(signals.workflow_failed, name, instance_id, Status.FAILED, error=outcome.error)
+        else:
+            reason = outcome.error["message"]
+            backend.fence(
+                **backend.release_changes(Status.PAUSED, error=outcome.error, status_reason=reason, waiting_for=None)
+            )
+            store.append_incident(instance_id, store.incident("paused", moment, reason=reason))
+            signals.send_on_commit(signals.workflow_paused, name, instance_id, Status.PAUSED, reason=reason)
+        backend.flush()
+    backend.pending.clear()
+
+
+def _pause(row: dict[str, Any], owner: str, reason: str) -> None:
+    moment = store.now()
+    with store.atomic():
+        changed = store.release(row["id"], owner, status=Status.PAUSED, status_reason=reason, run_after=None)
+        if changed:
+            store.append_incident(row["id"], store.incident("paused", moment, reason=reason))
+            signals.send_on_commit(signals.workflow_paused, row["workflow_name"], row["id"], Status.PAUSED, reason=reason)
+    logger.error("instance paused: %s", reason, extra={"instance_id": row["id"]})

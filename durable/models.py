@@ -1,0 +1,283 @@
+"""Plain data: workflow instances, their history, waits, timers, events, deliveries and values."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+logger = logging.getLogger(__name__)
+
+
+def new_instance_id() -> str:
+    return str(uuid.uuid4())
+
+
+class Status(models.TextChoices):
+    PENDING = "pending", "Pending"
+    RUNNING = "running", "Running"
+    WAITING_FOR_EVENT = "waiting_for_event", "Waiting for event"
+    WAITING_FOR_TIMER = "waiting_for_timer", "Waiting for timer"
+    PAUSED = "paused", "Paused"
+    COMPLETED = "completed", "Completed"
+    FAILED = "failed", "Failed"
+    CANCELLED = "cancelled", "Cancelled"
+
+
+TERMINAL = frozenset({Status.COMPLETED, Status.FAILED, Status.CANCELLED})
+ACTIVE = frozenset(set(Status) - TERMINAL)
+# Statuses a worker may claim from, when the instance is also due (run_after <= now).
+CLAIMABLE = frozenset({Status.PENDING, Status.RUNNING, Status.WAITING_FOR_EVENT, Status.WAITING_FOR_TIMER})
+
+
+class InstanceQuerySet(models.QuerySet):
+    def claimable(self, now):
+        """Due, not paused or ended, and held by nobody (or by a worker whose lease ran out)."""
+        return self.filter(run_after__lte=now, status__in=CLAIMABLE).filter(
+            Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=now)
+        )
+
+    def active(self):
+        return self.exclude(status__in=TERMINAL)
+
+
+class WorkflowInstance(models.Model):
+    id = models.CharField(primary_key=True, max_length=200, default=new_instance_id)
+    workflow_name = models.CharField(max_length=200)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
+    input = models.JSONField(default=dict)
+    result = models.JSONField(null=True, blank=True)
+    error = models.JSONField(null=True, blank=True)
+    status_reason = models.TextField(blank=True, default="")
+    waiting_for = models.JSONField(null=True, blank=True)
+    incidents = models.JSONField(default=list, blank=True)
+    run_after = models.DateTimeField(null=True, blank=True)
+    lease_owner = models.CharField(max_length=100, null=True, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    error_streak = models.PositiveIntegerField(default=0)
+    wake_seq = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = InstanceQuerySet.as_manager()
+
+    class Meta:
+        db_table = "durable_instance"
+        ordering = ["-created_at"]
+        verbose_name = "workflow instance"
+        indexes = [
+            models.Index(
+                fields=["run_after"], condition=Q(run_after__isnull=False), name="durable_inst_runnable"
+            ),
+            models.Index(fields=["status", "-created_at"], name="durable_inst_status"),
+            models.Index(fields=["workflow_name", "-created_at"], name="durable_inst_workflow"),
+            models.Index(fields=["-created_at"], name="durable_inst_created"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.workflow_name} {self.id} ({self.status})"
+
+    @property
+    def is_terminal(self) -> bool:
+        return self.status in TERMINAL
+
+
+class HistoryStep(models.Model):
+    instance = models.ForeignKey(WorkflowInstance, on_delete=models.CASCADE, related_name="steps")
+    position = models.PositiveIntegerField()
+    kind = models.CharField(max_length=20)
+    name = models.CharField(max_length=200)
+    status = models.CharField(max_length=20, default="completed")
+    input = models.JSONField(null=True, blank=True)
+    result = models.JSONField(null=True, blank=True)
+    error = models.JSONField(null=True, blank=True)
+    attempt = models.PositiveIntegerField(default=1)
+    failures = models.JSONField(default=list, blank=True)
+    retry_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    recorded_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "durable_history"
+        ordering = ["instance", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["instance", "position"], name="durable_history_one_per_position")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.instance_id} #{self.position} {self.kind} {self.name} ({self.status})"
+
+
+class WaitQuerySet(models.QuerySet):
+    def for_key(self, event_type: str, match_key: str):
+        return self.filter(event_type=event_type, match_key=match_key)
+
+
+class Wait(models.Model):
+    instance = models.ForeignKey(WorkflowInstance, on_delete=models.CASCADE, related_name="waits")
+    position = models.PositiveIntegerField()
+    name = models.CharField(max_length=200)
+    event_type = models.CharField(max_length=255)
+    match = models.JSONField(default=dict, blank=True)
+    subject = models.CharField(max_length=500, null=True, blank=True)
+    shape = models.CharField(max_length=64)
+    match_key = models.CharField(max_length=64)
+    timeout_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = WaitQuerySet.as_manager()
+
+    class Meta:
+        db_table = "durable_wait"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["instance", "position", "event_type"], name="durable_wait_one_per_type"
+            )
+        ]
+        indexes = [models.Index(fields=["event_type", "match_key"], name="durable_wait_lookup")]
+
+    def __str__(self) -> str:
+        return f"{self.instance_id} #{self.position} waits for {self.event_type}"
+
+
+class WaitShape(models.Model):
+    """Which data paths some wait on an event type matches on; small, read on every delivery."""
+
+    event_type = models.CharField(max_length=255)
+    shape = models.CharField(max_length=64)
+    paths = models.JSONField(default=list)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "durable_wait_shape"
+        constraints = [
+            models.UniqueConstraint(fields=["event_type", "shape"], name="durable_wait_shape_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.event_type} by {', '.join(self.paths) or 'type only'}"
+
+
+class TimerQuerySet(models.QuerySet):
+    def due(self, now):
+        return self.filter(due_at__lte=now).order_by("due_at")
+
+
+class Timer(models.Model):
+    class Purpose(models.TextChoices):
+        SLEEP = "sleep", "Sleep"
+        TIMEOUT = "timeout", "Wait timeout"
+        RETRY = "retry", "Retry backoff"
+
+    instance = models.ForeignKey(WorkflowInstance, on_delete=models.CASCADE, related_name="timers")
+    position = models.PositiveIntegerField()
+    purpose = models.CharField(max_length=10, choices=Purpose.choices)
+    name = models.CharField(max_length=200)
+    due_at = models.DateTimeField()
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = TimerQuerySet.as_manager()
+
+    class Meta:
+        db_table = "durable_timer"
+        constraints = [
+            models.UniqueConstraint(fields=["instance", "position"], name="durable_timer_one_per_position")
+        ]
+        indexes = [models.Index(fields=["due_at"], name="durable_timer_due")]
+
+    def __str__(self) -> str:
+        return f"{self.instance_id} #{self.position} {self.purpose} due {self.due_at.isoformat()}"
+
+
+class Event(models.Model):
+    seq = models.BigAutoField(primary_key=True)
+    event_id = models.CharField(max_length=255)
+    source = models.CharField(max_length=500)
+    type = models.CharField(max_length=255)
+    subject = models.CharField(max_length=500, null=True, blank=True)
+    time = models.DateTimeField(null=True, blank=True)
+    datacontenttype = models.CharField(max_length=200, null=True, blank=True)
+    dataschema = models.CharField(max_length=500, null=True, blank=True)
+    data = models.JSONField(null=True, blank=True)
+    extensions = models.JSONField(default=dict, blank=True)
+    target = models.ForeignKey(
+        WorkflowInstance, null=True, blank=True, on_delete=models.CASCADE, related_name="addressed_events"
+    )
+    received_at = models.DateTimeField(default=timezone.now)
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+    duplicates = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        db_table = "durable_event"
+        ordering = ["-seq"]
+        constraints = [
+            models.UniqueConstraint(fields=["source", "event_id"], name="durable_event_once_per_source")
+        ]
+        indexes = [
+            models.Index(fields=["type", "received_at"], name="durable_event_type"),
+            models.Index(fields=["target", "seq"], name="durable_event_target"),
+            models.Index(fields=["received_at"], name="durable_event_received"),
+            models.Index(
+                fields=["received_at"], condition=Q(dispatched_at__isnull=True), name="durable_event_undispatched"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.type} {self.event_id} from {self.source}"
+
+
+class Delivery(models.Model):
+    class Kind(models.TextChoices):
+        RESUMED = "resumed", "Resumed a waiting instance"
+        CONSUMED = "consumed", "Consumed by a later wait"
+        STARTED = "started", "Started an instance"
+
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="deliveries")
+    instance = models.ForeignKey(WorkflowInstance, on_delete=models.CASCADE, related_name="deliveries")
+    position = models.PositiveIntegerField(null=True, blank=True)
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    delivered_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "durable_delivery"
+        verbose_name_plural = "deliveries"
+        constraints = [
+            models.UniqueConstraint(fields=["instance", "event"], name="durable_delivery_once_per_instance")
+        ]
+        indexes = [models.Index(fields=["event"], name="durable_delivery_event")]
+
+    def __str__(self) -> str:
+        return f"event {self.event_id} {self.kind} {self.instance_id}"
+
+
+class PublishedValue(models.Model):
+    instance = models.ForeignKey(WorkflowInstance, on_delete=models.CASCADE, related_name="values")
+    key = models.CharField(max_length=200)
+    value = models.JSONField(null=True, blank=True)
+    position = models.PositiveIntegerField()
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "durable_value"
+        constraints = [models.UniqueConstraint(fields=["instance", "key"], name="durable_value_one_per_key")]
+
+    def __str__(self) -> str:
+        return f"{self.instance_id} {self.key}"
+
+
+class WakeSignal(models.Model):
+    """One row per queue: set when a drain task is on its way, so wake-ups coalesce."""
+
+    name = models.CharField(primary_key=True, max_length=100)
+    pending = models.BooleanField(default=False)
+    requested_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "durable_wake"
+
+    def __str__(self) -> str:
+        return f"wake {self.name}: {'pending' if self.pending else 'idle'}"

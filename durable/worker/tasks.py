@@ -1,0 +1,25 @@
+"""django-q2 tasks, addressed by dotted path: drain due instances, and the backstop sweep."""
+
+from __future__ import annotations
+
+import logging
+
+from durable import executor, timers
+from durable.worker import wakeup
+
+logger = logging.getLogger(__name__)
+
+
+def drain() -> int:
+    """Run due instances until none are left (or DURABLE_DRAIN_SECONDS pass)."""
+    wakeup.clear()
+    ran = executor.run_due()
+    logger.debug("drain finished", extra={"ran": ran})
+    return ran
+
+
+def sweep() -> dict:
+    """The minute-by-minute backstop for deployments that run plain `qcluster`."""
+    report = timers.sweep()
+    return {"fired": report.fired, "requeued": report.requeued, "redelivered": report.redelivered,
+            "purged": report.purged}

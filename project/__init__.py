@@ -1,0 +1,1 @@
+"""The demo project: settings, urls and example workflows for durable."""

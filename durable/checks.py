@@ -33,7 +33,8 @@ def check_cluster(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
         return [
             checks.Error(
                 "Q_CLUSTER is not set, so django-q2 has no broker for durable's worker.",
-                hint='Set Q_CLUSTER = {"name": "durable", "orm": "default", "poll": 0.05, "retry": 120, "timeout": 60}.',
+                hint='Set Q_CLUSTER = {"name": "durable", "orm": "default", "poll": 0.05, "retry": 120, '
+                '"timeout": 60}.',
                 id="durable.E002",
             )
         ]

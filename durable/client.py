@@ -118,7 +118,9 @@ def _instance(instance_id: str) -> WorkflowInstance:
         raise InstanceNotFound(f"No workflow instance has id {instance_id!r}; check the id.") from None
 
 
-def start(workflow: WorkflowDefinition | str, *args: Any, instance_id: str | None = None, **kwargs: Any) -> WorkflowHandle:
+def start(
+    workflow: WorkflowDefinition | str, *args: Any, instance_id: str | None = None, **kwargs: Any
+) -> WorkflowHandle:
     """Start a workflow instance; it runs on a worker once the current transaction commits.
 
     Args:

@@ -56,7 +56,7 @@ def validate(attributes: dict[str, Any], data: Any = None) -> dict[str, Any]:
     if spec is None:
         raise InvalidEvent("The event has no 'specversion'; send specversion \"1.0\".")
     if spec != "1.0":
-        raise InvalidEvent(f"specversion {spec!r} is not supported; send \"1.0\".")
+        raise InvalidEvent(f'specversion {spec!r} is not supported; send "1.0".')
     record: dict[str, Any] = {name: _text(attributes, name, required=True) for name in ("id", "source", "type")}
     for name in ("subject", "datacontenttype", "dataschema"):
         record[name] = _text(attributes, name, required=False)

@@ -125,9 +125,9 @@ def run_claimed(row: dict[str, Any], owner: str) -> None:
                 _persist(outcome, backend, definition)
                 return
             except Rewind:
-                row["wake_seq"] = WorkflowInstance.objects.filter(id=instance_id).values_list(
-                    "wake_seq", flat=True
-                ).first()
+                row["wake_seq"] = (
+                    WorkflowInstance.objects.filter(id=instance_id).values_list("wake_seq", flat=True).first()
+                )
         store.release(instance_id, owner, run_after=store.now())
     except LeaseLost:
         logger.info("instance taken over; run abandoned", extra={"instance_id": instance_id, "owner": owner})
@@ -145,11 +145,18 @@ def _persist(outcome: replay.Outcome, backend: OrmBackend, definition: Any) -> N
         if outcome.kind == replay.COMPLETED:
             backend.fence(
                 **backend.release_changes(
-                    Status.COMPLETED, result=outcome.result, error=None, waiting_for=None,
-                    status_reason="", finished_at=moment, error_streak=0,
+                    Status.COMPLETED,
+                    result=outcome.result,
+                    error=None,
+                    waiting_for=None,
+                    status_reason="",
+                    finished_at=moment,
+                    error_streak=0,
                 )
             )
-            signals.send_on_commit(signals.workflow_completed, name, instance_id, Status.COMPLETED, result=outcome.result)
+            signals.send_on_commit(
+                signals.workflow_completed, name, instance_id, Status.COMPLETED, result=outcome.result
+            )
         elif outcome.kind == replay.FAILED:
             streak = backend.streak + 1
             limit = definition.pause_after_errors
@@ -173,7 +180,9 @@ def _persist(outcome: replay.Outcome, backend: OrmBackend, definition: Any) -> N
                 )
                 store.append_incident(
                     instance_id,
-                    store.incident("failed", moment, error_type=outcome.error["type"], message=outcome.error["message"]),
+                    store.incident(
+                        "failed", moment, error_type=outcome.error["type"], message=outcome.error["message"]
+                    ),
                 )
                 signals.send_on_commit(signals.workflow_failed, name, instance_id, Status.FAILED, error=outcome.error)
         else:
@@ -193,5 +202,7 @@ def _pause(row: dict[str, Any], owner: str, reason: str) -> None:
         changed = store.release(row["id"], owner, status=Status.PAUSED, status_reason=reason, run_after=None)
         if changed:
             store.append_incident(row["id"], store.incident("paused", moment, reason=reason))
-            signals.send_on_commit(signals.workflow_paused, row["workflow_name"], row["id"], Status.PAUSED, reason=reason)
+            signals.send_on_commit(
+                signals.workflow_paused, row["workflow_name"], row["id"], Status.PAUSED, reason=reason
+            )
     logger.error("instance paused: %s", reason, extra={"instance_id": row["id"]})

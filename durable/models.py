@@ -70,9 +70,7 @@ class WorkflowInstance(models.Model):
         ordering = ["-created_at"]
         verbose_name = "workflow instance"
         indexes = [
-            models.Index(
-                fields=["run_after"], condition=Q(run_after__isnull=False), name="durable_inst_runnable"
-            ),
+            models.Index(fields=["run_after"], condition=Q(run_after__isnull=False), name="durable_inst_runnable"),
             models.Index(fields=["status", "-created_at"], name="durable_inst_status"),
             models.Index(fields=["workflow_name", "-created_at"], name="durable_inst_workflow"),
             models.Index(fields=["-created_at"], name="durable_inst_created"),
@@ -134,9 +132,7 @@ class Wait(models.Model):
     class Meta:
         db_table = "durable_wait"
         constraints = [
-            models.UniqueConstraint(
-                fields=["instance", "position", "event_type"], name="durable_wait_one_per_type"
-            )
+            models.UniqueConstraint(fields=["instance", "position", "event_type"], name="durable_wait_one_per_type")
         ]
         indexes = [models.Index(fields=["event_type", "match_key"], name="durable_wait_lookup")]
 
@@ -154,9 +150,7 @@ class WaitShape(models.Model):
 
     class Meta:
         db_table = "durable_wait_shape"
-        constraints = [
-            models.UniqueConstraint(fields=["event_type", "shape"], name="durable_wait_shape_unique")
-        ]
+        constraints = [models.UniqueConstraint(fields=["event_type", "shape"], name="durable_wait_shape_unique")]
 
     def __str__(self) -> str:
         return f"{self.event_type} by {', '.join(self.paths) or 'type only'}"
@@ -184,9 +178,7 @@ class Timer(models.Model):
 
     class Meta:
         db_table = "durable_timer"
-        constraints = [
-            models.UniqueConstraint(fields=["instance", "position"], name="durable_timer_one_per_position")
-        ]
+        constraints = [models.UniqueConstraint(fields=["instance", "position"], name="durable_timer_one_per_position")]
         indexes = [models.Index(fields=["due_at"], name="durable_timer_due")]
 
     def __str__(self) -> str:
@@ -214,9 +206,7 @@ class Event(models.Model):
     class Meta:
         db_table = "durable_event"
         ordering = ["-seq"]
-        constraints = [
-            models.UniqueConstraint(fields=["source", "event_id"], name="durable_event_once_per_source")
-        ]
+        constraints = [models.UniqueConstraint(fields=["source", "event_id"], name="durable_event_once_per_source")]
         indexes = [
             models.Index(fields=["type", "received_at"], name="durable_event_type"),
             models.Index(fields=["target", "seq"], name="durable_event_target"),
@@ -245,9 +235,7 @@ class Delivery(models.Model):
     class Meta:
         db_table = "durable_delivery"
         verbose_name_plural = "deliveries"
-        constraints = [
-            models.UniqueConstraint(fields=["instance", "event"], name="durable_delivery_once_per_instance")
-        ]
+        constraints = [models.UniqueConstraint(fields=["instance", "event"], name="durable_delivery_once_per_instance")]
         indexes = [models.Index(fields=["event"], name="durable_delivery_event")]
 
     def __str__(self) -> str:

@@ -216,9 +216,7 @@ def _resolvable(event: Event) -> list[tuple[str, int, str]]:
     return list(found.values())
 
 
-def resolve(
-    instance_id: str, position: int, name: str, event: Event, record: dict, moment: dt.datetime
-) -> bool:
+def resolve(instance_id: str, position: int, name: str, event: Event, record: dict, moment: dt.datetime) -> bool:
     """Resolve one wait with an event, unless a timeout or another event resolved it first."""
     deleted, _ = Wait.objects.filter(instance_id=instance_id, position=position).delete()
     if not deleted:

@@ -67,9 +67,7 @@ class OrmBackend:
         self.pending.append(step)
 
     def fence(self, *, suspend: bool = False, **changes: Any) -> None:
-        store.fence(
-            self.instance_id, self.owner, self.lease, wake_seq=self.wake_seq if suspend else None, **changes
-        )
+        store.fence(self.instance_id, self.owner, self.lease, wake_seq=self.wake_seq if suspend else None, **changes)
 
     def flush(self, *extra: NewStep) -> None:
         """Write the buffered steps (and `extra`) inside the caller's transaction."""
@@ -155,7 +153,9 @@ class OrmBackend:
 
         def send(event_type: str, source: str, data: Any = None, *, subject: str | None = None) -> str:
             # Ids derive from the step, so a repeated attempt re-sends the same event (deduplicated).
-            event_id = str(uuid.uuid5(ACTIVITY_EVENT_NAMESPACE, f"{call.idempotency_key}:{call.attempt}:{next(counter)}"))
+            event_id = str(
+                uuid.uuid5(ACTIVITY_EVENT_NAMESPACE, f"{call.idempotency_key}:{call.attempt}:{next(counter)}")
+            )
             record = {"id": event_id, "type": event_type, "source": source, "subject": subject}
             record["data"] = codec.encode(data, where=f"data of event {event_type}")
             routing.send(record)
@@ -199,7 +199,10 @@ class OrmBackend:
                 )
             elif wait:
                 summary = waiting_summary(
-                    "retry", activity=name, attempt=call.attempt + 1, max_attempts=call.definition.retry.max_attempts,
+                    "retry",
+                    activity=name,
+                    attempt=call.attempt + 1,
+                    max_attempts=call.definition.retry.max_attempts,
                     due_at=retry_at,
                 )
                 self.fence(

@@ -45,14 +45,30 @@ def fire_due(limit: int = FIRE_BATCH) -> int:
         steps, woken = [], set()
         for _timer_id, instance_id, position, purpose, name in timers:
             if purpose == TIMER_SLEEP:
-                steps.append(HistoryStep(instance_id=instance_id, position=position, kind=SLEEP, name=SLEEP,
-                                         status=COMPLETED, recorded_at=moment))
+                steps.append(
+                    HistoryStep(
+                        instance_id=instance_id,
+                        position=position,
+                        kind=SLEEP,
+                        name=SLEEP,
+                        status=COMPLETED,
+                        recorded_at=moment,
+                    )
+                )
             elif purpose == TIMER_TIMEOUT:
                 deleted, _ = Wait.objects.filter(instance_id=instance_id, position=position).delete()
                 if not deleted:
                     continue
-                steps.append(HistoryStep(instance_id=instance_id, position=position, kind=WAIT_EVENT, name=name,
-                                         status=TIMED_OUT, recorded_at=moment))
+                steps.append(
+                    HistoryStep(
+                        instance_id=instance_id,
+                        position=position,
+                        kind=WAIT_EVENT,
+                        name=name,
+                        status=TIMED_OUT,
+                        recorded_at=moment,
+                    )
+                )
             woken.add(instance_id)
         HistoryStep.objects.bulk_create(steps, ignore_conflicts=True)
         Timer.objects.filter(id__in=[t[0] for t in timers]).delete()

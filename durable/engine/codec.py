@@ -90,10 +90,7 @@ def _encode_special(value: Any, where: str, path: str) -> dict | None:
     if isinstance(value, enum.Enum):
         return {TAG: "enum", "cls": _class_path(value), VALUE: _encode(value.value, where, path)}
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        fields = {
-            f.name: _encode(getattr(value, f.name), where, f"{path}.{f.name}")
-            for f in dataclasses.fields(value)
-        }
+        fields = {f.name: _encode(getattr(value, f.name), where, f"{path}.{f.name}") for f in dataclasses.fields(value)}
         return {TAG: "dataclass", "cls": _class_path(value), VALUE: fields}
     if hasattr(value, "model_dump") and hasattr(type(value), "model_validate"):
         return {TAG: "pydantic", "cls": _class_path(value), VALUE: value.model_dump(mode="json")}

@@ -172,9 +172,7 @@ class WorkflowContext:
             raise InvalidArgument(f"set_event key must be a non-empty str of at most 200 characters, not {key!r}.")
         self._record_local(SET_EVENT, key, value)
 
-    def send_event(
-        self, event_type: str, source: str, data: Any = None, *, subject: str | None = None
-    ) -> str:
+    def send_event(self, event_type: str, source: str, data: Any = None, *, subject: str | None = None) -> str:
         """Send a CloudEvent from the workflow, stored once and delivered after the step commits.
 
         Returns:
@@ -270,9 +268,7 @@ class WorkflowContext:
             if step is None:
                 self._suspend()
         if step.status == TIMED_OUT:
-            raise WaitTimeout(
-                f"{self._where(position)}: no {name} event arrived within the timeout."
-            )
+            raise WaitTimeout(f"{self._where(position)}: no {name} event arrived within the timeout.")
         return ReceivedEvent.from_record(step.result)
 
     # Activities --------------------------------------------------------------------------
@@ -352,9 +348,7 @@ class ActivityContext:
         self.idempotency_key = idempotency_key
         self._sender = sender
 
-    def send_event(
-        self, event_type: str, source: str, data: Any = None, *, subject: str | None = None
-    ) -> str:
+    def send_event(self, event_type: str, source: str, data: Any = None, *, subject: str | None = None) -> str:
         """Send a CloudEvent; from a transactional activity it is stored with the step's result.
 
         Returns:

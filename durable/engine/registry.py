@@ -150,9 +150,7 @@ def workflow(
     """
     if on_event is not None and (not isinstance(on_event, str) or not on_event):
         raise DefinitionError(f"on_event must be a CloudEvent type string, not {on_event!r}.")
-    if pause_after_errors is not None and (
-        not isinstance(pause_after_errors, int) or pause_after_errors < 1
-    ):
+    if pause_after_errors is not None and (not isinstance(pause_after_errors, int) or pause_after_errors < 1):
         raise DefinitionError(f"pause_after_errors must be a positive int, not {pause_after_errors!r}.")
 
     def wrap(f: Callable) -> WorkflowDefinition:

@@ -2,212 +2,316 @@
 
 import django.db.models.deletion
 import django.utils.timezone
-import durable.models
 from django.db import migrations, models
+
+import durable.models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='WakeSignal',
+            name="WakeSignal",
             fields=[
-                ('name', models.CharField(max_length=100, primary_key=True, serialize=False)),
-                ('pending', models.BooleanField(default=False)),
-                ('requested_at', models.DateTimeField(blank=True, null=True)),
+                ("name", models.CharField(max_length=100, primary_key=True, serialize=False)),
+                ("pending", models.BooleanField(default=False)),
+                ("requested_at", models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                'db_table': 'durable_wake',
+                "db_table": "durable_wake",
             },
         ),
         migrations.CreateModel(
-            name='WaitShape',
+            name="WaitShape",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('event_type', models.CharField(max_length=255)),
-                ('shape', models.CharField(max_length=64)),
-                ('paths', models.JSONField(default=list)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("event_type", models.CharField(max_length=255)),
+                ("shape", models.CharField(max_length=64)),
+                ("paths", models.JSONField(default=list)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
             ],
             options={
-                'db_table': 'durable_wait_shape',
-                'constraints': [models.UniqueConstraint(fields=('event_type', 'shape'), name='durable_wait_shape_unique')],
+                "db_table": "durable_wait_shape",
+                "constraints": [
+                    models.UniqueConstraint(fields=("event_type", "shape"), name="durable_wait_shape_unique")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='WorkflowInstance',
+            name="WorkflowInstance",
             fields=[
-                ('id', models.CharField(default=durable.models.new_instance_id, max_length=200, primary_key=True, serialize=False)),
-                ('workflow_name', models.CharField(max_length=200)),
-                ('status', models.CharField(choices=[('pending', 'Pending'), ('running', 'Running'), ('waiting_for_event', 'Waiting for event'), ('waiting_for_timer', 'Waiting for timer'), ('paused', 'Paused'), ('completed', 'Completed'), ('failed', 'Failed'), ('cancelled', 'Cancelled')], default='pending', max_length=20)),
-                ('input', models.JSONField(default=dict)),
-                ('result', models.JSONField(blank=True, null=True)),
-                ('error', models.JSONField(blank=True, null=True)),
-                ('status_reason', models.TextField(blank=True, default='')),
-                ('waiting_for', models.JSONField(blank=True, null=True)),
-                ('incidents', models.JSONField(blank=True, default=list)),
-                ('run_after', models.DateTimeField(blank=True, null=True)),
-                ('lease_owner', models.CharField(blank=True, max_length=100, null=True)),
-                ('lease_expires_at', models.DateTimeField(blank=True, null=True)),
-                ('error_streak', models.PositiveIntegerField(default=0)),
-                ('wake_seq', models.PositiveIntegerField(default=0)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
+                (
+                    "id",
+                    models.CharField(
+                        default=durable.models.new_instance_id, max_length=200, primary_key=True, serialize=False
+                    ),
+                ),
+                ("workflow_name", models.CharField(max_length=200)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Pending"),
+                            ("running", "Running"),
+                            ("waiting_for_event", "Waiting for event"),
+                            ("waiting_for_timer", "Waiting for timer"),
+                            ("paused", "Paused"),
+                            ("completed", "Completed"),
+                            ("failed", "Failed"),
+                            ("cancelled", "Cancelled"),
+                        ],
+                        default="pending",
+                        max_length=20,
+                    ),
+                ),
+                ("input", models.JSONField(default=dict)),
+                ("result", models.JSONField(blank=True, null=True)),
+                ("error", models.JSONField(blank=True, null=True)),
+                ("status_reason", models.TextField(blank=True, default="")),
+                ("waiting_for", models.JSONField(blank=True, null=True)),
+                ("incidents", models.JSONField(blank=True, default=list)),
+                ("run_after", models.DateTimeField(blank=True, null=True)),
+                ("lease_owner", models.CharField(blank=True, max_length=100, null=True)),
+                ("lease_expires_at", models.DateTimeField(blank=True, null=True)),
+                ("error_streak", models.PositiveIntegerField(default=0)),
+                ("wake_seq", models.PositiveIntegerField(default=0)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("updated_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                'verbose_name': 'workflow instance',
-                'db_table': 'durable_instance',
-                'ordering': ['-created_at'],
-                'indexes': [models.Index(condition=models.Q(('run_after__isnull', False)), fields=['run_after'], name='durable_inst_runnable'), models.Index(fields=['status', '-created_at'], name='durable_inst_status'), models.Index(fields=['workflow_name', '-created_at'], name='durable_inst_workflow'), models.Index(fields=['-created_at'], name='durable_inst_created')],
+                "verbose_name": "workflow instance",
+                "db_table": "durable_instance",
+                "ordering": ["-created_at"],
+                "indexes": [
+                    models.Index(
+                        condition=models.Q(("run_after__isnull", False)),
+                        fields=["run_after"],
+                        name="durable_inst_runnable",
+                    ),
+                    models.Index(fields=["status", "-created_at"], name="durable_inst_status"),
+                    models.Index(fields=["workflow_name", "-created_at"], name="durable_inst_workflow"),
+                    models.Index(fields=["-created_at"], name="durable_inst_created"),
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Event',
+            name="Event",
             fields=[
-                ('seq', models.BigAutoField(primary_key=True, serialize=False)),
-                ('event_id', models.CharField(max_length=255)),
-                ('source', models.CharField(max_length=500)),
-                ('type', models.CharField(max_length=255)),
-                ('subject', models.CharField(blank=True, max_length=500, null=True)),
-                ('time', models.DateTimeField(blank=True, null=True)),
-                ('datacontenttype', models.CharField(blank=True, max_length=200, null=True)),
-                ('dataschema', models.CharField(blank=True, max_length=500, null=True)),
-                ('data', models.JSONField(blank=True, null=True)),
-                ('extensions', models.JSONField(blank=True, default=dict)),
-                ('received_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('dispatched_at', models.DateTimeField(blank=True, null=True)),
-                ('duplicates', models.PositiveIntegerField(default=0)),
-                ('target', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='addressed_events', to='durable.workflowinstance')),
+                ("seq", models.BigAutoField(primary_key=True, serialize=False)),
+                ("event_id", models.CharField(max_length=255)),
+                ("source", models.CharField(max_length=500)),
+                ("type", models.CharField(max_length=255)),
+                ("subject", models.CharField(blank=True, max_length=500, null=True)),
+                ("time", models.DateTimeField(blank=True, null=True)),
+                ("datacontenttype", models.CharField(blank=True, max_length=200, null=True)),
+                ("dataschema", models.CharField(blank=True, max_length=500, null=True)),
+                ("data", models.JSONField(blank=True, null=True)),
+                ("extensions", models.JSONField(blank=True, default=dict)),
+                ("received_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("dispatched_at", models.DateTimeField(blank=True, null=True)),
+                ("duplicates", models.PositiveIntegerField(default=0)),
+                (
+                    "target",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="addressed_events",
+                        to="durable.workflowinstance",
+                    ),
+                ),
             ],
             options={
-                'db_table': 'durable_event',
-                'ordering': ['-seq'],
+                "db_table": "durable_event",
+                "ordering": ["-seq"],
             },
         ),
         migrations.CreateModel(
-            name='Delivery',
+            name="Delivery",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('position', models.PositiveIntegerField(blank=True, null=True)),
-                ('kind', models.CharField(choices=[('resumed', 'Resumed a waiting instance'), ('consumed', 'Consumed by a later wait'), ('started', 'Started an instance')], max_length=10)),
-                ('delivered_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('event', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='deliveries', to='durable.event')),
-                ('instance', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='deliveries', to='durable.workflowinstance')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("position", models.PositiveIntegerField(blank=True, null=True)),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[
+                            ("resumed", "Resumed a waiting instance"),
+                            ("consumed", "Consumed by a later wait"),
+                            ("started", "Started an instance"),
+                        ],
+                        max_length=10,
+                    ),
+                ),
+                ("delivered_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "event",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="deliveries", to="durable.event"
+                    ),
+                ),
+                (
+                    "instance",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="deliveries",
+                        to="durable.workflowinstance",
+                    ),
+                ),
             ],
             options={
-                'verbose_name_plural': 'deliveries',
-                'db_table': 'durable_delivery',
+                "verbose_name_plural": "deliveries",
+                "db_table": "durable_delivery",
             },
         ),
         migrations.CreateModel(
-            name='Wait',
+            name="Wait",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('position', models.PositiveIntegerField()),
-                ('name', models.CharField(max_length=200)),
-                ('event_type', models.CharField(max_length=255)),
-                ('match', models.JSONField(blank=True, default=dict)),
-                ('subject', models.CharField(blank=True, max_length=500, null=True)),
-                ('shape', models.CharField(max_length=64)),
-                ('match_key', models.CharField(max_length=64)),
-                ('timeout_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('instance', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='waits', to='durable.workflowinstance')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("position", models.PositiveIntegerField()),
+                ("name", models.CharField(max_length=200)),
+                ("event_type", models.CharField(max_length=255)),
+                ("match", models.JSONField(blank=True, default=dict)),
+                ("subject", models.CharField(blank=True, max_length=500, null=True)),
+                ("shape", models.CharField(max_length=64)),
+                ("match_key", models.CharField(max_length=64)),
+                ("timeout_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "instance",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="waits", to="durable.workflowinstance"
+                    ),
+                ),
             ],
             options={
-                'db_table': 'durable_wait',
-                'indexes': [models.Index(fields=['event_type', 'match_key'], name='durable_wait_lookup')],
-                'constraints': [models.UniqueConstraint(fields=('instance', 'position', 'event_type'), name='durable_wait_one_per_type')],
+                "db_table": "durable_wait",
+                "indexes": [models.Index(fields=["event_type", "match_key"], name="durable_wait_lookup")],
+                "constraints": [
+                    models.UniqueConstraint(
+                        fields=("instance", "position", "event_type"), name="durable_wait_one_per_type"
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='Timer',
+            name="Timer",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('position', models.PositiveIntegerField()),
-                ('purpose', models.CharField(choices=[('sleep', 'Sleep'), ('timeout', 'Wait timeout'), ('retry', 'Retry backoff')], max_length=10)),
-                ('name', models.CharField(max_length=200)),
-                ('due_at', models.DateTimeField()),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('instance', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='timers', to='durable.workflowinstance')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("position", models.PositiveIntegerField()),
+                (
+                    "purpose",
+                    models.CharField(
+                        choices=[("sleep", "Sleep"), ("timeout", "Wait timeout"), ("retry", "Retry backoff")],
+                        max_length=10,
+                    ),
+                ),
+                ("name", models.CharField(max_length=200)),
+                ("due_at", models.DateTimeField()),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "instance",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="timers",
+                        to="durable.workflowinstance",
+                    ),
+                ),
             ],
             options={
-                'db_table': 'durable_timer',
-                'indexes': [models.Index(fields=['due_at'], name='durable_timer_due')],
-                'constraints': [models.UniqueConstraint(fields=('instance', 'position'), name='durable_timer_one_per_position')],
+                "db_table": "durable_timer",
+                "indexes": [models.Index(fields=["due_at"], name="durable_timer_due")],
+                "constraints": [
+                    models.UniqueConstraint(fields=("instance", "position"), name="durable_timer_one_per_position")
+                ],
             },
         ),
         migrations.CreateModel(
-            name='PublishedValue',
+            name="PublishedValue",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('key', models.CharField(max_length=200)),
-                ('value', models.JSONField(blank=True, null=True)),
-                ('position', models.PositiveIntegerField()),
-                ('updated_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('instance', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='values', to='durable.workflowinstance')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("key", models.CharField(max_length=200)),
+                ("value", models.JSONField(blank=True, null=True)),
+                ("position", models.PositiveIntegerField()),
+                ("updated_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "instance",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="values",
+                        to="durable.workflowinstance",
+                    ),
+                ),
             ],
             options={
-                'db_table': 'durable_value',
-                'constraints': [models.UniqueConstraint(fields=('instance', 'key'), name='durable_value_one_per_key')],
+                "db_table": "durable_value",
+                "constraints": [models.UniqueConstraint(fields=("instance", "key"), name="durable_value_one_per_key")],
             },
         ),
         migrations.CreateModel(
-            name='HistoryStep',
+            name="HistoryStep",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('position', models.PositiveIntegerField()),
-                ('kind', models.CharField(max_length=20)),
-                ('name', models.CharField(max_length=200)),
-                ('status', models.CharField(default='completed', max_length=20)),
-                ('input', models.JSONField(blank=True, null=True)),
-                ('result', models.JSONField(blank=True, null=True)),
-                ('error', models.JSONField(blank=True, null=True)),
-                ('attempt', models.PositiveIntegerField(default=1)),
-                ('failures', models.JSONField(blank=True, default=list)),
-                ('retry_at', models.DateTimeField(blank=True, null=True)),
-                ('started_at', models.DateTimeField(blank=True, null=True)),
-                ('recorded_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('instance', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='steps', to='durable.workflowinstance')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("position", models.PositiveIntegerField()),
+                ("kind", models.CharField(max_length=20)),
+                ("name", models.CharField(max_length=200)),
+                ("status", models.CharField(default="completed", max_length=20)),
+                ("input", models.JSONField(blank=True, null=True)),
+                ("result", models.JSONField(blank=True, null=True)),
+                ("error", models.JSONField(blank=True, null=True)),
+                ("attempt", models.PositiveIntegerField(default=1)),
+                ("failures", models.JSONField(blank=True, default=list)),
+                ("retry_at", models.DateTimeField(blank=True, null=True)),
+                ("started_at", models.DateTimeField(blank=True, null=True)),
+                ("recorded_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "instance",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="steps", to="durable.workflowinstance"
+                    ),
+                ),
             ],
             options={
-                'db_table': 'durable_history',
-                'ordering': ['instance', 'position'],
-                'constraints': [models.UniqueConstraint(fields=('instance', 'position'), name='durable_history_one_per_position')],
+                "db_table": "durable_history",
+                "ordering": ["instance", "position"],
+                "constraints": [
+                    models.UniqueConstraint(fields=("instance", "position"), name="durable_history_one_per_position")
+                ],
             },
         ),
         migrations.AddIndex(
-            model_name='event',
-            index=models.Index(fields=['type', 'received_at'], name='durable_event_type'),
+            model_name="event",
+            index=models.Index(fields=["type", "received_at"], name="durable_event_type"),
         ),
         migrations.AddIndex(
-            model_name='event',
-            index=models.Index(fields=['target', 'seq'], name='durable_event_target'),
+            model_name="event",
+            index=models.Index(fields=["target", "seq"], name="durable_event_target"),
         ),
         migrations.AddIndex(
-            model_name='event',
-            index=models.Index(fields=['received_at'], name='durable_event_received'),
+            model_name="event",
+            index=models.Index(fields=["received_at"], name="durable_event_received"),
         ),
         migrations.AddIndex(
-            model_name='event',
-            index=models.Index(condition=models.Q(('dispatched_at__isnull', True)), fields=['received_at'], name='durable_event_undispatched'),
+            model_name="event",
+            index=models.Index(
+                condition=models.Q(("dispatched_at__isnull", True)),
+                fields=["received_at"],
+                name="durable_event_undispatched",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='event',
-            constraint=models.UniqueConstraint(fields=('source', 'event_id'), name='durable_event_once_per_source'),
+            model_name="event",
+            constraint=models.UniqueConstraint(fields=("source", "event_id"), name="durable_event_once_per_source"),
         ),
         migrations.AddIndex(
-            model_name='delivery',
-            index=models.Index(fields=['event'], name='durable_delivery_event'),
+            model_name="delivery",
+            index=models.Index(fields=["event"], name="durable_delivery_event"),
         ),
         migrations.AddConstraint(
-            model_name='delivery',
-            constraint=models.UniqueConstraint(fields=('instance', 'event'), name='durable_delivery_once_per_instance'),
+            model_name="delivery",
+            constraint=models.UniqueConstraint(fields=("instance", "event"), name="durable_delivery_once_per_instance"),
         ),
     ]

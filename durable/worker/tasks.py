@@ -21,5 +21,9 @@ def drain() -> int:
 def sweep() -> dict:
     """The minute-by-minute backstop for deployments that run plain `qcluster`."""
     report = timers.sweep()
-    return {"fired": report.fired, "requeued": report.requeued, "redelivered": report.redelivered,
-            "purged": report.purged}
+    return {
+        "fired": report.fired,
+        "requeued": report.requeued,
+        "redelivered": report.redelivered,
+        "purged": report.purged,
+    }

@@ -1,0 +1,8 @@
+"""Test settings: the demo project's, plus the test app and the test workflows."""
+
+from project.settings import *  # noqa: F403
+from project.settings import INSTALLED_APPS
+
+INSTALLED_APPS = [*INSTALLED_APPS, "tests.testapp"]
+DURABLE_WORKFLOW_MODULES = ["tests.workflows"]
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -1,0 +1,1 @@
+"""A tiny app whose table records side effects, so tests can count them."""

@@ -38,7 +38,6 @@ class Delivery:
     duplicate: bool = False
     resumed: list[str] = field(default_factory=list)
     started: list[str] = field(default_factory=list)
-    deferred: bool = False
 
 
 class WorkflowHandle:
@@ -194,8 +193,8 @@ def send_event(
         instance_id: deliver to this instance alone.
 
     Returns:
-        The Delivery: which instances it resumed and started (`deferred` inside a
-        transaction, where delivery happens on commit).
+        The Delivery: which instances it resumed and started. Inside a transaction the
+        delivery is part of it: visible at commit, undone by a rollback.
 
     Raises:
         InvalidEvent: the event is malformed.
@@ -222,7 +221,6 @@ def deliver(record: dict[str, Any]) -> Delivery:
         duplicate=accepted.duplicate,
         resumed=accepted.routed.resumed,
         started=accepted.routed.started,
-        deferred=accepted.deferred,
     )
 
 

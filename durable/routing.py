@@ -261,29 +261,32 @@ class Accepted:
     seq: int | None
     duplicate: bool
     routed: Routed = field(default_factory=Routed)
-    deferred: bool = False
 
 
 def send(record: dict[str, Any], *, target_id: str | None = None) -> Accepted:
-    """Store a validated event once per (source, id) and deliver it.
+    """Store a validated event once per (source, id) and deliver it, in one transaction.
 
-    Inside a transaction, delivery waits for the commit (and the sweep redelivers if the
-    process dies first); outside one, it happens before this returns.
+    Inside the caller's transaction the delivery joins it: nothing is visible before the
+    commit and a rollback undoes both. Workers are asked to run once it commits.
     """
     moment = store.now()
-    try:
-        with store.atomic():
-            seq = store.store_event(record, received_at=moment, target_id=target_id).seq
-    except IntegrityError:
-        Event.objects.filter(source=record["source"], event_id=record["id"]).update(duplicates=F("duplicates") + 1)
-        return Accepted(seq=None, duplicate=True)
-    if store.in_transaction():
-        store.on_commit(lambda: deliver(seq))
-        return Accepted(seq=seq, duplicate=False, deferred=True)
-    return Accepted(seq=seq, duplicate=False, routed=deliver(seq))
+    with store.atomic():
+        try:
+            with store.atomic():
+                seq = store.store_event(record, received_at=moment, target_id=target_id).seq
+        except IntegrityError:
+            Event.objects.filter(source=record["source"], event_id=record["id"]).update(
+                duplicates=F("duplicates") + 1
+            )
+            return Accepted(seq=None, duplicate=True)
+        routed = dispatch(seq)
+    if routed.resumed or routed.started:
+        store.request_run()
+    return Accepted(seq=seq, duplicate=False, routed=routed)
 
 
 def deliver(seq: int) -> Routed:
+    """Dispatch a stored event and ask for a worker if it resumed or started anything."""
     routed = dispatch(seq)
     if routed.resumed or routed.started:
         store.request_run()

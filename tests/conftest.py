@@ -47,10 +47,11 @@ def wait_for(predicate: Callable[[], object], timeout: float = 30.0, interval: f
 
 
 @pytest.fixture
-def drain() -> Callable:
+def drain(django_capture_on_commit_callbacks) -> Callable:
     """Run workflows in this process: claim due instances and fire due timers until `until` holds.
 
-    `until` is a handle (wait until it ends or pauses) or a predicate.
+    `until` is a handle (wait until it ends or pauses) or a predicate. Commit callbacks run as
+    they would in a worker, even inside the `db` fixture's transaction.
     """
     from django.utils import timezone
 
@@ -60,8 +61,9 @@ def drain() -> Callable:
     def run(until=None, timeout: float = 15.0) -> None:
         deadline = time.monotonic() + timeout
         while True:
-            executor.run_due(max_seconds=5)
-            timers.fire_due()
+            with django_capture_on_commit_callbacks(execute=True):
+                executor.run_due(max_seconds=5)
+                timers.fire_due()
             if until is None:
                 if not WorkflowInstance.objects.claimable(timezone.now()).exists():
                     return

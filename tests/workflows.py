@@ -164,3 +164,7 @@ def deterministic_values(ctx: durable.WorkflowContext) -> dict:
     ctx.sleep(0.1)
     again = {"now": ctx.now(), "uuid": ctx.uuid4(), "random": ctx.random()}
     return {"first": values, "second": again, "replaying_at_end": ctx.is_replaying}
+
+
+# The event tests' workflows register with these (one DURABLE_WORKFLOW_MODULES entry for both).
+from tests import event_workflows  # noqa: E402, F401

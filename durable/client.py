@@ -27,7 +27,7 @@ from durable.models import TERMINAL, HistoryStep, PublishedValue, Status, Workfl
 logger = logging.getLogger(__name__)
 
 INSTANCE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@+=-]{0,199}$")
-_UNSET = object()
+UNSET = object()
 
 
 @dataclass
@@ -224,6 +224,18 @@ def deliver(record: dict[str, Any]) -> Delivery:
     )
 
 
+def deliver_many(records: list[dict[str, Any]]) -> dict[str, Any]:
+    """Deliver the events of one request together: if one is refused, none is stored."""
+    totals: dict[str, Any] = {"duplicates": 0, "resumed": [], "started": []}
+    with store.atomic():
+        for record in records:
+            delivery = deliver(record)
+            totals["duplicates"] += delivery.duplicate
+            totals["resumed"] += [i for i in delivery.resumed if i not in totals["resumed"]]
+            totals["started"] += delivery.started
+    return totals
+
+
 def _transition(instance_id: str, allowed: frozenset[str] | None, verb: str) -> WorkflowInstance:
     """Lock and return the instance, refusing the operation from a status it does not allow."""
     rows = WorkflowInstance.objects.filter(id=instance_id)
@@ -344,7 +356,7 @@ def get_event(instance_id: str, key: str, timeout: float = 0, default: Any = Non
         InstanceNotFound: no instance has that id.
     """
     value = _read_value(instance_id, key, to_seconds(timeout, "timeout"))
-    return default if value is _UNSET else value
+    return default if value is UNSET else value
 
 
 def _read_value(instance_id: str, key: str, timeout: float) -> Any:
@@ -357,9 +369,9 @@ def _read_value(instance_id: str, key: str, timeout: float) -> Any:
         if status is None:
             raise InstanceNotFound(f"No workflow instance has id {instance_id!r}; check the id.")
         if status in TERMINAL or time.monotonic() >= deadline:
-            return _UNSET
+            return UNSET
         _pause_poll(deadline)
 
 
 def is_set(value: Any) -> bool:
-    return value is not _UNSET
+    return value is not UNSET

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
+import json
 import logging
 import re
 import uuid
 from typing import Any
+from urllib.parse import unquote
+
+from cloudevents.core.formats.json import JSONFormat
 
 from durable.engine import codec
 from durable.exceptions import EncodingError, InvalidEvent
@@ -119,4 +125,100 @@ def build(
     if subject is not None:
         attributes["subject"] = subject
     attributes["datacontenttype"] = "application/octet-stream" if isinstance(data, bytes) else "application/json"
+    return validate(attributes, data)
+
+
+# HTTP bindings ---------------------------------------------------------------------------------
+
+STRUCTURED = "application/cloudevents+json"
+BATCH = "application/cloudevents-batch+json"
+
+
+class UnsupportedMode(InvalidEvent):
+    """The request is not a CloudEvent in structured, binary or batch mode."""
+
+    code = "unsupported_media_type"
+    status_code = 415
+
+
+def media_type(content_type: str | None) -> str:
+    return (content_type or "").split(";", 1)[0].strip().lower()
+
+
+def parse_http(headers: dict[str, str], body: bytes) -> list[dict[str, Any]]:
+    """Every event of one HTTP request, validated, in the order sent.
+
+    Binary mode when any `ce-` header is present, else structured or batch by Content-Type.
+    One invalid event rejects the whole request.
+
+    Raises:
+        InvalidEvent: malformed JSON, a missing or invalid attribute.
+        UnsupportedMode: neither ce- headers nor a CloudEvents media type.
+    """
+    lowered = {name.lower(): value for name, value in headers.items()}
+    if any(name.startswith("ce-") for name in lowered):
+        return [_binary(lowered, body)]
+    kind = media_type(lowered.get("content-type"))
+    if kind == STRUCTURED:
+        return [_structured(_json(body))]
+    if kind == BATCH:
+        items = _json(body)
+        if not isinstance(items, list) or not items:
+            raise InvalidEvent("A batch must be a non-empty JSON array of CloudEvents.")
+        parsed = []
+        for index, item in enumerate(items):
+            try:
+                parsed.append(_structured(item))
+            except InvalidEvent as exc:
+                raise InvalidEvent(f"Event {index} of the batch: {exc}") from None
+        return parsed
+    raise UnsupportedMode(
+        f"Content-Type {kind or '(none)'!r} carries no CloudEvent: send {STRUCTURED}, {BATCH}, "
+        "or binary mode with ce-specversion, ce-id, ce-source and ce-type headers."
+    )
+
+
+def _json(body: bytes) -> Any:
+    try:
+        return json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise InvalidEvent(f"The body is not valid JSON: {exc}.") from None
+
+
+def _structured(document: Any) -> dict[str, Any]:
+    if not isinstance(document, dict):
+        raise InvalidEvent(f"A structured CloudEvent is a JSON object, not {type(document).__name__}.")
+    attributes = {k: v for k, v in document.items() if k not in ("data", "data_base64")}
+    if "data_base64" in document:
+        if "data" in document:
+            raise InvalidEvent("An event has either data or data_base64, not both.")
+        try:
+            data: Any = base64.b64decode(document["data_base64"], validate=True)
+        except (TypeError, ValueError, binascii.Error):
+            raise InvalidEvent("data_base64 is not valid base64.") from None
+    else:
+        data = document.get("data")
+    return validate(attributes, data)
+
+
+def _binary(headers: dict[str, str], body: bytes) -> dict[str, Any]:
+    attributes: dict[str, Any] = {}
+    for name, value in headers.items():
+        if name.startswith("ce-"):
+            attributes[name[3:]] = unquote(value)
+    for name in REQUIRED:
+        if not attributes.get(name):
+            raise InvalidEvent(f"Binary mode needs a ce-{name} header.")
+    content_type = headers.get("content-type")
+    if content_type:
+        attributes["datacontenttype"] = content_type
+    kind = media_type(content_type)
+    if not body:
+        data = None
+    elif kind in ("application/json", "text/json") or kind.endswith("+json"):
+        # Strict: the SDK would fall back to a string for broken JSON.
+        data = _json(body)
+    else:
+        # The CloudEvents SDK's rule for other types: text when UTF-8, else bytes.
+        data = JSONFormat().read_data(body, content_type)
     return validate(attributes, data)

@@ -69,6 +69,12 @@ class WorkflowInstance(models.Model):
         db_table = "durable_instance"
         ordering = ["-created_at"]
         verbose_name = "workflow instance"
+        permissions = [
+            ("cancel_workflowinstance", "Can cancel workflow instances"),
+            ("pause_workflowinstance", "Can pause workflow instances"),
+            ("resume_workflowinstance", "Can resume workflow instances"),
+            ("retry_workflowinstance", "Can retry failed workflow instances"),
+        ]
         indexes = [
             models.Index(fields=["run_after"], condition=Q(run_after__isnull=False), name="durable_inst_runnable"),
             models.Index(fields=["status", "-created_at"], name="durable_inst_status"),

@@ -275,9 +275,7 @@ def send(record: dict[str, Any], *, target_id: str | None = None) -> Accepted:
             with store.atomic():
                 seq = store.store_event(record, received_at=moment, target_id=target_id).seq
         except IntegrityError:
-            Event.objects.filter(source=record["source"], event_id=record["id"]).update(
-                duplicates=F("duplicates") + 1
-            )
+            Event.objects.filter(source=record["source"], event_id=record["id"]).update(duplicates=F("duplicates") + 1)
             return Accepted(seq=None, duplicate=True)
         routed = dispatch(seq)
     if routed.resumed or routed.started:

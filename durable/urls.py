@@ -2,5 +2,7 @@
 
 from __future__ import annotations
 
+from durable.api.urls import urlpatterns
+
 app_name = "durable"
-urlpatterns: list = []
+__all__ = ["app_name", "urlpatterns"]

@@ -18,7 +18,9 @@ pytestmark = pytest.mark.django_db
 
 def paid(order_id: str, **extra) -> durable.Delivery:
     return durable.send_event(
-        "payment.completed", "/payments", {"order_id": order_id, "payment_id": f"P-{order_id}", "amount": 9.5},
+        "payment.completed",
+        "/payments",
+        {"order_id": order_id, "payment_id": f"P-{order_id}", "amount": 9.5},
         **extra,
     )
 
@@ -159,8 +161,13 @@ def test_addressing__extension_attribute_routes_like_instance_id(drain):
     target = durable.start(ew.waits_once, "x")
     drain()
     record = events.validate(
-        {"specversion": "1.0", "id": "e-ext", "source": "/s", "type": "thing.happened",
-         "durableinstanceid": target.instance_id},
+        {
+            "specversion": "1.0",
+            "id": "e-ext",
+            "source": "/s",
+            "type": "thing.happened",
+            "durableinstanceid": target.instance_id,
+        },
         {"key": "x"},
     )
     assert client.deliver(record).resumed == [target.instance_id]

@@ -176,3 +176,21 @@ def dumps(value: Any, *, where: str = "value") -> str:
 def loads(text: str | bytes) -> Any:
     """Decode a JSON string made by `dumps`."""
     return decode(json.loads(text))
+
+
+def to_plain(tree: Any) -> Any:
+    """A stored tree as plain JSON for people and HTTP clients: datetimes, Decimals and UUIDs
+    as strings, bytes as base64, timedeltas as seconds, dataclasses and enums as their data."""
+    if isinstance(tree, list):
+        return [to_plain(item) for item in tree]
+    if not isinstance(tree, dict):
+        return tree
+    tag = tree.get(TAG)
+    if tag is None:
+        return {key: to_plain(item) for key, item in tree.items()}
+    raw = tree.get(VALUE)
+    if tag == "timedelta":
+        return raw[0] * 86400 + raw[1] + raw[2] / 1_000_000
+    if tag in ("dict", "set", "enum", "dataclass", "pydantic"):
+        return to_plain(raw)
+    return raw

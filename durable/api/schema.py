@@ -1,0 +1,52 @@
+"""The OpenAPI 3 schema of durable's API alone, under whatever prefix it is mounted."""
+
+from __future__ import annotations
+
+import logging
+
+from django.urls import include, path
+from drf_spectacular.extensions import OpenApiAuthenticationExtension
+from drf_spectacular.renderers import (
+    OpenApiJsonRenderer,
+    OpenApiJsonRenderer2,
+    OpenApiYamlRenderer,
+    OpenApiYamlRenderer2,
+)
+from drf_spectacular.views import SpectacularAPIView
+from rest_framework.permissions import IsAuthenticated
+
+from durable.api import auth, errors
+
+logger = logging.getLogger(__name__)
+
+
+class SchemaView(SpectacularAPIView):
+    permission_classes = [IsAuthenticated]
+    # JSON first: the schema by default, and error bodies in the API's JSON shape.
+    renderer_classes = [OpenApiJsonRenderer, OpenApiJsonRenderer2, OpenApiYamlRenderer, OpenApiYamlRenderer2]
+    custom_settings = {
+        "TITLE": "durable",
+        "DESCRIPTION": "Durable workflows for Django: CloudEvents receiver and instance operations.",
+        "VERSION": "1",
+    }
+
+    def get_authenticators(self) -> list:
+        return auth.authenticators()
+
+    def get_exception_handler(self):
+        return errors.exception_handler
+
+    def get(self, request, *args, **kwargs):
+        from durable.api import urls
+
+        mount = request.path[: request.path.rstrip("/").rfind("/") + 1].lstrip("/")
+        self.patterns = [path(mount, include([p for p in urls.urlpatterns if p.name != "schema"]))]
+        return super().get(request, *args, **kwargs)
+
+
+class EventTokenScheme(OpenApiAuthenticationExtension):
+    target_class = "durable.api.auth.EventTokenAuthentication"
+    name = "eventToken"
+
+    def get_security_definition(self, auto_schema):
+        return {"type": "http", "scheme": "bearer", "description": "DURABLE_EVENT_TOKEN, for sending events only."}

@@ -1,0 +1,267 @@
+"""Thin DRF views: parse, check permission, call durable.client, render."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from django.core.exceptions import RequestDataTooBig
+from django.http.request import RawPostDataException
+from django.utils.dateparse import parse_datetime
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import status
+from rest_framework.parsers import JSONParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from durable import client, events
+from durable.api import auth, errors
+from durable.api.serializers import (
+    ErrorSerializer,
+    InstanceDetailSerializer,
+    InstanceSerializer,
+    PublishedValueSerializer,
+    ReasonSerializer,
+    ReceiptSerializer,
+    StartSerializer,
+)
+from durable.conf import settings
+from durable.models import Status, WorkflowInstance
+
+logger = logging.getLogger(__name__)
+
+MAX_LIST = 500
+MAX_GET_EVENT_WAIT = 60.0
+ERRORS = {code: ErrorSerializer for code in (400, 401, 403, 404, 409, 413, 415)}
+
+
+class DurableView(APIView):
+    """Common ground: authenticators, the permission each view names, JSON errors."""
+
+    schema = AutoSchema()
+    permission_classes = [auth.HasDurablePermission]
+    parser_classes = [JSONParser]
+    required_permission = "durable.view_workflowinstance"
+    accepts_event_token = False
+
+    def get_authenticators(self) -> list:
+        return auth.authenticators()
+
+    def get_exception_handler(self):
+        return errors.exception_handler
+
+
+def _body(request) -> bytes:
+    limit = int(settings.MAX_EVENT_BYTES)
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        raise errors.BadRequest("Content-Length is not a number.") from None
+    if declared > limit:
+        raise errors.PayloadTooLarge(f"The body has {declared} bytes; the limit is {limit} (DURABLE_MAX_EVENT_BYTES).")
+    try:
+        body = request.body
+    except RequestDataTooBig:
+        raise errors.PayloadTooLarge() from None
+    except RawPostDataException:
+        raise errors.BadRequest("The body was already read.") from None
+    if len(body) > limit:
+        raise errors.PayloadTooLarge(f"The body has {len(body)} bytes; the limit is {limit}.")
+    return body
+
+
+def _receive(request, instance_id: str | None = None) -> Response:
+    records = events.parse_http(dict(request.headers), _body(request))
+    if instance_id is not None:
+        for record in records:
+            if record["target"] not in (None, instance_id):
+                raise events.InvalidEvent(
+                    f"The event's durableinstanceid {record['target']!r} disagrees with the URL's {instance_id!r}."
+                )
+            record["target"] = instance_id
+    receipt = client.deliver_many(records)
+    return Response(
+        {
+            "accepted": len(records) - receipt["duplicates"],
+            "duplicates": receipt["duplicates"],
+            "resumed": receipt["resumed"],
+            "started": receipt["started"],
+        },
+        status=status.HTTP_202_ACCEPTED,
+    )
+
+
+class EventReceiver(DurableView):
+    """CloudEvents receiver: structured, binary and batch modes."""
+
+    parser_classes: list = []
+    required_permission = "durable.add_event"
+    accepts_event_token = True
+
+    @extend_schema(
+        request={events.STRUCTURED: OpenApiTypes.OBJECT, events.BATCH: OpenApiTypes.OBJECT},
+        responses={202: ReceiptSerializer, **ERRORS},
+        summary="Receive CloudEvents",
+    )
+    def post(self, request) -> Response:
+        return _receive(request)
+
+
+class InstanceEvents(DurableView):
+    """A CloudEvent addressed to one instance (any mode)."""
+
+    parser_classes: list = []
+    required_permission = "durable.add_event"
+    accepts_event_token = True
+
+    @extend_schema(request={events.STRUCTURED: OpenApiTypes.OBJECT}, responses={202: ReceiptSerializer, **ERRORS})
+    def post(self, request, instance_id: str) -> Response:
+        client.get_handle(instance_id)
+        return _receive(request, instance_id)
+
+
+class InstanceList(DurableView):
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("status", str, enum=list(Status.values)),
+            OpenApiParameter("workflow", str),
+            OpenApiParameter("created_after", OpenApiTypes.DATETIME),
+            OpenApiParameter("created_before", OpenApiTypes.DATETIME),
+            OpenApiParameter("limit", int),
+            OpenApiParameter("offset", int),
+        ],
+        responses={200: InstanceSerializer(many=True), **ERRORS},
+    )
+    def get(self, request) -> Response:
+        query = request.query_params
+        rows = WorkflowInstance.objects.order_by("-created_at", "id")
+        if query.get("status"):
+            if query["status"] not in Status.values:
+                raise errors.BadRequest(f"status must be one of {', '.join(Status.values)}.")
+            rows = rows.filter(status=query["status"])
+        if query.get("workflow"):
+            rows = rows.filter(workflow_name=query["workflow"])
+        for name, lookup in (("created_after", "created_at__gte"), ("created_before", "created_at__lt")):
+            if query.get(name):
+                rows = rows.filter(**{lookup: _datetime(name, query[name])})
+        limit = _int(query, "limit", 50, 1, MAX_LIST)
+        offset = _int(query, "offset", 0, 0, 10**9)
+        page = list(rows[offset : offset + limit + 1])
+        more = len(page) > limit
+        next_url = None
+        if more:
+            params = query.copy()
+            params["offset"] = str(offset + limit)
+            next_url = request.build_absolute_uri(f"{request.path}?{params.urlencode()}")
+        return Response({"results": InstanceSerializer(page[:limit], many=True).data, "next": next_url})
+
+
+def _int(query, name: str, default: int, low: int, high: int) -> int:
+    raw = query.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise errors.BadRequest(f"{name} must be an integer.") from None
+    if not low <= value <= high:
+        raise errors.BadRequest(f"{name} must be between {low} and {high}.")
+    return value
+
+
+def _datetime(name: str, raw: str) -> dt.datetime:
+    try:
+        value = parse_datetime(raw)
+    except ValueError:
+        value = None
+    if value is None or value.tzinfo is None:
+        raise errors.BadRequest(f"{name} must be an ISO 8601 datetime with a time zone, e.g. 2026-11-21T10:00:00Z.")
+    return value
+
+
+class InstanceDetail(DurableView):
+    @extend_schema(responses={200: InstanceDetailSerializer, **ERRORS})
+    def get(self, request, instance_id: str) -> Response:
+        instance = WorkflowInstance.objects.filter(id=instance_id).first()
+        if instance is None:
+            client.get_handle(instance_id)
+        return Response(InstanceDetailSerializer(instance).data)
+
+
+class Start(DurableView):
+    required_permission = "durable.add_workflowinstance"
+
+    @extend_schema(request=StartSerializer, responses={201: InstanceSerializer, 200: InstanceSerializer, **ERRORS})
+    def post(self, request, name: str) -> Response:
+        body = StartSerializer(data=request.data)
+        if not body.is_valid():
+            raise errors.BadRequest(errors._detail(body.errors))
+        values = body.validated_data
+        existed = (
+            values["instance_id"] is not None and WorkflowInstance.objects.filter(id=values["instance_id"]).exists()
+        )
+        handle = client.start(name, *values["args"], instance_id=values["instance_id"], **values["kwargs"])
+        instance = WorkflowInstance.objects.get(id=handle.instance_id)
+        code = status.HTTP_200_OK if existed else status.HTTP_201_CREATED
+        return Response(InstanceSerializer(instance).data, status=code)
+
+
+class _Operation(DurableView):
+    """POST an operation on one instance; the body may carry {"reason": ...}."""
+
+    operation = staticmethod(client.cancel)
+    takes_reason = True
+
+    @extend_schema(request=ReasonSerializer, responses={200: InstanceSerializer, **ERRORS})
+    def post(self, request, instance_id: str) -> Response:
+        if self.takes_reason:
+            body = ReasonSerializer(data=request.data if isinstance(request.data, dict) else {})
+            if not body.is_valid():
+                raise errors.BadRequest(errors._detail(body.errors))
+            instance = self.operation(instance_id, body.validated_data["reason"])
+        else:
+            instance = self.operation(instance_id)
+        return Response(InstanceSerializer(instance).data)
+
+
+class Cancel(_Operation):
+    required_permission = "durable.cancel_workflowinstance"
+    operation = staticmethod(client.cancel)
+
+
+class Pause(_Operation):
+    required_permission = "durable.pause_workflowinstance"
+    operation = staticmethod(client.pause)
+
+
+class Resume(_Operation):
+    required_permission = "durable.resume_workflowinstance"
+    operation = staticmethod(client.resume)
+    takes_reason = False
+
+
+class Retry(_Operation):
+    required_permission = "durable.retry_workflowinstance"
+    operation = staticmethod(client.retry)
+    takes_reason = False
+
+
+class GetEvent(DurableView):
+    @extend_schema(
+        parameters=[OpenApiParameter("timeout", float, description=f"seconds to wait, at most {MAX_GET_EVENT_WAIT}")],
+        responses={200: PublishedValueSerializer, **ERRORS},
+    )
+    def get(self, request, instance_id: str, key: str) -> Response:
+        raw = request.query_params.get("timeout") or "0"
+        try:
+            timeout = float(raw)
+        except ValueError:
+            raise errors.BadRequest("timeout must be a number of seconds.") from None
+        if not 0 <= timeout <= MAX_GET_EVENT_WAIT:
+            raise errors.BadRequest(f"timeout must be between 0 and {MAX_GET_EVENT_WAIT:g} seconds.")
+        value = client.get_event(instance_id, key, timeout=timeout, default=client.UNSET)
+        if not client.is_set(value):
+            raise errors.EventNotSet(f"Instance {instance_id} has not published {key!r} (waited {timeout:g} s).")
+        return Response({"key": key, "value": value})

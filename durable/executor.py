@@ -18,7 +18,7 @@ from durable.engine.context import WorkflowContext
 from durable.engine.registry import registry
 from durable.exceptions import DurableError, LeaseLost, Rewind
 from durable.models import Status, WorkflowInstance
-from durable.steps import OrmBackend
+from durable.steps import OrmBackend, released
 
 logger = logging.getLogger(__name__)
 
@@ -128,6 +128,9 @@ def run_claimed(row: dict[str, Any], owner: str) -> None:
                 row["wake_seq"] = (
                     WorkflowInstance.objects.filter(id=instance_id).values_list("wake_seq", flat=True).first()
                 )
+            except BaseException as exc:
+                backend.segment.rollback(exc)
+                raise
         store.release(instance_id, owner, run_after=store.now())
     except LeaseLost:
         logger.info("instance taken over; run abandoned", extra={"instance_id": instance_id, "owner": owner})
@@ -137,63 +140,51 @@ def run_claimed(row: dict[str, Any], owner: str) -> None:
 
 
 def _persist(outcome: replay.Outcome, backend: OrmBackend, definition: Any) -> None:
-    moment = store.now()
-    instance_id, name = backend.instance_id, backend.workflow_name
+    """Write how the run ended, in the segment that holds its last steps."""
     if outcome.kind == replay.SUSPENDED:
         return
-    with store.atomic():
-        if outcome.kind == replay.COMPLETED:
-            backend.fence(
-                **backend.release_changes(
-                    Status.COMPLETED,
-                    result=outcome.result,
-                    error=None,
-                    waiting_for=None,
-                    status_reason="",
-                    finished_at=moment,
-                    error_streak=0,
-                )
+    moment = store.now()
+    instance_id, name = backend.instance_id, backend.workflow_name
+    segment = backend.segment
+    segment.open()
+    if outcome.kind == replay.COMPLETED:
+        signals.send_on_commit(signals.workflow_completed, name, instance_id, Status.COMPLETED, result=outcome.result)
+        segment.commit(
+            **released(
+                Status.COMPLETED,
+                result=outcome.result,
+                error=None,
+                waiting_for=None,
+                status_reason="",
+                finished_at=moment,
+                error_streak=0,
             )
-            signals.send_on_commit(
-                signals.workflow_completed, name, instance_id, Status.COMPLETED, result=outcome.result
+        )
+        return
+    if outcome.kind == replay.FAILED:
+        streak = backend.streak + 1
+        limit = definition.pause_after_errors
+        if limit is None or streak < limit:
+            error = outcome.error
+            store.append_incident(
+                instance_id, store.incident("failed", moment, error_type=error["type"], message=error["message"])
             )
-        elif outcome.kind == replay.FAILED:
-            streak = backend.streak + 1
-            limit = definition.pause_after_errors
-            if limit is not None and streak >= limit:
-                reason = (
-                    f"Paused after {streak} failed attempts in a row; the workflow raised "
-                    f"{outcome.error['type']}: {outcome.error['message']}. Fix the cause, then resume."
-                )
-                backend.fence(
-                    **backend.release_changes(
-                        Status.PAUSED, error=outcome.error, status_reason=reason, waiting_for=None, error_streak=streak
-                    )
-                )
-                store.append_incident(instance_id, store.incident("paused", moment, reason=reason))
-                signals.send_on_commit(signals.workflow_paused, name, instance_id, Status.PAUSED, reason=reason)
-            else:
-                backend.fence(
-                    **backend.release_changes(
-                        Status.FAILED, error=outcome.error, waiting_for=None, finished_at=moment, error_streak=streak
-                    )
-                )
-                store.append_incident(
-                    instance_id,
-                    store.incident(
-                        "failed", moment, error_type=outcome.error["type"], message=outcome.error["message"]
-                    ),
-                )
-                signals.send_on_commit(signals.workflow_failed, name, instance_id, Status.FAILED, error=outcome.error)
-        else:
-            reason = outcome.error["message"]
-            backend.fence(
-                **backend.release_changes(Status.PAUSED, error=outcome.error, status_reason=reason, waiting_for=None)
+            signals.send_on_commit(signals.workflow_failed, name, instance_id, Status.FAILED, error=error)
+            segment.commit(
+                **released(Status.FAILED, error=error, waiting_for=None, finished_at=moment, error_streak=streak)
             )
-            store.append_incident(instance_id, store.incident("paused", moment, reason=reason))
-            signals.send_on_commit(signals.workflow_paused, name, instance_id, Status.PAUSED, reason=reason)
-        backend.flush()
-    backend.pending.clear()
+            return
+        reason = (
+            f"Paused after {streak} failed attempts in a row; the workflow raised "
+            f"{outcome.error['type']}: {outcome.error['message']}. Fix the cause, then resume."
+        )
+    else:
+        streak, reason = backend.streak, outcome.error["message"]
+    store.append_incident(instance_id, store.incident("paused", moment, reason=reason))
+    signals.send_on_commit(signals.workflow_paused, name, instance_id, Status.PAUSED, reason=reason)
+    segment.commit(
+        **released(Status.PAUSED, error=outcome.error, status_reason=reason, waiting_for=None, error_streak=streak)
+    )
 
 
 def _pause(row: dict[str, Any], owner: str, reason: str) -> None:

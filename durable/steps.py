@@ -1,4 +1,4 @@
-"""OrmBackend: how each step of a running instance is written, fenced by the worker's lease."""
+"""OrmBackend: how each step of a running instance is persisted, inside the run's segments."""
 
 from __future__ import annotations
 
@@ -7,8 +7,6 @@ import itertools
 import logging
 import uuid
 from typing import Any
-
-from django.db import IntegrityError
 
 from durable import routing, signals, store
 from durable.conf import settings
@@ -29,8 +27,8 @@ from durable.engine.types import (
     Step,
     WaitSpec,
 )
-from durable.exceptions import LeaseLost
 from durable.models import Delivery, Status, Timer
+from durable.segment import Segment
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +40,11 @@ def waiting_summary(kind: str, **details: Any) -> dict[str, Any]:
     return {"kind": kind, **{k: (v.isoformat() if isinstance(v, dt.datetime) else v) for k, v in details.items()}}
 
 
+def released(status: str, **changes: Any) -> dict[str, Any]:
+    """Instance changes that hand it back: a new status, no lease, not due."""
+    return {"status": status, "lease_owner": None, "lease_expires_at": None, "run_after": None, **changes}
+
+
 class OrmBackend:
     """The engine's Backend over the Django ORM, for one run of one claimed instance."""
 
@@ -49,46 +52,45 @@ class OrmBackend:
         self.instance_id: str = row["id"]
         self.workflow_name: str = row["workflow_name"]
         self.created_at: dt.datetime = row["created_at"]
-        self.wake_seq: int = row["wake_seq"]
         self.streak: int = row["error_streak"]
-        self.owner = owner
         self.definition = definition
-        self.lease = float(settings.LEASE_SECONDS)
-        self.pending: list[NewStep] = []
+        self.segment = Segment(self.instance_id, owner, float(settings.LEASE_SECONDS), row["wake_seq"])
         self.existing = {step.position for step in history}
         self.failures = failures
-
-    # Helpers --------------------------------------------------------------------------------
 
     def clock(self) -> dt.datetime:
         return store.now()
 
     def record(self, step: NewStep) -> None:
-        self.pending.append(step)
+        self.segment.add(step)
+        self._checkpoint()
 
-    def fence(self, *, suspend: bool = False, **changes: Any) -> None:
-        store.fence(self.instance_id, self.owner, self.lease, wake_seq=self.wake_seq if suspend else None, **changes)
+    def _checkpoint(self) -> None:
+        if self.segment.over_budget():
+            self.segment.commit()
 
-    def flush(self, *extra: NewStep) -> None:
-        """Write the buffered steps (and `extra`) inside the caller's transaction."""
-        steps = self.pending + list(extra)
-        try:
-            seqs = store.write_steps(self.instance_id, steps)
-        except IntegrityError:
-            # Another worker recorded this position: it holds the instance now.
-            raise LeaseLost() from None
-        if seqs:
-            store.on_commit(lambda: [routing.deliver(seq) for seq in seqs])
-        self.existing.update(step.position for step in steps)
-
-    def release_changes(self, status: str, **changes: Any) -> dict[str, Any]:
-        return {
-            "status": status,
-            "lease_owner": None,
-            "lease_expires_at": None,
-            "run_after": None,
-            **changes,
-        }
+    def _step(self, position: int, kind: str, name: str, **fields: Any) -> None:
+        """Record a step's row: a new row, or an update of the row an earlier attempt left."""
+        if position in self.existing:
+            self.segment.update(position, recorded_at=self.clock(), **fields)
+        else:
+            status = fields.pop("status", COMPLETED)
+            result = fields.pop("result", None)
+            step_input = fields.pop("input", None)
+            started_at = fields.pop("started_at", None)
+            self.segment.add(
+                NewStep(
+                    position,
+                    kind,
+                    name,
+                    result=result,
+                    status=status,
+                    input=step_input,
+                    started_at=started_at,
+                    extra=fields,
+                )
+            )
+            self.existing.add(position)
 
     # Activities -----------------------------------------------------------------------------
 
@@ -104,49 +106,45 @@ class OrmBackend:
             sender=self._sender(call),
         )
         where = f"Instance {self.instance_id} step {call.position}: result of activity '{definition.name}'"
+        retried = call.position in self.existing
         if definition.transactional:
+            self.segment.open()
             try:
+                # A savepoint: a failed attempt undoes its own writes, not the segment's.
                 with store.atomic():
                     tree = codec.encode(definition.fn(context, *call.args, **call.kwargs), where=where)
-                    self._record_activity(call, tree, started)
             except Exception as exc:
                 raise ActivityFailure(describe(exc), exc) from None
         else:
-            # Check the lease (and record what came before) ahead of any outside effect.
-            with store.atomic():
-                self.fence()
-                self.flush()
-            self.pending.clear()
+            # Commit what came before (and prove the lease) ahead of any outside effect.
+            self.segment.commit()
             try:
                 tree = codec.encode(definition.fn(context, *call.args, **call.kwargs), where=where)
             except Exception as exc:
                 raise ActivityFailure(describe(exc), exc) from None
-            with store.atomic():
-                self._record_activity(call, tree, started)
-        self.pending.clear()
-        self.streak = 0
-        return tree
-
-    def _record_activity(self, call: ActivityCall, tree: Any, started: dt.datetime) -> None:
-        self.fence(error_streak=0)
-        fields = {
-            "status": COMPLETED,
-            "input": call.input,
-            "result": tree,
-            "error": None,
-            "attempt": call.attempt,
-            "retry_at": None,
-            "started_at": started,
-        }
-        if call.position in self.existing:
-            self.flush()
-            store.update_step(self.instance_id, call.position, recorded_at=self.clock(), **fields)
+            self.segment.open()
+        self._step(
+            call.position,
+            ACTIVITY,
+            definition.name,
+            status=COMPLETED,
+            input=call.input,
+            result=tree,
+            error=None,
+            attempt=call.attempt,
+            retry_at=None,
+            started_at=started,
+            failures=self.failures.get(call.position, []),
+        )
+        if retried:
             Timer.objects.filter(instance_id=self.instance_id, position=call.position).delete()
+        self.streak = 0
+        self.segment.changes["error_streak"] = 0
+        if definition.transactional:
+            self._checkpoint()
         else:
-            step = NewStep(call.position, ACTIVITY, call.definition.name, result=tree, input=call.input)
-            step.started_at = started
-            step.extra = {"attempt": call.attempt, "failures": self.failures.get(call.position, [])}
-            self.flush(step)
+            self.segment.commit()
+        return tree
 
     def _sender(self, call: ActivityCall):
         counter = itertools.count()
@@ -173,101 +171,82 @@ class OrmBackend:
             {"attempt": call.attempt, "type": error["type"], "message": error["message"], "at": moment.isoformat()},
         ]
         wait = retry_at is not None and retry_at > moment and not pause
-        status = RETRYING if (retry_at is not None or pause) else FAILED
-        step_fields = {
-            "status": status,
-            "input": call.input,
-            "error": error,
-            "attempt": call.attempt,
-            "failures": failures,
-            "retry_at": moment if pause else retry_at,
-            "recorded_at": moment,
-        }
         name = call.definition.name
-        with store.atomic():
-            if pause:
-                reason = (
-                    f"Paused after {streak} failed attempts in a row; the last, of activity '{name}', raised "
-                    f"{error['type']}: {error['message']}. Fix the cause, then resume the instance."
-                )
-                self.fence(
-                    **self.release_changes(Status.PAUSED, status_reason=reason, error_streak=streak),
-                )
-                store.append_incident(self.instance_id, store.incident("paused", moment, reason=reason))
-                signals.send_on_commit(
-                    signals.workflow_paused, self.workflow_name, self.instance_id, Status.PAUSED, reason=reason
-                )
-            elif wait:
-                summary = waiting_summary(
-                    "retry",
-                    activity=name,
-                    attempt=call.attempt + 1,
-                    max_attempts=call.definition.retry.max_attempts,
-                    due_at=retry_at,
-                )
-                self.fence(
-                    suspend=True,
-                    **self.release_changes(Status.WAITING_FOR_TIMER, waiting_for=summary, error_streak=streak),
-                )
-                store.add_timer(self.instance_id, call.position, TIMER_RETRY, name, retry_at)
-            else:
-                self.fence(error_streak=streak)
-            if call.position in self.existing:
-                self.flush()
-                store.update_step(self.instance_id, call.position, **step_fields)
-            else:
-                step = NewStep(call.position, ACTIVITY, name, status=status, input=call.input)
-                step.extra = {k: v for k, v in step_fields.items() if k not in ("status", "input", "recorded_at")}
-                self.flush(step)
-        self.pending.clear()
+        self.segment.open()
+        self._step(
+            call.position,
+            ACTIVITY,
+            name,
+            status=RETRYING if (retry_at is not None or pause) else FAILED,
+            input=call.input,
+            error=error,
+            attempt=call.attempt,
+            failures=failures,
+            retry_at=moment if pause else retry_at,
+        )
         self.streak = streak
         self.failures[call.position] = failures
-        if pause or wait:
+        if pause:
+            reason = (
+                f"Paused after {streak} failed attempts in a row; the last, of activity '{name}', raised "
+                f"{error['type']}: {error['message']}. Fix the cause, then resume the instance."
+            )
+            store.append_incident(self.instance_id, store.incident("paused", moment, reason=reason))
+            signals.send_on_commit(
+                signals.workflow_paused, self.workflow_name, self.instance_id, Status.PAUSED, reason=reason
+            )
+            self.segment.commit(**released(Status.PAUSED, status_reason=reason, error_streak=streak))
             return "suspended"
+        if wait:
+            summary = waiting_summary(
+                "retry",
+                activity=name,
+                attempt=call.attempt + 1,
+                max_attempts=call.definition.retry.max_attempts,
+                due_at=retry_at,
+            )
+            store.add_timer(self.instance_id, call.position, TIMER_RETRY, name, retry_at)
+            self.segment.commit(
+                suspend=True, **released(Status.WAITING_FOR_TIMER, waiting_for=summary, error_streak=streak)
+            )
+            return "suspended"
+        self.segment.commit(error_streak=streak)
         return "retry" if retry_at is not None else "final"
 
     # Timers and waits -------------------------------------------------------------------------
 
     def suspend_timer(self, position: int, purpose: str, name: str, due_at: dt.datetime) -> None:
-        with store.atomic():
-            existing = store.existing_timer(self.instance_id, position)
-            due = existing or due_at
-            kind = "timer" if purpose != TIMER_RETRY else "retry"
-            summary = waiting_summary(kind, name=name, due_at=due)
-            self.fence(suspend=True, **self.release_changes(Status.WAITING_FOR_TIMER, waiting_for=summary))
-            if existing is None:
-                store.add_timer(self.instance_id, position, purpose, name, due_at)
-            self.flush()
-        self.pending.clear()
+        self.segment.open()
+        existing = store.existing_timer(self.instance_id, position)
+        if existing is None:
+            store.add_timer(self.instance_id, position, purpose, name, due_at)
+        summary = waiting_summary("timer" if purpose != TIMER_RETRY else "retry", name=name, due_at=existing or due_at)
+        self.segment.commit(suspend=True, **released(Status.WAITING_FOR_TIMER, waiting_for=summary))
 
     def wait_event(self, spec: WaitSpec) -> Step | None:
         moment = self.clock()
-        with store.atomic():
-            store.lock_event_types(spec.types)
-            cutoff = moment - settings.event_retention
-            event = routing.find_stored_event(self.instance_id, self.created_at, spec, cutoff)
-            if event is not None:
-                self.fence()
-                Delivery.objects.create(
-                    event=event, instance_id=self.instance_id, position=spec.position, kind=Delivery.Kind.CONSUMED
-                )
-                step = NewStep(spec.position, WAIT_EVENT, spec.name, result=routing.record_of(event))
-                self.flush(step)
-                found: Step | None = Step(spec.position, WAIT_EVENT, spec.name, COMPLETED, step.result)
-            elif spec.timeout_at is not None and spec.timeout_at <= moment:
-                self.fence()
-                self.flush(NewStep(spec.position, WAIT_EVENT, spec.name, status=TIMED_OUT))
-                found = Step(spec.position, WAIT_EVENT, spec.name, TIMED_OUT)
-            else:
-                timeout_at = store.existing_timer(self.instance_id, spec.position) or spec.timeout_at
-                summary = waiting_summary(
-                    "event", types=spec.types, match=spec.match, subject=spec.subject, timeout_at=timeout_at
-                )
-                self.fence(suspend=True, **self.release_changes(Status.WAITING_FOR_EVENT, waiting_for=summary))
-                routing.add_wait(self.instance_id, spec)
-                if spec.timeout_at is not None:
-                    store.add_timer(self.instance_id, spec.position, TIMER_TIMEOUT, spec.name, spec.timeout_at)
-                self.flush()
-                found = None
-        self.pending.clear()
-        return found
+        self.segment.open()
+        # Before any instance row: senders take the type lock first too (no deadlock).
+        store.lock_event_types(spec.types)
+        event = routing.find_stored_event(self.instance_id, self.created_at, spec, moment - settings.event_retention)
+        if event is not None:
+            Delivery.objects.create(
+                event=event, instance_id=self.instance_id, position=spec.position, kind=Delivery.Kind.CONSUMED
+            )
+            record = routing.record_of(event)
+            self._step(spec.position, WAIT_EVENT, spec.name, result=record)
+            self.segment.commit()
+            return Step(spec.position, WAIT_EVENT, spec.name, COMPLETED, record)
+        if spec.timeout_at is not None and spec.timeout_at <= moment:
+            self._step(spec.position, WAIT_EVENT, spec.name, status=TIMED_OUT)
+            self.segment.commit()
+            return Step(spec.position, WAIT_EVENT, spec.name, TIMED_OUT)
+        timeout_at = store.existing_timer(self.instance_id, spec.position) or spec.timeout_at
+        routing.add_wait(self.instance_id, spec)
+        if spec.timeout_at is not None:
+            store.add_timer(self.instance_id, spec.position, TIMER_TIMEOUT, spec.name, spec.timeout_at)
+        summary = waiting_summary(
+            "event", types=spec.types, match=spec.match, subject=spec.subject, timeout_at=timeout_at
+        )
+        self.segment.commit(suspend=True, **released(Status.WAITING_FOR_EVENT, waiting_for=summary))
+        return None

@@ -26,7 +26,9 @@ class DurableCommand(BaseCommand):
     def run(self, **options: Any) -> None:
         raise NotImplementedError
 
-    def write_table(self, headers: Sequence[str], rows: list[Sequence[Any]], width: int = fmt.CELL) -> None:
+    def write_table(
+        self, headers: Sequence[str], rows: list[Sequence[Any]], width: int | Sequence[int] = fmt.CELL
+    ) -> None:
         header, rule, *lines = fmt.table(headers, rows, width)
         self.stdout.write(self.style.MIGRATE_LABEL(header))
         self.stdout.write(rule)

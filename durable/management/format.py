@@ -40,14 +40,16 @@ def plain(tree: Any) -> Any:
     if tag is None:
         return {key: plain(item) for key, item in tree.items()}
     raw = tree.get(codec.VALUE)
+    if tag == "dict":  # a dict that has a "$t" key of its own
+        return {key: plain(item) for key, item in raw.items()}
     if tag == "timedelta":
         return str(dt.timedelta(days=raw[0], seconds=raw[1], microseconds=raw[2]))
     return plain(raw)
 
 
 def dumps(tree: Any) -> str:
-    """A stored value as one line of JSON."""
-    return json.dumps(plain(tree), ensure_ascii=False, default=str)
+    """A stored value as one line of JSON, keys sorted: PostgreSQL's jsonb keeps no key order anyway."""
+    return json.dumps(plain(tree), ensure_ascii=False, sort_keys=True, default=str)
 
 
 def shorten(text: str, width: int = CELL) -> str:
@@ -92,21 +94,22 @@ def until(moment: dt.datetime | str | None, now: dt.datetime) -> str:
     return f"in {duration(left)}" if left >= 0 else f"{duration(left)} ago"
 
 
-def waiting(summary: dict | None, now: dt.datetime) -> str:
-    """What an instance waits for, from its `waiting_for` summary."""
+def waiting(summary: dict | None, now: dt.datetime, width: int | None = None) -> str:
+    """What an instance waits for, from its `waiting_for` summary; within `width`, the match is cut first."""
     if not summary:
         return NONE
     kind = summary.get("kind")
     if kind == "event":
-        text = " or ".join(summary.get("types") or [])
-        conditions = [f"{path}={json.dumps(value)}" for path, value in (summary.get("match") or {}).items()]
+        types = " or ".join(summary.get("types") or [])
+        conditions = [f"{path}={json.dumps(value)}" for path, value in sorted((summary.get("match") or {}).items())]
         if summary.get("subject") is not None:
             conditions.append(f"subject={json.dumps(summary['subject'])}")
-        if conditions:
-            text += " where " + ", ".join(conditions)
-        if summary.get("timeout_at"):
-            text += f", times out {until(summary['timeout_at'], now)}"
-        return text
+        where = f" where {', '.join(conditions)}" if conditions else ""
+        timeout = f", times out {until(summary['timeout_at'], now)}" if summary.get("timeout_at") else ""
+        room = None if width is None else width - len(types) - len(timeout) - len(" where ")
+        if conditions and room is not None and len(where) > room + len(" where "):
+            where = f" where {shorten(', '.join(conditions), max(room, 4))}"
+        return types + where + timeout
     if kind == "timer":
         return f"timer due {until(summary.get('due_at'), now)}"
     if kind == "retry":
@@ -122,9 +125,13 @@ def error_line(error: dict | None) -> str:
     return f"{error.get('type', 'Error')}: {error.get('message', '')}"
 
 
-def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], width: int = CELL) -> list[str]:
-    """Aligned text lines: the header, a rule, then one line per row; cells cut at `width`."""
-    cells = [[shorten(NONE if cell is None or cell == "" else cell, width) for cell in row] for row in rows]
+def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], width: int | Sequence[int] = CELL) -> list[str]:
+    """Aligned text lines: the header, a rule, then one line per row; cells cut at `width` (or one per column)."""
+    limits = [width] * len(headers) if isinstance(width, int) else list(width)
+    cells = [
+        [shorten(NONE if cell is None or cell == "" else cell, limit) for cell, limit in zip(row, limits, strict=True)]
+        for row in rows
+    ]
     widths = [max([len(h), *(len(row[i]) for row in cells)]) for i, h in enumerate(headers)]
 
     def line(values: Sequence[str]) -> str:

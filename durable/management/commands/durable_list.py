@@ -16,7 +16,7 @@ from durable.models import ACTIVE, Status, WorkflowInstance
 logger = logging.getLogger(__name__)
 
 HEADERS = ("ID", "WORKFLOW", "STATUS", "WAITING FOR", "CREATED", "UPDATED")
-CELL = 48  # keeps a row of uuid ids within about 170 columns
+WIDTHS = (40, 30, 17, 64, 19, 19)  # a row of uuid ids stays within about 180 columns
 
 
 class Command(DurableCommand):
@@ -54,7 +54,7 @@ class Command(DurableCommand):
             self.stdout.write(f"No instances match.{hint}")
             return
         now = store.now()
-        self.write_table(HEADERS, [_row(values, now) for values in found[:limit]], CELL)
+        self.write_table(HEADERS, [_row(values, now) for values in found[:limit]], WIDTHS)
         if len(found) > limit:
             more = f"Showing the newest {limit}; there are more. Raise --limit or filter."
             self.stdout.write(self.style.NOTICE(more))
@@ -62,7 +62,14 @@ class Command(DurableCommand):
 
 def _row(values: tuple, now) -> tuple:
     instance_id, workflow, status, waiting_for, created_at, updated_at = values
-    return (instance_id, workflow, status, fmt.waiting(waiting_for, now), fmt.when(created_at), fmt.when(updated_at))
+    return (
+        instance_id,
+        workflow,
+        status,
+        fmt.waiting(waiting_for, now, WIDTHS[3]),
+        fmt.when(created_at),
+        fmt.when(updated_at),
+    )
 
 
 def _statuses(values: list[str] | None) -> set[str]:

@@ -118,7 +118,10 @@ def _at(moment, now) -> str:
 
 
 def _incident_row(incident: dict) -> tuple:
-    details = ", ".join(f"{k}={v}" for k, v in incident.items() if k not in ("at", "kind") and v not in ("", None))
+    # Sorted: PostgreSQL's jsonb does not keep the key order.
+    details = ", ".join(
+        f"{k}={v}" for k, v in sorted(incident.items()) if k not in ("at", "kind") and v not in ("", None)
+    )
     return (fmt.when(incident.get("at")), incident.get("kind"), details)
 
 

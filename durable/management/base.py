@@ -49,7 +49,7 @@ class TransitionCommand(DurableCommand):
                 "--reason", default="", help="Why, for the instance's incident log and the admin (optional)."
             )
 
-    def run(self, *, instance_id: str, **options: Any) -> None:
+    def run(self, **options: Any) -> None:
         extra = {"reason": options["reason"]} if self.takes_reason else {}
-        row = self.action(instance_id, **extra)
+        row = self.action(options["instance_id"], **extra)
         self.stdout.write(self.style.SUCCESS(f"Instance {row.id} ({row.workflow_name}) is now {row.status}."))

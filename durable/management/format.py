@@ -39,7 +39,7 @@ def plain(tree: Any) -> Any:
     tag = tree.get(codec.TAG)
     if tag is None:
         return {key: plain(item) for key, item in tree.items()}
-    raw = tree.get(codec.VALUE)
+    raw: Any = tree.get(codec.VALUE)
     if tag == "dict":  # a dict that has a "$t" key of its own
         return {key: plain(item) for key, item in raw.items()}
     if tag == "timedelta":

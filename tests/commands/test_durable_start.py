@@ -122,6 +122,16 @@ def test_start__wait_timeout_says_the_instance_keeps_running(run):
     )
 
 
+def test_start__wait_on_a_paused_instance_says_how_to_resume_it(run):
+    durable.start(workflows.sleeper, 30, instance_id="held")
+    durable.pause("held", "checking the order")
+    with pytest.raises(CommandError) as caught:
+        run("durable_start", "sleeper", "--input", "30", "--id", "held", "--wait")
+    assert str(caught.value) == (
+        "Instance held is paused: checking the order. Resume it with manage.py durable_resume held."
+    )
+
+
 @pytest.mark.django_db(transaction=True)
 def test_start__shell_prints_the_id_and_exits_0(manage):
     done = manage("durable_start", "three_steps", "--input", '{"n": 4}', "-v", "0")

@@ -22,7 +22,7 @@ class Command(DurableCommand):
     )
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("type", help="The CloudEvents type, e.g. payment.completed.")
+        parser.add_argument("event_type", metavar="type", help="The CloudEvents type, e.g. payment.completed.")
         parser.add_argument("--source", required=True, help="The CloudEvents source, e.g. /payments (required).")
         parser.add_argument(
             "--data",
@@ -40,10 +40,16 @@ class Command(DurableCommand):
             "--instance", dest="instance_id", metavar="ID", help="Deliver to this workflow instance alone."
         )
 
-    def run(self, *, type: str, source: str, **options: Any) -> None:  # noqa: A002 - the CloudEvents name
+    def run(self, **options: Any) -> None:
+        event_type, source = options["event_type"], options["source"]
         data = fmt.parse_json(options["data"], "--data") if options["data"] is not None else None
         delivery = client.send_event(
-            type, source, data, subject=options["subject"], id=options["event_id"], instance_id=options["instance_id"]
+            event_type,
+            source,
+            data,
+            subject=options["subject"],
+            id=options["event_id"],
+            instance_id=options["instance_id"],
         )
         if options["verbosity"] == 0:
             self.stdout.write(delivery.event_id)
@@ -57,7 +63,7 @@ class Command(DurableCommand):
         elif delivery.deferred:
             self.stdout.write(f"Event {delivery.event_id} stored; it is delivered when the transaction commits.")
         else:
-            self.stdout.write(self.style.SUCCESS(f"Sent {type} event {delivery.event_id} from {source}."))
+            self.stdout.write(self.style.SUCCESS(f"Sent {event_type} event {delivery.event_id} from {source}."))
             self.stdout.write(f"Resumed: {', '.join(delivery.resumed) or 'none'}")
             self.stdout.write(f"Started: {', '.join(delivery.started) or 'none'}")
             if not delivery.resumed and not delivery.started:

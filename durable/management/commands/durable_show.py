@@ -33,12 +33,11 @@ class Command(DurableCommand):
             "--full", action="store_true", help="Print values and tracebacks whole instead of cutting them short."
         )
 
-    def run(self, *, instance_id: str, full: bool, **options: Any) -> None:
-        client.get_handle(instance_id)  # InstanceNotFound, with the client's message
-        row = WorkflowInstance.objects.get(id=instance_id)
-        self.width = sys.maxsize if full else fmt.CELL
-        self.now = store.now()
-        self._summary(row, SUMMARY_WIDTH if not full else sys.maxsize, full)
+    def run(self, **options: Any) -> None:
+        handle = client.get_handle(options["instance_id"])  # InstanceNotFound, with the client's message
+        row = WorkflowInstance.objects.get(id=handle.instance_id)
+        self.full, self.now = options["full"], store.now()
+        self._summary(row)
         steps = HistoryStep.objects.filter(instance_id=row.id).order_by("position")
         self._section(
             f"History ({len(steps)} step{'' if len(steps) == 1 else 's'})",
@@ -64,7 +63,9 @@ class Command(DurableCommand):
             [(v.key, fmt.dumps(v.value), v.position, fmt.when(v.updated_at)) for v in values],
         )
 
-    def _summary(self, row: WorkflowInstance, width: int, full: bool) -> None:
+    def _summary(self, row: WorkflowInstance) -> None:
+        width = sys.maxsize if self.full else SUMMARY_WIDTH
+
         def field(label: str, value: str) -> None:
             self.stdout.write(f"{self.style.MIGRATE_LABEL(label.ljust(10))} {value}")
 
@@ -80,7 +81,7 @@ class Command(DurableCommand):
         if row.error:
             field("Error", fmt.shorten(fmt.error_line(row.error), width))
             trace = (row.error.get("traceback") or "").rstrip().splitlines()
-            for line in trace if full else trace[-TRACEBACK_LINES:]:
+            for line in trace if self.full else trace[-TRACEBACK_LINES:]:
                 self.stdout.write(f"{'':10} {line}")
         field("Created", fmt.when(row.created_at))
         field("Updated", fmt.when(row.updated_at))
@@ -93,7 +94,7 @@ class Command(DurableCommand):
             self.stdout.write(f"{self.style.MIGRATE_HEADING(title)}: none")
             return
         self.stdout.write(self.style.MIGRATE_HEADING(title))
-        self.write_table(headers, rows, self.width)
+        self.write_table(headers, rows, sys.maxsize if self.full else fmt.CELL)
 
     def _status(self, status: str) -> str:
         if status == Status.COMPLETED:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+import time
 from typing import Any
 
 from django.core.management.base import CommandError
@@ -14,16 +15,18 @@ from durable.engine.registry import WorkflowDefinition, registry
 from durable.exceptions import WorkflowCancelled, WorkflowFailed
 from durable.management import format as fmt
 from durable.management.base import DurableCommand
-from durable.models import WorkflowInstance
+from durable.models import Status, WorkflowInstance
 
 logger = logging.getLogger(__name__)
+
+PAUSE_CHECK = 1.0  # seconds between looks for a pause while --wait waits
 
 
 class Command(DurableCommand):
     help = (
         "Start an instance of a registered workflow and print its instance id. A running worker "
         "(manage.py durable_worker) runs it. With --wait, wait until it ends and print its result as "
-        "one line of JSON; the exit status is 1 when it failed, was cancelled or outlasted --timeout. "
+        "one line of JSON; the exit status is 1 when it failed, was cancelled, is paused or outlasted --timeout. "
         "With -v 0 only the id (and the result) are printed, for scripts."
     )
 
@@ -53,12 +56,13 @@ class Command(DurableCommand):
             help="With --wait: give up after this many seconds (the instance keeps running). Default: no limit.",
         )
 
-    def run(self, *, workflow: str, instance_id: str | None, **options: Any) -> None:
-        text, wait, timeout, quiet = options["input"], options["wait"], options["timeout"], options["verbosity"] == 0
+    def run(self, **options: Any) -> None:
+        text, instance_id = options["input"], options["instance_id"]
+        wait, timeout, quiet = options["wait"], options["timeout"], options["verbosity"] == 0
         if timeout is not None and (not wait or timeout < 0):
             raise CommandError("--timeout takes a number of seconds >= 0, and only applies with --wait.")
         args, kwargs = _split(fmt.parse_json(text, "--input")) if text is not None else ([], {})
-        definition = registry.workflow(workflow)
+        definition = registry.workflow(options["workflow"])
         _check_fits(definition, args, kwargs)
         existed = instance_id is not None and WorkflowInstance.objects.filter(id=instance_id).exists()
         handle = client.start(definition, *args, instance_id=instance_id, **kwargs)
@@ -77,23 +81,39 @@ class Command(DurableCommand):
             self._wait(handle, timeout, quiet)
 
     def _wait(self, handle: client.WorkflowHandle, timeout: float | None, quiet: bool) -> None:
-        see = f"manage.py durable_show {handle.instance_id}"
         if not quiet:
             self.stderr.write("Waiting for it to end (a worker must be running: manage.py durable_worker)...")
         try:
-            value = handle.result(timeout)
+            value = _result(handle, timeout)
         except (WorkflowFailed, WorkflowCancelled) as exc:
-            raise CommandError(f"{exc} (details: {see})") from exc
-        except TimeoutError:
-            raise CommandError(
-                f"Instance {handle.instance_id} is still {handle.status} after {timeout:g} s; it keeps running "
-                f"(check it with {see})."
-            ) from None
+            raise CommandError(f"{exc} (details: manage.py durable_show {handle.instance_id})") from exc
         except KeyboardInterrupt:
             raise CommandError(
                 f"Stopped waiting; instance {handle.instance_id} is {handle.status} and keeps running.", returncode=130
             ) from None
         self.stdout.write(fmt.dumps(codec.encode(value)))
+
+
+def _result(handle: client.WorkflowHandle, timeout: float | None) -> Any:
+    """handle.result(timeout), in slices: a paused instance would keep it waiting for ever."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        left = PAUSE_CHECK if deadline is None else max(0.0, min(PAUSE_CHECK, deadline - time.monotonic()))
+        try:
+            return handle.result(left)
+        except TimeoutError:
+            pass
+        row = WorkflowInstance.objects.get(id=handle.instance_id)
+        if row.status == Status.PAUSED:
+            reason = f": {row.status_reason}" if row.status_reason else ""
+            raise CommandError(
+                f"Instance {row.id} is paused{reason}. Resume it with manage.py durable_resume {row.id}."
+            )
+        if deadline is not None and time.monotonic() >= deadline:
+            raise CommandError(
+                f"Instance {row.id} is still {row.status} after {timeout:g} s; it keeps running "
+                f"(check it with manage.py durable_show {row.id})."
+            )
 
 
 def _split(value: Any) -> tuple[list, dict]:

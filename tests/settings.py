@@ -4,5 +4,8 @@ from project.settings import *  # noqa: F403
 from project.settings import INSTALLED_APPS
 
 INSTALLED_APPS = [*INSTALLED_APPS, "tests.testapp"]
-DURABLE_WORKFLOW_MODULES = ["tests.workflows"]
+DURABLE_WORKFLOW_MODULES = [
+    "tests.workflows",
+    "tests.command_workflows",
+]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -1,0 +1,55 @@
+"""Base classes of the durable_* commands: domain errors become CommandError, tables get printed."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError
+
+from durable.exceptions import DurableError
+from durable.management import format as fmt
+
+logger = logging.getLogger(__name__)
+
+
+class DurableCommand(BaseCommand):
+    """A command whose `run` calls `durable.client`; any DurableError ends it with its message."""
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            self.run(**options)
+        except DurableError as exc:
+            raise CommandError(str(exc)) from exc
+
+    def run(self, **options: Any) -> None:
+        raise NotImplementedError
+
+    def write_table(
+        self, headers: Sequence[str], rows: list[Sequence[Any]], width: int | Sequence[int] = fmt.CELL
+    ) -> None:
+        header, rule, *lines = fmt.table(headers, rows, width)
+        self.stdout.write(self.style.MIGRATE_LABEL(header))
+        self.stdout.write(rule)
+        for line in lines:
+            self.stdout.write(line)
+
+
+class TransitionCommand(DurableCommand):
+    """cancel / pause / resume / retry: one instance id, maybe a reason, one client call."""
+
+    action: Callable[..., Any]  # a client function, set as staticmethod(client.cancel)
+    takes_reason = False
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("instance_id", metavar="ID", help="The workflow instance id.")
+        if self.takes_reason:
+            parser.add_argument(
+                "--reason", default="", help="Why, for the instance's incident log and the admin (optional)."
+            )
+
+    def run(self, **options: Any) -> None:
+        extra = {"reason": options["reason"]} if self.takes_reason else {}
+        row = self.action(options["instance_id"], **extra)
+        self.stdout.write(self.style.SUCCESS(f"Instance {row.id} ({row.workflow_name}) is now {row.status}."))

@@ -1,0 +1,85 @@
+"""durable_list: the newest workflow instances as a table, filtered by status and workflow."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from django.core.management.base import CommandError
+
+from durable import store
+from durable.engine.registry import registry
+from durable.management import format as fmt
+from durable.management.base import DurableCommand
+from durable.models import ACTIVE, Status, WorkflowInstance
+
+logger = logging.getLogger(__name__)
+
+HEADERS = ("ID", "WORKFLOW", "STATUS", "WAITING FOR", "CREATED", "UPDATED")
+WIDTHS = (40, 30, 17, 64, 19, 19)  # a row of uuid ids stays within about 180 columns
+
+
+class Command(DurableCommand):
+    help = (
+        "List workflow instances, newest first, as a table: id, workflow, status, what it waits for, "
+        "created and updated (in TIME_ZONE). Shows at most --limit rows and says when there are more."
+    )
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument(
+            "--status",
+            action="append",
+            metavar="STATUS",
+            help=f"Only instances in this status: {', '.join(Status.values)}, or active (any that has not "
+            "ended). Repeat it or separate statuses with commas for several.",
+        )
+        parser.add_argument("--workflow", metavar="NAME", help="Only instances of this workflow.")
+        parser.add_argument("--limit", type=int, default=50, metavar="N", help="Show at most N instances (default 50).")
+
+    def run(self, **options: Any) -> None:
+        limit, workflow = options["limit"], options["workflow"]
+        if limit < 1:
+            raise CommandError(f"--limit must be at least 1, not {limit}.")
+        rows = WorkflowInstance.objects.order_by("-created_at", "-id")
+        statuses = _statuses(options["status"])
+        if statuses:
+            rows = rows.filter(status__in=sorted(statuses))
+        if workflow:
+            rows = rows.filter(workflow_name=workflow)
+        fields = ("id", "workflow_name", "status", "waiting_for", "created_at", "updated_at")
+        found = list(rows.values_list(*fields)[: limit + 1])
+        if not found:
+            unknown = workflow and workflow not in registry.workflows
+            hint = f" No workflow named '{workflow}' is registered." if unknown else ""
+            self.stdout.write(f"No instances match.{hint}")
+            return
+        now = store.now()
+        self.write_table(HEADERS, [_row(values, now) for values in found[:limit]], WIDTHS)
+        if len(found) > limit:
+            more = f"Showing the newest {limit}; there are more. Raise --limit or filter."
+            self.stdout.write(self.style.NOTICE(more))
+
+
+def _row(values: tuple, now) -> tuple:
+    instance_id, workflow, status, waiting_for, created_at, updated_at = values
+    return (
+        instance_id,
+        workflow,
+        status,
+        fmt.waiting(waiting_for, now, WIDTHS[3]),
+        fmt.when(created_at),
+        fmt.when(updated_at),
+    )
+
+
+def _statuses(values: list[str] | None) -> set[str]:
+    """--status values (repeated or comma-separated; 'active' for every status that has not ended)."""
+    wanted: set[str] = set()
+    for name in (part.strip() for value in values or [] for part in value.split(",")):
+        if name == "active":
+            wanted |= ACTIVE
+        elif name in Status.values:
+            wanted.add(name)
+        elif name:
+            raise CommandError(f"Unknown status {name!r}. Use one of: {', '.join(Status.values)}, or active.")
+    return wanted

@@ -1,0 +1,19 @@
+"""durable_pause: stop a workflow instance from running until durable_resume."""
+
+from __future__ import annotations
+
+import logging
+
+from durable import client
+from durable.management.base import TransitionCommand
+
+logger = logging.getLogger(__name__)
+
+
+class Command(TransitionCommand):
+    help = (
+        "Pause a workflow instance: no worker runs it until `manage.py durable_resume ID`. Events and "
+        "timer firings that arrive meanwhile are kept for it. Fails for a paused or ended instance."
+    )
+    action = staticmethod(client.pause)
+    takes_reason = True

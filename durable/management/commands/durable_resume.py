@@ -1,0 +1,18 @@
+"""durable_resume: let a paused workflow instance run again."""
+
+from __future__ import annotations
+
+import logging
+
+from durable import client
+from durable.management.base import TransitionCommand
+
+logger = logging.getLogger(__name__)
+
+
+class Command(TransitionCommand):
+    help = (
+        "Resume a paused workflow instance: it replays its history and picks up the events and timers "
+        "that arrived while it was paused. Fails for an instance that is not paused."
+    )
+    action = staticmethod(client.resume)

@@ -1,0 +1,136 @@
+"""durable_start: start a workflow instance from the shell, and optionally wait for its result."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import time
+from typing import Any
+
+from django.core.management.base import CommandError
+
+from durable import client
+from durable.engine import codec
+from durable.engine.registry import WorkflowDefinition, registry
+from durable.exceptions import WorkflowCancelled, WorkflowFailed
+from durable.management import format as fmt
+from durable.management.base import DurableCommand
+from durable.models import Status, WorkflowInstance
+
+logger = logging.getLogger(__name__)
+
+PAUSE_CHECK = 1.0  # seconds between looks for a pause while --wait waits
+
+
+class Command(DurableCommand):
+    help = (
+        "Start an instance of a registered workflow and print its instance id. A running worker "
+        "(manage.py durable_worker) runs it. With --wait, wait until it ends and print its result as "
+        "one line of JSON; the exit status is 1 when it failed, was cancelled, is paused or outlasted --timeout. "
+        "With -v 0 only the id (and the result) are printed, for scripts."
+    )
+
+    def add_arguments(self, parser) -> None:
+        parser.add_argument("workflow", help="The workflow's registered name (its function name unless it set name=).")
+        parser.add_argument(
+            "--input",
+            metavar="JSON",
+            help="The workflow's inputs as JSON: a list is the positional arguments ('[10, \"eur\"]'), an object "
+            'the keyword arguments (\'{"order_id": "o-1"}\'), any other value the one positional argument '
+            "('42'). Default: no arguments.",
+        )
+        parser.add_argument(
+            "--id",
+            dest="instance_id",
+            metavar="ID",
+            help="The instance id (up to 200 letters, digits and the characters ._:@+=-). An id that exists "
+            "already is not started again; the command reports that instance. Default: a new uuid4.",
+        )
+        parser.add_argument(
+            "--wait", action="store_true", help="Wait for the instance to end, then print its result as JSON."
+        )
+        parser.add_argument(
+            "--timeout",
+            type=float,
+            metavar="SECONDS",
+            help="With --wait: give up after this many seconds (the instance keeps running). Default: no limit.",
+        )
+
+    def run(self, **options: Any) -> None:
+        text, instance_id = options["input"], options["instance_id"]
+        wait, timeout, quiet = options["wait"], options["timeout"], options["verbosity"] == 0
+        if timeout is not None and (not wait or timeout < 0):
+            raise CommandError("--timeout takes a number of seconds >= 0, and only applies with --wait.")
+        args, kwargs = _split(fmt.parse_json(text, "--input")) if text is not None else ([], {})
+        definition = registry.workflow(options["workflow"])
+        _check_fits(definition, args, kwargs)
+        existed = instance_id is not None and WorkflowInstance.objects.filter(id=instance_id).exists()
+        handle = client.start(definition, *args, instance_id=instance_id, **kwargs)
+        if quiet:
+            self.stdout.write(handle.instance_id)
+        elif existed:
+            self.stdout.write(
+                self.style.WARNING(
+                    f"Instance {handle.instance_id} of {definition.name} exists already ({handle.status}); "
+                    "it was not started again."
+                )
+            )
+        else:
+            self.stdout.write(self.style.SUCCESS(f"Started {definition.name}: instance {handle.instance_id}"))
+        if wait:
+            self._wait(handle, timeout, quiet)
+
+    def _wait(self, handle: client.WorkflowHandle, timeout: float | None, quiet: bool) -> None:
+        if not quiet:
+            self.stderr.write("Waiting for it to end (a worker must be running: manage.py durable_worker)...")
+        try:
+            value = _result(handle, timeout)
+        except (WorkflowFailed, WorkflowCancelled) as exc:
+            raise CommandError(f"{exc} (details: manage.py durable_show {handle.instance_id})") from exc
+        except KeyboardInterrupt:
+            raise CommandError(
+                f"Stopped waiting; instance {handle.instance_id} is {handle.status} and keeps running.", returncode=130
+            ) from None
+        self.stdout.write(fmt.dumps(codec.encode(value)))
+
+
+def _result(handle: client.WorkflowHandle, timeout: float | None) -> Any:
+    """handle.result(timeout), in slices: a paused instance would keep it waiting for ever."""
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while True:
+        left = PAUSE_CHECK if deadline is None else max(0.0, min(PAUSE_CHECK, deadline - time.monotonic()))
+        try:
+            return handle.result(left)
+        except TimeoutError:
+            pass
+        row = WorkflowInstance.objects.get(id=handle.instance_id)
+        if row.status == Status.PAUSED:
+            reason = f": {row.status_reason}" if row.status_reason else ""
+            raise CommandError(
+                f"Instance {row.id} is paused{reason}. Resume it with manage.py durable_resume {row.id}."
+            )
+        if deadline is not None and time.monotonic() >= deadline:
+            raise CommandError(
+                f"Instance {row.id} is still {row.status} after {timeout:g} s; it keeps running "
+                f"(check it with manage.py durable_show {row.id})."
+            )
+
+
+def _split(value: Any) -> tuple[list, dict]:
+    """--input: a list is the positional arguments, an object the keywords, anything else one argument."""
+    if isinstance(value, list):
+        return value, {}
+    if isinstance(value, dict):
+        return [], value
+    return [value], {}
+
+
+def _check_fits(definition: WorkflowDefinition, args: list, kwargs: dict) -> None:
+    """Refuse inputs the function cannot take, rather than start an instance bound to fail."""
+    signature = inspect.signature(definition.fn)
+    try:
+        signature.bind(None, *args, **kwargs)
+    except TypeError as exc:
+        params = list(signature.parameters.values())[1:]
+        shown = ", ".join(str(p.replace(annotation=inspect.Parameter.empty)) for p in params)
+        raise CommandError(f"--input does not fit {definition.name}(ctx, {shown}): {exc}.") from None

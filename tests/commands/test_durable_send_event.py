@@ -90,12 +90,6 @@ def test_send_event__to_an_ended_instance_is_refused(run):
         run("durable_send_event", PAYMENT, "--source", "/payments", "--instance", "pay-4")
 
 
-@pytest.mark.django_db(transaction=False)
-def test_send_event__inside_a_transaction_says_delivery_waits_for_the_commit(run):
-    out, _ = run("durable_send_event", PAYMENT, "--source", "/payments", "--id", "ev-t")
-    assert out == "Event ev-t stored; it is delivered when the transaction commits.\n"
-
-
 def test_send_event__shell_resumes_and_exits_0_or_exits_1_for_an_unknown_instance(manage):
     waiting_for_payment("o-5", "pay-5")
     data = '{"order_id": "o-5", "payment_id": "P5"}'

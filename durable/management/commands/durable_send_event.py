@@ -60,8 +60,6 @@ class Command(DurableCommand):
                     "delivered again."
                 )
             )
-        elif delivery.deferred:
-            self.stdout.write(f"Event {delivery.event_id} stored; it is delivered when the transaction commits.")
         else:
             self.stdout.write(self.style.SUCCESS(f"Sent {event_type} event {delivery.event_id} from {source}."))
             self.stdout.write(f"Resumed: {', '.join(delivery.resumed) or 'none'}")

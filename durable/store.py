@@ -295,17 +295,22 @@ def drop_waiting(instance_ids: Iterable[str]) -> None:
 
 def create_instance(instance_id: str, workflow_name: str, input_tree: dict, moment: dt.datetime) -> bool:
     """Insert a pending, due instance; False when the id is taken (idempotent start)."""
+    row = WorkflowInstance(
+        id=instance_id,
+        workflow_name=workflow_name,
+        status=Status.PENDING,
+        input=input_tree,
+        run_after=moment,
+        created_at=moment,
+        updated_at=moment,
+    )
     try:
-        with atomic():
-            WorkflowInstance.objects.create(
-                id=instance_id,
-                workflow_name=workflow_name,
-                status=Status.PENDING,
-                input=input_tree,
-                run_after=moment,
-                created_at=moment,
-                updated_at=moment,
-            )
+        if in_transaction():
+            # A savepoint, so a taken id leaves the caller's transaction usable.
+            with atomic():
+                row.save(force_insert=True)
+        else:
+            row.save(force_insert=True)
     except IntegrityError:
         return False
     return True

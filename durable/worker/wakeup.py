@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 
 from django_q.tasks import async_task
 
@@ -13,6 +14,9 @@ logger = logging.getLogger(__name__)
 
 QUEUE = "default"
 DRAIN_TASK = "durable.worker.tasks.drain"
+# When this process last saw the signal row; a raised flag is trusted that long.
+ROW_TRUST_SECONDS = 1.0
+_row_seen = 0.0
 
 
 def request(*, force: bool = False) -> bool:
@@ -21,12 +25,20 @@ def request(*, force: bool = False) -> bool:
     The drain task clears the flag before it looks for work, so anything made due after that
     raises the flag again and gets a task of its own: no wake-up falls between the two.
     """
+    global _row_seen
     moment = store.now()
     raised = WakeSignal.objects.filter(name=QUEUE, pending=False).update(pending=True, requested_at=moment)
-    if not raised:
-        if not force and WakeSignal.objects.filter(name=QUEUE).exists():
+    if not raised and not force:
+        # Usually the flag is up already. Only a missing row (a fresh or flushed database) also
+        # matches nothing, so look for the row now and then, not on every wake-up.
+        if time.monotonic() - _row_seen < ROW_TRUST_SECONDS:
             return False
+        if WakeSignal.objects.filter(name=QUEUE).exists():
+            _row_seen = time.monotonic()
+            return False
+    if not raised:
         WakeSignal.objects.update_or_create(name=QUEUE, defaults={"pending": True, "requested_at": moment})
+    _row_seen = time.monotonic()
     enqueue()
     return True
 

@@ -14,7 +14,7 @@ REQUIRED_APPS = ("django_q", "rest_framework")
 
 
 def check_apps(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
-    errors = []
+    errors: list[checks.CheckMessage] = []
     for app in REQUIRED_APPS:
         if not apps.is_installed(app):
             errors.append(
@@ -38,7 +38,7 @@ def check_cluster(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
                 id="durable.E002",
             )
         ]
-    messages = []
+    messages: list[checks.CheckMessage] = []
     timeout, retry = conf.get("timeout"), conf.get("retry", 60)
     if timeout is not None and retry is not None and retry <= timeout:
         messages.append(
@@ -56,7 +56,7 @@ def check_sqlite(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
     if "sqlite3" not in db.get("ENGINE", ""):
         return []
     options = db.get("OPTIONS", {})
-    messages = []
+    messages: list[checks.CheckMessage] = []
     if str(options.get("transaction_mode", "")).upper() != "IMMEDIATE":
         messages.append(
             checks.Warning(

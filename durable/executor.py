@@ -161,11 +161,11 @@ def _persist(outcome: replay.Outcome, backend: OrmBackend, definition: Any) -> N
             )
         )
         return
+    error = outcome.error or {}
     if outcome.kind == replay.FAILED:
         streak = backend.streak + 1
         limit = definition.pause_after_errors
         if limit is None or streak < limit:
-            error = outcome.error
             store.append_incident(
                 instance_id, store.incident("failed", moment, error_type=error["type"], message=error["message"])
             )
@@ -176,15 +176,13 @@ def _persist(outcome: replay.Outcome, backend: OrmBackend, definition: Any) -> N
             return
         reason = (
             f"Paused after {streak} failed attempts in a row; the workflow raised "
-            f"{outcome.error['type']}: {outcome.error['message']}. Fix the cause, then resume."
+            f"{error['type']}: {error['message']}. Fix the cause, then resume."
         )
     else:
-        streak, reason = backend.streak, outcome.error["message"]
+        streak, reason = backend.streak, error["message"]
     store.append_incident(instance_id, store.incident("paused", moment, reason=reason))
     signals.send_on_commit(signals.workflow_paused, name, instance_id, Status.PAUSED, reason=reason)
-    segment.commit(
-        **released(Status.PAUSED, error=outcome.error, status_reason=reason, waiting_for=None, error_streak=streak)
-    )
+    segment.commit(**released(Status.PAUSED, error=error, status_reason=reason, waiting_for=None, error_streak=streak))
 
 
 def _pause(row: dict[str, Any], owner: str, reason: str) -> None:

@@ -198,6 +198,7 @@ class OrmBackend:
             self.segment.commit(**released(Status.PAUSED, status_reason=reason, error_streak=streak))
             return "suspended"
         if wait:
+            assert retry_at is not None
             summary = waiting_summary(
                 "retry",
                 activity=name,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+from typing import Any
 
 from rest_framework import authentication, exceptions, permissions
 from rest_framework.settings import api_settings
@@ -48,7 +49,8 @@ class EventTokenAuthentication(authentication.BaseAuthentication):
 
 
 def authenticators() -> list:
-    return [EventTokenAuthentication(), *(cls() for cls in api_settings.DEFAULT_AUTHENTICATION_CLASSES)]
+    classes: list[Any] = list(api_settings.DEFAULT_AUTHENTICATION_CLASSES)
+    return [EventTokenAuthentication(), *(cls() for cls in classes)]
 
 
 class HasDurablePermission(permissions.BasePermission):

@@ -45,7 +45,8 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, DurableError):
         code, message, status_code, retryable = exc.code, str(exc), exc.status_code, exc.retryable
     elif isinstance(exc, exceptions.APIException):
-        code = exc.default_code if not isinstance(exc.detail, exceptions.ErrorDetail) else exc.detail.code
+        detail_code = exc.detail.code if isinstance(exc.detail, exceptions.ErrorDetail) else None
+        code = str(detail_code or exc.default_code)
         message, status_code = _detail(exc.detail), exc.status_code
         retryable = status_code == 429 or status_code >= 500
     elif isinstance(exc, Http404):
@@ -59,6 +60,7 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     auth_header = getattr(exc, "auth_header", None)
     if auth_header:
         response["WWW-Authenticate"] = auth_header
-    if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
-        response["Retry-After"] = str(int(exc.wait))
+    wait = getattr(exc, "wait", None)
+    if isinstance(exc, exceptions.Throttled) and wait is not None:
+        response["Retry-After"] = str(int(wait))
     return response

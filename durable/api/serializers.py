@@ -97,12 +97,15 @@ class TimerSerializer(serializers.ModelSerializer):
 
 class EventSerializer(serializers.ModelSerializer):
     id = serializers.CharField(source="event_id", read_only=True)
-    data = PlainJSONField()
 
     class Meta:
         model = Event
-        fields = ["id", "source", "type", "subject", "time", "data", "received_at"]
+        fields = ["id", "source", "type", "subject", "time", "received_at"]
         read_only_fields = fields
+
+    def to_representation(self, instance: Event) -> dict[str, Any]:
+        # "data" is added here: a declared field of that name would hide Serializer.data.
+        return {**super().to_representation(instance), "data": codec.to_plain(instance.data)}
 
 
 class InstanceDetailSerializer(InstanceSerializer):
@@ -118,15 +121,15 @@ class InstanceDetailSerializer(InstanceSerializer):
         read_only_fields = fields
 
     @extend_schema_field(StepSerializer(many=True))
-    def get_history(self, instance: WorkflowInstance) -> list:
+    def get_history(self, instance: WorkflowInstance) -> Any:
         return StepSerializer(instance.steps.order_by("position"), many=True).data
 
     @extend_schema_field(WaitSerializer(many=True))
-    def get_waits(self, instance: WorkflowInstance) -> list:
+    def get_waits(self, instance: WorkflowInstance) -> Any:
         return WaitSerializer(instance.waits.order_by("position", "event_type"), many=True).data
 
     @extend_schema_field(TimerSerializer(many=True))
-    def get_timers(self, instance: WorkflowInstance) -> list:
+    def get_timers(self, instance: WorkflowInstance) -> Any:
         return TimerSerializer(instance.timers.order_by("due_at"), many=True).data
 
     @extend_schema_field(OpenApiTypes.OBJECT)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Callable
 
 from django.core.exceptions import RequestDataTooBig
 from django.http.request import RawPostDataException
@@ -211,7 +212,7 @@ class Start(DurableView):
 class _Operation(DurableView):
     """POST an operation on one instance; the body may carry {"reason": ...}."""
 
-    operation = staticmethod(client.cancel)
+    operation: Callable[..., WorkflowInstance] = staticmethod(client.cancel)
     takes_reason = True
 
     @extend_schema(request=ReasonSerializer, responses={200: InstanceSerializer, **ERRORS})

@@ -115,7 +115,7 @@ def decode(tree: Any) -> Any:
     tag = tree.get(TAG)
     if tag is None:
         return {key: decode(item) for key, item in tree.items()}
-    raw = tree.get(VALUE)
+    raw: Any = tree.get(VALUE)
     if tag == "dict":
         return {key: decode(item) for key, item in raw.items()}
     if tag == "datetime":
@@ -137,12 +137,12 @@ def decode(tree: Any) -> Any:
     if tag == "enum":
         return _load_class(tree["cls"])(decode(raw))
     if tag == "dataclass":
-        cls = _load_class(tree["cls"])
+        cls: Any = _load_class(tree["cls"])
         if not dataclasses.is_dataclass(cls):
             raise EncodingError(f"{tree['cls']} is no longer a dataclass; cannot rebuild the stored value.")
         fields = {key: decode(item) for key, item in raw.items()}
         init = {f.name for f in dataclasses.fields(cls) if f.init}
-        obj = cls(**{k: v for k, v in fields.items() if k in init})
+        obj = cls(**{k: v for k, v in fields.items() if k in init})  # type: ignore[operator]
         for key, item in fields.items():
             if key not in init:
                 object.__setattr__(obj, key, item)
@@ -188,7 +188,7 @@ def to_plain(tree: Any) -> Any:
     tag = tree.get(TAG)
     if tag is None:
         return {key: to_plain(item) for key, item in tree.items()}
-    raw = tree.get(VALUE)
+    raw: Any = tree.get(VALUE)
     if tag == "timedelta":
         return raw[0] * 86400 + raw[1] + raw[2] / 1_000_000
     if tag in ("dict", "set", "enum", "dataclass", "pydantic"):

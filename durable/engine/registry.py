@@ -155,7 +155,7 @@ def workflow(
 
     def wrap(f: Callable) -> WorkflowDefinition:
         _check_function(f, "workflow")
-        definition = WorkflowDefinition(
+        definition: WorkflowDefinition = WorkflowDefinition(
             name=_check_name(name or f.__name__, "workflow"),
             fn=f,
             on_event=on_event,
@@ -212,7 +212,7 @@ def activity(
 
     def wrap(f: Callable) -> ActivityDefinition:
         _check_function(f, "activity")
-        definition = ActivityDefinition(
+        definition: ActivityDefinition = ActivityDefinition(
             name=_check_name(name or f.__name__, "activity"),
             fn=f,
             retry=retry or DEFAULT_RETRY,

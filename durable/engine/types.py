@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import dataclasses
 import datetime as dt
 import logging
@@ -103,7 +104,7 @@ class ReceivedEvent:
     datacontenttype: str | None = None
     extensions: dict[str, Any] = field(default_factory=dict)
 
-    def data_as(self, cls: type[T]) -> T:
+    def data_as(self, cls: builtins.type[T]) -> T:
         """Build a dataclass (or a pydantic model) from the event's data.
 
         Args:
@@ -123,7 +124,8 @@ class ReceivedEvent:
         if not isinstance(self.data, dict):
             raise TypeError(f"Event {self.id} data is {type(self.data).__name__}, not an object.")
         names = {f.name for f in dataclasses.fields(cls) if f.init}
-        return cls(**{k: v for k, v in self.data.items() if k in names})
+        build: Any = cls
+        return build(**{k: v for k, v in self.data.items() if k in names})
 
     def to_record(self) -> dict[str, Any]:
         return {

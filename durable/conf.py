@@ -29,7 +29,7 @@ DEFAULTS: dict[str, Setting] = {
     "EVENT_TOKEN": Setting(None, (str, type(None)), "Shared secret accepted as Bearer token by the receiver."),
     "TIMER_POLL": Setting(0.05, (int, float), "Seconds between looks for new timers in durable_worker."),
     "RECOVERY_INTERVAL": Setting(1.0, (int, float), "Seconds between recovery sweeps in durable_worker."),
-    "BATCH_SIZE": Setting(4, int, "Instances a worker claims at once."),
+    "BATCH_SIZE": Setting(1, int, "Instances a worker claims at once (more than 1 can queue work behind a slow one)."),
     "DRAIN_SECONDS": Setting(20.0, (int, float), "How long one django-q2 task runs instances before handing over."),
     "GET_EVENT_POLL": Setting(0.05, (int, float), "Seconds between looks while waiting in get_event and result."),
 }

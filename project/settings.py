@@ -84,6 +84,12 @@ Q_CLUSTER = {
     "label": "Django Q2",
 }
 
+if os.environ.get("DURABLE_Q_REDIS"):
+    # The Redis broker instead of the ORM one: BLPOP wakes at once, but a lost task is not
+    # redelivered (durable's recovery sweep re-queues the work).
+    del Q_CLUSTER["orm"]
+    Q_CLUSTER["redis"] = os.environ["DURABLE_Q_REDIS"]
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",

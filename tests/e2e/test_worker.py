@@ -131,3 +131,33 @@ def test_worker__two_workers_share_postgres_without_double_runs(worker_factory):
         f"\n[report] two clusters on PostgreSQL: 200 workflows x 3 activities in {elapsed:.1f} s "
         f"({200 / elapsed:.0f}/s) across {len(pids)} worker processes"
     )
+
+
+def test_worker__redis_broker_runs_workflows(worker_factory, monkeypatch):
+    redis = pytest.importorskip("redis")
+    url = "redis://127.0.0.1:6379/15"
+    try:
+        redis.from_url(url).ping()
+    except redis.ConnectionError:
+        pytest.skip("no Redis on 127.0.0.1:6379")
+    from django_q.brokers.redis_broker import Redis
+    from django_q.conf import Conf
+    from django_q.tasks import async_task
+
+    from durable.worker import wakeup
+
+    # This process enqueues to the worker's Redis list (django-q2 reads its broker settings at import).
+    monkeypatch.setattr(Conf, "REDIS", url)
+    broker = Redis(list_key="durable")
+    broker.purge_queue()
+    pushed = []
+    monkeypatch.setattr(
+        wakeup, "enqueue", lambda: pushed.append(async_task(wakeup.DRAIN_TASK, broker=broker, save=False))
+    )
+    worker_factory(DURABLE_Q_REDIS=url)
+    started = time.monotonic()
+    handles = [durable.start(workflows.three_steps, n, nap=0.05) for n in range(20)]
+    wait_for(lambda: all_completed(handles), timeout=60, what=f"workflows over Redis, now {statuses(handles)}")
+    assert [h.result()["result"] for h in handles] == [n + 3 for n in range(20)]
+    assert pushed and broker.queue_size() == 0, "the wake-ups went through Redis and were consumed"
+    print(f"\n[report] Redis broker: 20 workflows in {time.monotonic() - started:.2f} s, {len(pushed)} wake-up task(s)")

@@ -33,25 +33,25 @@ def create_order(ctx: durable.ActivityContext, order_id: str, amount: Decimal) -
 @durable.activity
 def mark_paid(ctx: durable.ActivityContext, order_id: str, payment_id: str) -> str:
     _update(order_id, status=Order.Status.PAID, payment_id=payment_id)
-    return Order.Status.PAID.value
+    return str(Order.Status.PAID)
 
 
 @durable.activity
 def cancel_order(ctx: durable.ActivityContext, order_id: str, reason: str) -> str:
     _update(order_id, status=Order.Status.CANCELLED, note=reason)
-    return Order.Status.CANCELLED.value
+    return str(Order.Status.CANCELLED)
 
 
 @durable.activity
 def mark_shipped(ctx: durable.ActivityContext, order_id: str, tracking: str) -> str:
     _update(order_id, status=Order.Status.SHIPPED, tracking=tracking)
-    return Order.Status.SHIPPED.value
+    return str(Order.Status.SHIPPED)
 
 
 @durable.activity
 def mark_delivered(ctx: durable.ActivityContext, order_id: str, signed_by: str) -> str:
     _update(order_id, status=Order.Status.DELIVERED, note=f"signed by {signed_by}")
-    return Order.Status.DELIVERED.value
+    return str(Order.Status.DELIVERED)
 
 
 @durable.activity
@@ -216,7 +216,7 @@ class PlacedOrder:
 @durable.workflow(on_event="order.placed")
 def fulfil_placed_order(ctx: durable.WorkflowContext, event: durable.ReceivedEvent) -> dict:
     """Started by every `order.placed` CloudEvent, with the event as its one argument."""
-    placed = event.data_as(PlacedOrder)
+    placed: PlacedOrder = event.data_as(PlacedOrder)
     create_order(ctx, placed.order_id, Decimal(placed.amount))
     tracking = book_carrier(ctx, placed.order_id)
     mark_shipped(ctx, placed.order_id, tracking)

@@ -1,8 +1,8 @@
-"""The seven patterns the demo runs: each starts example workflows, sends their events over HTTP
-and checks that they behaved as expected."""
+"""The seven patterns the demo runs: start example workflows, send events over HTTP, check the outcomes."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -60,7 +60,7 @@ class Run:
     def waiting(self, *handles: durable.WorkflowHandle) -> None:
         """Wait until each instance waits for an event."""
         for handle in handles:
-            self.wait(lambda h=handle: h.status == Status.WAITING_FOR_EVENT, "waiting for its event", handle)
+            self.wait(functools.partial(_is_waiting, handle), "waiting for its event", handle)
 
     def result(self, handle: durable.WorkflowHandle) -> Any:
         """The instance's result once it has ended; an Unexpected when it failed or was cancelled."""
@@ -69,6 +69,10 @@ class Run:
             return handle.result(timeout=0)
         except (durable.WorkflowFailed, durable.WorkflowCancelled) as error:
             raise Unexpected(str(error)) from None
+
+
+def _is_waiting(handle: durable.WorkflowHandle) -> bool:
+    return handle.status == Status.WAITING_FOR_EVENT
 
 
 def statuses(*order_ids: str) -> dict[str, str]:
@@ -137,7 +141,7 @@ def batch_processing(run: Run, say: Callable[[str], None]) -> str:
     )
     done = 0
     while done < len(orders):
-        progress = run.wait(lambda seen=done: _progress_past(handle, seen), f"progress past {done}", handle)
+        progress = run.wait(functools.partial(_progress_past, handle, done), f"progress past {done}", handle)
         done = progress["done"]
         say(f"{done}/{progress['total']}")
     result = run.result(handle)

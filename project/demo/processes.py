@@ -62,8 +62,8 @@ def command_line(*args: str) -> list[str]:
 def child_env(**extra: str) -> dict[str, str]:
     """This process's environment, plus what a child needs to load the same settings."""
     env = dict(os.environ, PYTHONUNBUFFERED="1", DJANGO_SETTINGS_MODULE=settings.SETTINGS_MODULE, **extra)
-    package = import_module(settings.SETTINGS_MODULE.partition(".")[0])
-    root = str(Path(package.__file__).resolve().parent.parent)
+    top = Path(import_module(settings.SETTINGS_MODULE.partition(".")[0]).__file__ or "x").resolve()
+    root = str(top.parent.parent if top.name == "__init__.py" else top.parent)
     env["PYTHONPATH"] = os.pathsep.join(p for p in (root, env.get("PYTHONPATH", "")) if p)
     return env
 

@@ -46,25 +46,26 @@ class Run:
     def order_id(self, n: int | str) -> str:
         return f"o-{self.tag}-{n}"
 
-    def wait(self, predicate: Callable[[], Any], what: str, handle: durable.WorkflowHandle | None = None) -> Any:
+    def wait(self, predicate: Callable[[], Any], handle: durable.WorkflowHandle, what: str) -> Any:
         """Poll `predicate` until it returns something true; give up after `patience` seconds."""
         deadline = time.monotonic() + self.patience
         while not (value := predicate()):
             self.check_services()
             if time.monotonic() > deadline:
-                now = f" ({handle.instance_id} is {handle.status})" if handle is not None else ""
-                raise Unexpected(f"{what}: not within {self.patience:.0f} s{now}")
+                raise Unexpected(
+                    f"{handle.instance_id} did not {what} within {self.patience:.0f} s; it is {handle.status}"
+                )
             time.sleep(0.02)
         return value
 
     def waiting(self, *handles: durable.WorkflowHandle) -> None:
         """Wait until each instance waits for an event."""
         for handle in handles:
-            self.wait(functools.partial(_is_waiting, handle), "waiting for its event", handle)
+            self.wait(functools.partial(_is_waiting, handle), handle, "wait for its event")
 
     def result(self, handle: durable.WorkflowHandle) -> Any:
         """The instance's result once it has ended; an Unexpected when it failed or was cancelled."""
-        self.wait(lambda: handle.status in TERMINAL, "the end of the instance", handle)
+        self.wait(lambda: handle.status in TERMINAL, handle, "end")
         try:
             return handle.result(timeout=0)
         except (durable.WorkflowFailed, durable.WorkflowCancelled) as error:
@@ -141,7 +142,7 @@ def batch_processing(run: Run, say: Callable[[str], None]) -> str:
     )
     done = 0
     while done < len(orders):
-        progress = run.wait(functools.partial(_progress_past, handle, done), f"progress past {done}", handle)
+        progress = run.wait(functools.partial(_progress_past, handle, done), handle, f"publish progress past {done}")
         done = progress["done"]
         say(f"{done}/{progress['total']}")
     result = run.result(handle)

@@ -44,6 +44,8 @@ def pick_port(requested: int | None) -> int:
 
 def _is_free(port: int) -> bool:
     with socket.socket() as sock:
+        # As runserver binds: a port that only has connections in TIME_WAIT is free to listen on.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((HOST, port))
         except OSError:

@@ -41,6 +41,4 @@ class Command(BaseCommand):
             ) from None
         problems = demo.run(self.stdout, self.style, port=options["port"], exit_after=options["exit"])
         if problems:
-            raise CommandError(
-                f"{len(problems)} thing(s) did not behave as expected:\n" + "\n".join(f"- {p}" for p in problems)
-            )
+            raise CommandError(f"the demo found {len(problems)} problem(s):\n" + "\n".join(f"- {p}" for p in problems))

@@ -82,7 +82,7 @@ def run(out: OutputWrapper, style: Style, *, port: int | None = None, exit_after
         console.line(f"worker: durable_worker, pid {services[0].proc.pid}")
         console.line(f"server: {base}/ (runserver, pid {services[1].proc.pid}); events go to {base}/durable/")
         tag = secrets.token_hex(2)
-        problems = _run_patterns(console, Run(Sender(f"{base}/durable/", token), tag, _checker(services)))
+        _run_patterns(console, Run(Sender(f"{base}/durable/", token), tag, _checker(services)), problems)
         patterns_done = True
         _summary(console, problems, time.monotonic() - started)
         if not exit_after:
@@ -99,7 +99,7 @@ def run(out: OutputWrapper, style: Style, *, port: int | None = None, exit_after
         _stop(console, services)
         if previous_handler is not None:
             signal.signal(signal.SIGTERM, previous_handler)
-        if problems:
+        if problems and services:
             console.line(f"The worker's and the server's output is kept in {logs}")
         else:
             shutil.rmtree(logs, ignore_errors=True)
@@ -144,8 +144,8 @@ def _checker(services: list[Service]):
     return check
 
 
-def _run_patterns(console: Console, run: Run) -> list[str]:
-    problems = []
+def _run_patterns(console: Console, run: Run, problems: list[str]) -> None:
+    """Run every pattern, one progress line each; add what went wrong to `problems`."""
     for number, (title, pattern) in enumerate(PATTERNS, start=1):
         console.part(f"[{number}/{len(PATTERNS)}] {title}: ")
         try:
@@ -162,7 +162,6 @@ def _run_patterns(console: Console, run: Run) -> list[str]:
             problems.append(f"{title}: {type(error).__name__}: {error}")
         else:
             console.line(console.style.SUCCESS(f"{outcome} {console.tick}"))
-    return problems
 
 
 def _summary(console: Console, problems: list[str], seconds: float) -> None:

@@ -18,7 +18,7 @@ from tests import conftest
 OUTCOMES = {
     "payment with timeout": r"o-\w+-1 paid, o-\w+-2 cancelled and its payment voided",
     "approval with escalation": r"approved by the director; the late rejection was not taken",
-    "batch processing with delays": r"4/10… 8/10… 10/10… 10 orders imported in 3 chunks",
+    "batch processing with delays": r"10/10… 10 orders imported in 3 chunks",
     "orchestration of three services": r"taken in the awaited order: inventory, payment, shipping",
     "order correlation by data": r"o-\w+-3 signed by Ann, o-\w+-4 signed by Bo",
     "checkout publishing its payment URL": r"get_event gave https://pay\.example\.com/checkout/\S+ .*o-\w+-5 paid",

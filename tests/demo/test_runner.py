@@ -35,7 +35,8 @@ def test_run_patterns__names_each_failure_and_goes_on(monkeypatch):
 
     monkeypatch.setattr(runner, "PATTERNS", [("fine", fine), ("wrong", wrong), ("crashes", crashes)])
     out, raw = console()
-    problems = runner._run_patterns(out, run=None)
+    problems: list[str] = []
+    runner._run_patterns(out, None, problems)
     assert problems == ["wrong: the order is cancelled", "crashes: ValueError: boom"]
     assert raw.getvalue().decode().splitlines() == [
         "[1/3] fine: first step… all good ✓",

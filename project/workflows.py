@@ -87,8 +87,8 @@ def create_payment_session(ctx: durable.ActivityContext, order_id: str, amount: 
 
 
 @durable.activity(transactional=False)
-def notify_approver(ctx: durable.ActivityContext, request_id: str, role: str) -> str:
-    return f"asked the {role} to decide on {request_id}"
+def notify_approver(ctx: durable.ActivityContext, request_id: str, amount: Decimal, role: str) -> str:
+    return f"asked the {role} to decide on {request_id} ({amount})"
 
 
 @durable.activity(transactional=False)
@@ -126,7 +126,7 @@ def expense_approval(
     ctx: durable.WorkflowContext, request_id: str, amount: Decimal, escalate_after: float = 86400.0
 ) -> dict:
     """Romancy's approval with escalation: the manager has `escalate_after` seconds, then the director decides."""
-    notify_approver(ctx, request_id, "manager")
+    notify_approver(ctx, request_id, amount, "manager")
     try:
         decision = ctx.wait_event(
             "approval.decided", match={"request_id": request_id, "role": "manager"}, timeout=escalate_after
@@ -134,7 +134,7 @@ def expense_approval(
     except durable.WaitTimeout:
         ctx.send_event("approval.escalated", "/shop/approvals", {"request_id": request_id, "to": "director"})
         ctx.set_event("escalated_to", "director")
-        notify_approver(ctx, request_id, "director")
+        notify_approver(ctx, request_id, amount, "director")
         # Only the director's decision counts now; a late one from the manager stays unconsumed.
         decision = ctx.wait_event(
             "approval.decided", match={"request_id": request_id, "role": "director"}, timeout=timedelta(days=7)

@@ -7,5 +7,6 @@ INSTALLED_APPS = [*INSTALLED_APPS, "tests.testapp"]
 DURABLE_WORKFLOW_MODULES = [
     "tests.workflows",
     "tests.command_workflows",
+    "tests.admin_workflows",
 ]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

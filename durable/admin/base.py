@@ -1,0 +1,58 @@
+"""What every durable admin page shares: read-only rows, estimated counts, the viewer's CSS."""
+
+from __future__ import annotations
+
+import logging
+
+from django.contrib import admin
+from django.contrib.admin.utils import quote
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.html import format_html
+
+from durable.admin.counting import EstimatingPaginator
+
+logger = logging.getLogger(__name__)
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Rows written by the engine are never added, edited or deleted by hand: the history must stay
+    true to what ran. Operations go through `durable.client` (see operations.py)."""
+
+    paginator = EstimatingPaginator
+    show_full_result_count = False
+    list_per_page = 100
+
+    class Media:
+        css = {"all": ("durable/admin.css",)}
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+def stamp(value) -> str:
+    """A compact local timestamp (the time today, the day this year, else the date), full in its tooltip."""
+    if value is None:
+        return "—"
+    local, today = timezone.localtime(value), timezone.localdate()
+    if local.date() == today:
+        shown = local.strftime("%H:%M:%S")
+    elif local.year == today.year:
+        shown = local.strftime("%b %d %H:%M")
+    else:
+        shown = local.strftime("%Y-%m-%d")
+    return format_html('<time class="durable-time" datetime="{}" title="{}">{}</time>', value.isoformat(), local, shown)
+
+
+def instance_link(instance_id: str | None) -> str:
+    """A link to an instance's page."""
+    if instance_id is None:
+        return "—"
+    url = reverse("admin:durable_workflowinstance_change", args=[quote(instance_id)])
+    return format_html('<a href="{}">{}</a>', url, instance_id)

@@ -1,0 +1,155 @@
+"""The instance list and the instance page: what each run is, waits for, and did so far."""
+
+from __future__ import annotations
+
+import logging
+
+from django.contrib import admin
+from django.contrib.admin.utils import unquote
+from django.contrib.admin.views.main import ChangeList
+from django.core.exceptions import PermissionDenied
+from django.db.models import Q
+from django.template.response import TemplateResponse
+from django.utils import timezone
+from django.utils.html import format_html
+
+from durable.admin import detail
+from durable.admin.base import ReadOnlyAdmin, stamp
+from durable.admin.counting import status_counts
+from durable.admin.forms import SendEventForm
+from durable.admin.operations import InstanceOperations
+from durable.engine.registry import registry
+from durable.models import Wait, WorkflowInstance
+
+logger = logging.getLogger(__name__)
+
+# Large JSON columns the list never shows.
+LIST_DEFERRED = ("input", "result", "error", "incidents")
+
+
+class WorkflowFilter(admin.SimpleListFilter):
+    """Workflows from the registry, not from a DISTINCT over the whole table."""
+
+    title = "workflow"
+    parameter_name = "workflow"
+
+    def lookups(self, request, model_admin):
+        names = set(registry.workflows)
+        if self.value():
+            names.add(self.value())
+        return [(name, name) for name in sorted(names)]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(workflow_name=self.value()) if self.value() else queryset
+
+
+class InstanceChangeList(ChangeList):
+    def get_queryset(self, request, exclude_parameters=None):
+        return super().get_queryset(request, exclude_parameters).defer(*LIST_DEFERRED)
+
+
+@admin.register(WorkflowInstance)
+class WorkflowInstanceAdmin(InstanceOperations, ReadOnlyAdmin):
+    list_display = ("id", "workflow", "status_badge", "waiting", "started", "updated", "elapsed")
+    list_display_links = ("id",)
+    list_filter = ("status", WorkflowFilter, ("created_at", admin.DateFieldListFilter))
+    # Facets would count every filter choice over the whole table.
+    show_facets = admin.ShowFacets.NEVER
+    search_fields = ("id", "workflow_name")
+    search_help_text = "An instance id (or its start), a workflow name, or an event type instances wait for."
+    ordering = ("-created_at",)
+    detail_template = "admin/durable/workflowinstance/detail.html"
+    refresh_seconds = 3
+
+    def get_changelist(self, request, **kwargs):
+        return InstanceChangeList
+
+    def get_search_results(self, request, queryset, search_term):
+        """Search by id (or its start), workflow name, or an event type instances wait for.
+
+        Workflow names are matched against the registry in Python, so the database sees an
+        indexed `IN`; the event type is looked up in the Wait table (indexed by type) through a
+        subquery, never by reading the `waiting_for` JSON of every instance.
+        """
+        term = search_term.strip()
+        if not term:
+            return queryset, False
+        folded = term.lower()
+        workflows = [name for name in registry.workflows if folded in name.lower()] + [term]
+        waiting = Wait.objects.filter(event_type=term).values("instance_id")
+        found = Q(pk__startswith=term) | Q(workflow_name__in=workflows) | Q(pk__in=waiting)
+        return queryset.filter(found), False
+
+    def changelist_view(self, request, extra_context=None):
+        counts = status_counts()
+        extra = {
+            "status_counts": counts,
+            "status_total": {
+                "count": sum(item.count for item in counts),
+                "approximate": any(item.approximate or item.capped for item in counts),
+            },
+            "current_status": request.GET.get("status__exact", ""),
+        }
+        return super().changelist_view(request, {**extra, **(extra_context or {})})
+
+    @admin.display(description="workflow", ordering="workflow_name")
+    def workflow(self, obj: WorkflowInstance) -> str:
+        return obj.workflow_name
+
+    @admin.display(description="status", ordering="status")
+    def status_badge(self, obj: WorkflowInstance) -> str:
+        return badge(obj.status, obj.get_status_display())
+
+    @admin.display(description="waiting for")
+    def waiting(self, obj: WorkflowInstance) -> str:
+        return detail.instance_waiting(obj, timezone.now()) or "—"
+
+    @admin.display(description="started", ordering="created_at")
+    def started(self, obj: WorkflowInstance) -> str:
+        return stamp(obj.created_at)
+
+    @admin.display(description="updated", ordering="updated_at")
+    def updated(self, obj: WorkflowInstance) -> str:
+        return stamp(obj.updated_at)
+
+    @admin.display(description="elapsed")
+    def elapsed(self, obj: WorkflowInstance) -> str:
+        return detail.elapsed(obj, timezone.now())
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        """The instance page: read-only, built by `detail.build`, with the operations this user may apply."""
+        instance = self.get_object(request, unquote(object_id))
+        if instance is None:
+            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+        if not self.has_view_permission(request, instance):
+            raise PermissionDenied
+        return self.render_detail(request, instance)
+
+    def render_detail(self, request, instance: WorkflowInstance, send_form: SendEventForm | None = None):
+        may_send = self.has_send_event_permission(request) and not instance.is_terminal
+        if may_send and send_form is None:
+            send_form = SendEventForm.for_wait(instance.waiting_for)
+        operations = self.operations_for(request, instance)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "app_label": self.opts.app_label,
+            "title": f"{instance.workflow_name} {instance.pk}",
+            "subtitle": instance.pk,
+            "original": instance,
+            "instance": instance,
+            "status_badge": badge(instance.status, instance.get_status_display()),
+            "detail": detail.build(instance, timezone.now()),
+            "operations": operations,
+            "reason_wanted": any(op.takes_reason for op in operations),
+            "send_form": send_form if may_send else None,
+            "refresh_seconds": None if instance.is_terminal else self.refresh_seconds,
+            "media": self.media,
+            "has_view_permission": True,
+        }
+        request.current_app = self.admin_site.name
+        return TemplateResponse(request, self.detail_template, context)
+
+
+def badge(status: str, label: str) -> str:
+    return format_html('<span class="durable-badge durable-tone--{}">{}</span>', status, label)

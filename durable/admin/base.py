@@ -22,6 +22,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
     paginator = EstimatingPaginator
     show_full_result_count = False
     list_per_page = 100
+    empty_value_display = "—"
 
     class Media:
         css = {"all": ("durable/admin.css",)}

@@ -95,6 +95,11 @@ class InstanceDetail:
     incidents: list[dict[str, Any]] = field(default_factory=list)
 
 
+def _incident_key_order(key: str) -> tuple[int, str]:
+    first = ("reason", "error_type", "message")
+    return (first.index(key) if key in first else len(first), key)
+
+
 def elapsed(instance: WorkflowInstance, now: dt.datetime) -> str:
     """From creation to its end, or to now while it runs."""
     end = (instance.finished_at or instance.updated_at) if instance.is_terminal else now
@@ -179,6 +184,8 @@ def build(instance: WorkflowInstance, now: dt.datetime) -> InstanceDetail:
     for value in PublishedValue.objects.filter(instance_id=pk).order_by("key"):
         detail.values.append({"key": value.key, "value": payload(value.value), "updated_at": value.updated_at})
     for entry in reversed(instance.incidents or []):
-        details = "; ".join(f"{k.replace('_', ' ')}: {v}" for k, v in entry.items() if k not in ("kind", "at") and v)
+        # jsonb on PostgreSQL reorders keys: put them in reading order.
+        keys = sorted((k for k in entry if k not in ("kind", "at") and entry[k]), key=_incident_key_order)
+        details = "; ".join(f"{k.replace('_', ' ')}: {entry[k]}" for k in keys)
         detail.incidents.append({"kind": entry.get("kind", ""), "at": moment(entry.get("at")), "details": details})
     return detail

@@ -15,7 +15,7 @@ from django.utils.html import format_html
 
 from durable.admin import detail
 from durable.admin.base import ReadOnlyAdmin, stamp
-from durable.admin.counting import status_counts
+from durable.admin.counting import EXACT_BELOW, status_counts
 from durable.admin.forms import SendEventForm
 from durable.admin.operations import InstanceOperations
 from durable.engine.registry import registry
@@ -60,6 +60,8 @@ class WorkflowInstanceAdmin(InstanceOperations, ReadOnlyAdmin):
     ordering = ("-created_at",)
     detail_template = "admin/durable/workflowinstance/detail.html"
     refresh_seconds = 3
+    # Statuses with more instances than this are estimated on PostgreSQL (see counting.py).
+    status_count_cap = EXACT_BELOW
 
     def get_changelist(self, request, **kwargs):
         return InstanceChangeList
@@ -81,7 +83,7 @@ class WorkflowInstanceAdmin(InstanceOperations, ReadOnlyAdmin):
         return queryset.filter(found), False
 
     def changelist_view(self, request, extra_context=None):
-        counts = status_counts()
+        counts = status_counts(self.status_count_cap)
         extra = {
             "status_counts": counts,
             "status_total": {
@@ -118,6 +120,8 @@ class WorkflowInstanceAdmin(InstanceOperations, ReadOnlyAdmin):
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         """The instance page: read-only, built by `detail.build`, with the operations this user may apply."""
+        if request.method not in ("GET", "HEAD"):
+            raise PermissionDenied  # nothing on this page is edited; operations have their own URLs
         instance = self.get_object(request, unquote(object_id))
         if instance is None:
             return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)

@@ -193,6 +193,8 @@ class InstanceOperations:
 def _delivery_words(event_type: str, delivery: Any) -> str:
     if delivery.duplicate:
         return f"{event_type} {delivery.event_id} had been received before; it was not delivered again."
+    if delivery.deferred:
+        return f"Sent {event_type} (id {delivery.event_id}); it is delivered once this request's transaction commits."
     if delivery.resumed:
         return f"Sent {event_type} (id {delivery.event_id}); it resumed the instance."
     return (

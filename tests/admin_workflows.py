@@ -35,3 +35,13 @@ def viewer_charge(ctx: durable.ActivityContext, amount: int) -> None:
 @durable.workflow
 def viewer_fails(ctx: durable.WorkflowContext, amount: int = 42) -> None:
     viewer_charge(ctx, amount)
+
+
+@durable.activity(retry=durable.RetryPolicy(max_attempts=5, initial_interval=45.0))
+def viewer_call_bank(ctx: durable.ActivityContext, account: str) -> dict:
+    raise ConnectionError(f"bank for {account} is unreachable")
+
+
+@durable.workflow
+def viewer_settle(ctx: durable.WorkflowContext, account: str) -> dict:
+    return viewer_call_bank(ctx, account)

@@ -57,3 +57,10 @@ def instance_link(instance_id: str | None) -> str:
         return "—"
     url = reverse("admin:durable_workflowinstance_change", args=[quote(instance_id)])
     return format_html('<a href="{}">{}</a>', url, instance_id)
+
+
+def precise(value) -> str:
+    """A full local timestamp to the millisecond, for detail pages."""
+    if value is None:
+        return "—"
+    return timezone.localtime(value).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]

@@ -9,7 +9,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from durable.admin.base import ReadOnlyAdmin, instance_link, stamp
+from durable.admin.base import ReadOnlyAdmin, instance_link, precise, stamp
 from durable.admin.words import payload, until
 from durable.models import Event, Timer
 
@@ -44,8 +44,8 @@ class EventAdmin(ReadOnlyAdmin):
     search_help_text = "An event type (or its start), an event id, a source or a subject."
     ordering = ("-seq",)
     fields = (
-        "type", "event_id", "source", "subject", "time", "datacontenttype", "dataschema",
-        "received_at", "dispatched_at", "duplicates", "addressed_to", "pretty_data", "pretty_extensions",
+        "type", "event_id", "source", "subject", "event_time", "datacontenttype", "dataschema",
+        "received_at_ms", "dispatched_at_ms", "duplicates", "addressed_to", "pretty_data", "pretty_extensions",
         "deliveries_table",
     )  # fmt: skip
     readonly_fields = fields
@@ -64,6 +64,18 @@ class EventAdmin(ReadOnlyAdmin):
     @admin.display(description="received", ordering="received_at")
     def received(self, obj: Event) -> str:
         return stamp(obj.received_at)
+
+    @admin.display(description="time")
+    def event_time(self, obj: Event) -> str:
+        return precise(obj.time)
+
+    @admin.display(description="received")
+    def received_at_ms(self, obj: Event) -> str:
+        return precise(obj.received_at)
+
+    @admin.display(description="routed")
+    def dispatched_at_ms(self, obj: Event) -> str:
+        return precise(obj.dispatched_at) if obj.dispatched_at else "not yet"
 
     @admin.display(description="addressed to")
     def addressed_to(self, obj: Event) -> str:
@@ -116,14 +128,18 @@ class EventAdmin(ReadOnlyAdmin):
 @admin.register(Timer)
 class TimerAdmin(ReadOnlyAdmin):
     list_display = ("due", "due_in", "purpose", "name", "position", "of_instance", "workflow")
-    list_select_related = ("instance",)
     list_filter = ("purpose", ("due_at", admin.DateFieldListFilter))
     show_facets = admin.ShowFacets.NEVER
     search_fields = ("instance__id",)
     search_help_text = "An instance id."
     ordering = ("due_at",)
-    fields = ("of_instance", "workflow", "position", "purpose", "name", "due_at", "due_in", "created_at")
+    fields = ("of_instance", "workflow", "position", "purpose", "name", "due_at_ms", "due_in", "created_at_ms")
     readonly_fields = fields
+
+    def get_queryset(self, request):
+        # The workflow name comes along; the instance's large JSON columns do not.
+        heavy = ("input", "result", "error", "incidents", "waiting_for")
+        return super().get_queryset(request).select_related("instance").defer(*(f"instance__{f}" for f in heavy))
 
     def get_search_results(self, request, queryset, search_term):
         term = search_term.strip()
@@ -132,6 +148,14 @@ class TimerAdmin(ReadOnlyAdmin):
     @admin.display(description="due", ordering="due_at")
     def due(self, obj: Timer) -> str:
         return stamp(obj.due_at)
+
+    @admin.display(description="due at")
+    def due_at_ms(self, obj: Timer) -> str:
+        return precise(obj.due_at)
+
+    @admin.display(description="created")
+    def created_at_ms(self, obj: Timer) -> str:
+        return precise(obj.created_at)
 
     @admin.display(description="due in")
     def due_in(self, obj: Timer) -> str:

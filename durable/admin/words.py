@@ -146,6 +146,11 @@ class Payload:
     preview: str
     folded: bool
 
+    @property
+    def short(self) -> bool:
+        """Short enough to keep on one line in a narrow column."""
+        return len(self.preview) <= 24
+
 
 def _compact(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, default=str)

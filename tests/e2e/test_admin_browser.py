@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import User
+from django.db import connections
 
 import durable
 from durable.models import Status, WorkflowInstance
@@ -36,17 +37,23 @@ def chromium(monkeypatch):
     """A headless Chromium; never a downloaded browser (`playwright install` cannot run here)."""
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (.ci/run does it).")
-    # Playwright's sync API runs its calls on an asyncio loop in this thread, and Django refuses
-    # ORM calls while a loop runs (SynchronousOnlyOperation). This test's ORM calls are plain
-    # blocking reads and writes between browser steps, not code running inside the loop, so
+    # Playwright's sync API keeps an asyncio loop marked as running in this thread, and Django
+    # refuses ORM calls while a loop runs (SynchronousOnlyOperation). This test's ORM calls are
+    # plain blocking reads and writes between browser steps, never code inside the loop, so
     # allowing them is safe; monkeypatch undoes it after the test.
     monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        yield browser
-        browser.close()
+        try:
+            yield browser
+        finally:
+            browser.close()
+            # While that loop runs, asgiref's Local gives this thread context-local database
+            # connections, apart from its usual thread-local ones: close them before the loop
+            # stops, or they outlive the test and PostgreSQL cannot drop the test database.
+            connections.close_all()
 
 
 def status_of(instance_id: str) -> str:
@@ -70,9 +77,13 @@ def test_browser__watch_cancel_and_complete_instances(worker, live_server, chrom
     durable.start(admin_workflows.viewer_nap, 3300, instance_id="nap-1")
     durable.start(admin_workflows.viewer_order, "o-1", instance_id="order-1", timeout=300)
     durable.start(admin_workflows.viewer_order, "o-2", instance_id="order-2", timeout=600)
+    durable.start(admin_workflows.viewer_settle, "acct-9", instance_id="settle-9")
+    durable.start(admin_workflows.viewer_nap, 600, instance_id="nap-2")
     settled = {"done-1": Status.COMPLETED, "charge-7": Status.FAILED, "nap-1": Status.WAITING_FOR_TIMER}
     settled |= {"order-1": Status.WAITING_FOR_EVENT, "order-2": Status.WAITING_FOR_EVENT}
+    settled |= {"settle-9": Status.WAITING_FOR_TIMER, "nap-2": Status.WAITING_FOR_TIMER}
     wait_for(lambda: all(status_of(i) == s for i, s in settled.items()), timeout=60, what="instances to settle")
+    durable.pause("nap-2", "maintenance window")
     ARTIFACTS.mkdir(exist_ok=True)
 
     page = chromium.new_page(viewport={"width": 1400, "height": 900})
@@ -83,6 +94,10 @@ def test_browser__watch_cancel_and_complete_instances(worker, live_server, chrom
     expect(row).to_contain_text("Waiting for event")
     expect(row).to_contain_text(re.compile(r"payment\.completed where order_id=o-1, times out in 4m \d+s"))
     expect(page.locator("#result_list tr", has_text="nap-1")).to_contain_text(re.compile(r"timer due in 5\dm"))
+    expect(page.locator("#result_list tr", has_text="settle-9")).to_contain_text(
+        re.compile(r"retry 2 of 5 in 4\ds \(viewer_call_bank\)")
+    )
+    expect(page.locator("#result_list tr", has_text="nap-2")).to_contain_text("an operator to resume it")
     expect(page.locator(".durable-count", has_text="Waiting for event")).to_contain_text("2")
     page.screenshot(path=ARTIFACTS / "admin-list.png", full_page=True)
 
@@ -116,6 +131,9 @@ def test_browser__watch_cancel_and_complete_instances(worker, live_server, chrom
     expect(page.locator(".durable-events")).to_contain_text("payment.completed")
     expect(page.locator(".durable-box").nth(1)).to_contain_text("PAY-2")
     page.screenshot(path=ARTIFACTS / "admin-instance-completed.png", full_page=True)
+    page.locator(".durable-events a", has_text="payment.completed").click()
+    expect(page.locator(".field-deliveries_table")).to_contain_text("Resumed a waiting instance")
+    page.screenshot(path=ARTIFACTS / "admin-event.png", full_page=True)
     assert durable.get_handle("order-2").result(timeout=5)["payment_id"] == "PAY-2"
 
     # Dark mode, from the admin's own variables.

@@ -15,7 +15,7 @@ from django.utils.html import format_html
 
 from durable.admin import detail
 from durable.admin.base import ReadOnlyAdmin, stamp
-from durable.admin.counting import EXACT_BELOW, status_counts
+from durable.admin.counting import STATUS_EXACT_UP_TO, status_counts
 from durable.admin.forms import SendEventForm
 from durable.admin.operations import InstanceOperations
 from durable.engine.registry import registry
@@ -61,7 +61,7 @@ class WorkflowInstanceAdmin(InstanceOperations, ReadOnlyAdmin):
     detail_template = "admin/durable/workflowinstance/detail.html"
     refresh_seconds = 3
     # Statuses with more instances than this are estimated on PostgreSQL (see counting.py).
-    status_count_cap = EXACT_BELOW
+    status_count_cap = STATUS_EXACT_UP_TO
 
     def get_changelist(self, request, **kwargs):
         return InstanceChangeList

@@ -80,7 +80,9 @@ def test_list__event_type_search_reads_the_wait_table_not_the_json(admin_client,
     with CaptureQueriesContext(connection) as queries:
         admin_client.get(f"{LIST}?q=payment.completed")
     searched = [
-        q["sql"] for q in queries.captured_queries if 'FROM "durable_instance" WHERE' in q["sql"].replace("\n", " ")
+        q["sql"]
+        for q in queries.captured_queries
+        if 'FROM "durable_instance" WHERE' in q["sql"] and '"durable_instance"."id"' in q["sql"]
     ]
     assert searched, "the search reached the instances table"
     for sql in searched:

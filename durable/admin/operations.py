@@ -119,7 +119,7 @@ class InstanceOperations:
             raise Http404(f"There is no operation {operation!r}.")
         if request.method != "POST":
             return self._page(unquote(object_id))
-        if not self._may(request, op.codename):
+        if not (self._may(request, op.codename) and self.has_view_permission(request)):
             raise PermissionDenied
         instance = self.get_object(request, unquote(object_id))
         if instance is None:
@@ -133,7 +133,7 @@ class InstanceOperations:
         return self._page(instance.pk)
 
     def send_event_view(self, request, object_id: str):
-        if not self.has_send_event_permission(request):
+        if not (self.has_send_event_permission(request) and self.has_view_permission(request)):
             raise PermissionDenied
         instance = self.get_object(request, unquote(object_id))
         if instance is None:

@@ -83,6 +83,12 @@ def test_partial_permissions__only_the_granted_operation_is_offered(client, wait
     assert status(waiting_order.pk) == Status.CANCELLED
 
 
+def test_operation_without_view_permission_is_refused(client, waiting_order):
+    client.force_login(staff("blind", ("cancel_workflowinstance",)))
+    assert operate(client, waiting_order.pk, "cancel").status_code == 403
+    assert status(waiting_order.pk) == Status.WAITING_FOR_EVENT
+
+
 # With permission -------------------------------------------------------------------------------
 
 

@@ -20,7 +20,9 @@ class SendEventForm(forms.Form):
     type = forms.CharField(max_length=255, help_text="The CloudEvents type, e.g. payment.completed.")
     source = forms.CharField(max_length=500, initial=ADMIN_SOURCE, help_text="Who sends it (a URI reference).")
     subject = forms.CharField(max_length=500, required=False, help_text="Optional CloudEvents subject.")
-    data = forms.JSONField(
+    # Not `data`: Form.data is the submitted data.
+    event_data = forms.JSONField(
+        label="Data",
         required=False,
         initial=dict,
         widget=forms.Textarea(attrs={"rows": 4, "class": "vLargeTextField durable-code"}),
@@ -39,7 +41,7 @@ class SendEventForm(forms.Form):
                 initial["subject"] = summary["subject"]
             match = readable(summary.get("match") or {})
             if isinstance(match, dict) and match:
-                initial["data"] = nested(match)
+                initial["event_data"] = nested(match)
         return cls(initial=initial)
 
 

@@ -124,7 +124,7 @@ class WorkflowInstanceAdmin(InstanceOperations, ReadOnlyAdmin):
             raise PermissionDenied  # nothing on this page is edited; operations have their own URLs
         instance = self.get_object(request, unquote(object_id))
         if instance is None:
-            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+            return self.missing(request, object_id)
         if not self.has_view_permission(request, instance):
             raise PermissionDenied
         return self.render_detail(request, instance)

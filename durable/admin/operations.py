@@ -1,8 +1,10 @@
 """Operations on instances from the admin: cancel, pause, resume, retry, send an event.
 
-Each one needs its own model permission, calls `durable.client`, is written to the admin log
-(LogEntry, shown by the instance's History page) and reports with `message_user`. Domain errors
-(an instance that ended meanwhile, a malformed event) become error messages, never a 500.
+Each one needs a model permission, the same as the HTTP API's: `durable.cancel_workflowinstance`,
+`pause_`, `resume_`, `retry_workflowinstance`, and `durable.add_event` to send an event. Each
+calls `durable.client`, is written to the admin log (LogEntry, shown by the instance's History
+page) and reports with `message_user`. Domain errors (an instance that ended meanwhile, a
+malformed event) become error messages, never a 500.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from typing import Any
 from django.contrib import admin, messages
 from django.contrib.admin.utils import quote, unquote
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponseRedirect
+from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.urls import path, reverse
 
 from durable import client
@@ -60,13 +62,17 @@ OPERATIONS = {
         ),
     )
 }  # fmt: skip
-SEND_EVENT = "send_event_workflowinstance"
+SEND_EVENT = "add_event"  # as POST /instances/{id}/events/ in the HTTP API
 
 
-class InstanceOperations:
-    """Mixed into the instance admin: permissions, bulk actions and the POST views of the page."""
+class InstanceOperations(admin.ModelAdmin):
+    """The instance admin's operations: permissions, bulk actions and the POST views of its page."""
 
     actions = ["pause_selected", "resume_selected", "retry_selected", "cancel_selected"]
+
+    def render_detail(self, request, instance, send_form: SendEventForm | None = None) -> HttpResponse:
+        """The instance page (with a bound event form after a refused send); see instances.py."""
+        raise NotImplementedError
 
     def _may(self, request, codename: str) -> bool:
         return request.user.has_perm(f"{self.opts.app_label}.{codename}")
@@ -99,6 +105,11 @@ class InstanceOperations:
             *super().get_urls(),
         ]
 
+    def missing(self, request, object_id: str) -> HttpResponseRedirect:
+        """Back to the list, saying the instance is gone."""
+        self.message_user(request, f"No workflow instance has id {unquote(object_id)!r}.", messages.WARNING)
+        return HttpResponseRedirect(reverse("admin:durable_workflowinstance_changelist"))
+
     def _page(self, object_id: str) -> HttpResponseRedirect:
         return HttpResponseRedirect(reverse("admin:durable_workflowinstance_change", args=[quote(object_id)]))
 
@@ -123,7 +134,7 @@ class InstanceOperations:
             raise PermissionDenied
         instance = self.get_object(request, unquote(object_id))
         if instance is None:
-            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+            return self.missing(request, object_id)
         row, error = self._apply(request, op, instance.pk, request.POST.get("reason", "").strip()[:500])
         if error:
             self.message_user(request, error, messages.ERROR)
@@ -137,7 +148,7 @@ class InstanceOperations:
             raise PermissionDenied
         instance = self.get_object(request, unquote(object_id))
         if instance is None:
-            return self._get_obj_does_not_exist_redirect(request, self.opts, object_id)
+            return self.missing(request, object_id)
         if request.method != "POST":
             return self._page(instance.pk)
         form = SendEventForm(request.POST)
@@ -145,7 +156,11 @@ class InstanceOperations:
             data = form.cleaned_data
             try:
                 delivery = client.send_event(
-                    data["type"], data["source"], data["data"], subject=data["subject"] or None, instance_id=instance.pk
+                    data["type"],
+                    data["source"],
+                    data["event_data"],
+                    subject=data["subject"] or None,
+                    instance_id=instance.pk,
                 )
             except DurableError as exc:
                 form.add_error(None, str(exc))
@@ -193,8 +208,6 @@ class InstanceOperations:
 def _delivery_words(event_type: str, delivery: Any) -> str:
     if delivery.duplicate:
         return f"{event_type} {delivery.event_id} had been received before; it was not delivered again."
-    if delivery.deferred:
-        return f"Sent {event_type} (id {delivery.event_id}); it is delivered once this request's transaction commits."
     if delivery.resumed:
         return f"Sent {event_type} (id {delivery.event_id}); it resumed the instance."
     return (

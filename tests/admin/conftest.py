@@ -14,7 +14,7 @@ OPERATIONS = (
     "pause_workflowinstance",
     "resume_workflowinstance",
     "retry_workflowinstance",
-    "send_event_workflowinstance",
+    "add_event",
 )
 VIEWS = ("view_workflowinstance", "view_event", "view_timer")
 

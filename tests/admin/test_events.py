@@ -18,12 +18,11 @@ TIMERS = "/admin/durable/timer/"
 
 
 @pytest.fixture
-def delivered(waiting_order, django_capture_on_commit_callbacks):
+def delivered(waiting_order):
     """A payment delivered to the waiting order, received twice, and a note nobody waits for."""
-    with django_capture_on_commit_callbacks(execute=True):
-        durable.send_event("payment.completed", "/pay", {"order_id": "o-1", "payment_id": "P-1"}, id="pay-1")
-        durable.send_event("payment.completed", "/pay", {"order_id": "o-1", "payment_id": "P-1"}, id="pay-1")
-        durable.send_event("note.added", "/notes", {"text": "hello"}, id="note-1")
+    durable.send_event("payment.completed", "/pay", {"order_id": "o-1", "payment_id": "P-1"}, id="pay-1")
+    durable.send_event("payment.completed", "/pay", {"order_id": "o-1", "payment_id": "P-1"}, id="pay-1")
+    durable.send_event("note.added", "/notes", {"text": "hello"}, id="note-1")
     return Event.objects.get(event_id="pay-1")
 
 

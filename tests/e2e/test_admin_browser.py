@@ -125,11 +125,11 @@ def test_browser__watch_cancel_and_complete_instances(worker, live_server, chrom
     page.wait_for_function("() => window.notReloaded === undefined", timeout=6 * SECONDS)  # it refreshed itself
     form = page.locator("#send-event-form")
     expect(form.locator("#id_type")).to_have_value("payment.completed")
-    assert json.loads(form.locator("#id_data").input_value()) == {"order_id": "o-2"}
+    assert json.loads(form.locator("#id_event_data").input_value()) == {"order_id": "o-2"}
     typed = json.dumps({"order_id": "o-2", "payment_id": "PAY-2"})
-    form.locator("#id_data").fill(typed)
+    form.locator("#id_event_data").fill(typed)
     page.wait_for_timeout(4 * SECONDS)  # longer than the 3 s refresh: it holds while the form is being filled
-    assert form.locator("#id_data").input_value() == typed
+    assert form.locator("#id_event_data").input_value() == typed
     form.locator("input[type=submit]").click()
     expect(page.locator(".messagelist")).to_contain_text("it resumed the instance")
     expect(page.locator("h1 .durable-badge")).to_have_text("Completed", timeout=30 * SECONDS)

@@ -52,7 +52,11 @@ def check_cluster(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
 
 
 def check_sqlite(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
-    db = settings.DATABASES.get("default", {})
+    return sqlite_messages(settings.DATABASES.get("default", {}))
+
+
+def sqlite_messages(db: dict) -> list[checks.CheckMessage]:
+    """What is wrong with one database's settings for a multi-process worker on SQLite."""
     if "sqlite3" not in db.get("ENGINE", ""):
         return []
     options = db.get("OPTIONS", {})

@@ -1,0 +1,86 @@
+"""System checks: missing apps, a missing Q_CLUSTER, SQLite settings that would lock; the backstop schedule."""
+
+from __future__ import annotations
+
+import pytest
+from django.core import checks as django_checks
+from django.test import override_settings
+from django_q.models import Schedule
+
+from durable import checks
+from durable.worker import schedules
+
+
+def ids(messages) -> list[str]:
+    return sorted(m.id for m in messages)
+
+
+def test_checks__the_test_project_is_clean():
+    assert [m for m in django_checks.run_checks(tags=["durable"]) if m.level >= django_checks.WARNING] == []
+
+
+def test_checks__missing_apps_are_errors(settings):
+    settings.INSTALLED_APPS = [a for a in settings.INSTALLED_APPS if a not in ("django_q", "rest_framework")]
+    messages = checks.check_apps()
+    assert ids(messages) == ["durable.E001", "durable.E001"]
+    assert "'django_q' is not in INSTALLED_APPS" in messages[0].msg
+
+
+def test_checks__missing_q_cluster_is_an_error(settings):
+    del settings.Q_CLUSTER
+    assert ids(checks.check_cluster()) == ["durable.E002"]
+
+
+def test_checks__retry_not_above_timeout_warns():
+    with override_settings(Q_CLUSTER={"name": "x", "orm": "default", "timeout": 60, "retry": 60}):
+        assert ids(checks.check_cluster()) == ["durable.W003"]
+
+
+@pytest.mark.parametrize(
+    ("options", "expected"),
+    [
+        ({}, ["durable.W001", "durable.W002"]),
+        ({"transaction_mode": "IMMEDIATE"}, ["durable.W002"]),
+        ({"init_command": "PRAGMA journal_mode=WAL"}, ["durable.W001"]),
+        ({"transaction_mode": "IMMEDIATE", "init_command": "PRAGMA journal_mode = WAL;"}, []),
+    ],
+)
+def test_checks__sqlite_without_wal_or_immediate_warns(options, expected):
+    db = {"ENGINE": "django.db.backends.sqlite3", "NAME": "x.sqlite3", "OPTIONS": options}
+    assert ids(checks.sqlite_messages(db)) == expected
+
+
+def test_checks__postgres_needs_no_sqlite_settings():
+    assert checks.sqlite_messages({"ENGINE": "django.db.backends.postgresql", "NAME": "x"}) == []
+
+
+@pytest.mark.django_db
+def test_backstop__schedule_is_created_once_and_repaired():
+    schedules.ensure_backstop()
+    schedules.ensure_backstop()
+    assert Schedule.objects.filter(name=schedules.BACKSTOP_NAME).count() == 1
+    Schedule.objects.filter(name=schedules.BACKSTOP_NAME).update(func="broken", minutes=30)
+    schedule = schedules.ensure_backstop()
+    assert (schedule.func, schedule.minutes, schedule.schedule_type) == (
+        "durable.worker.tasks.sweep",
+        1,
+        Schedule.MINUTES,
+    )
+
+
+@pytest.mark.django_db
+def test_backstop__the_sweep_task_fires_due_timers(drain):
+    import durable
+    from durable.models import Status
+    from durable.worker import tasks
+    from tests import workflows
+
+    handle = durable.start(workflows.sleeper, 0.5)
+    drain(lambda: handle.status == Status.WAITING_FOR_TIMER)
+    import time
+
+    time.sleep(0.6)
+    report = tasks.sweep()
+    assert report["fired"] == 1
+    drain(handle)
+    assert handle.status == Status.COMPLETED

@@ -87,7 +87,9 @@ def test_list__event_type_search_reads_the_wait_table_not_the_json(admin_client,
     assert searched, "the search reached the instances table"
     for sql in searched:
         where = sql.split("WHERE", 1)[1]
-        assert 'FROM "durable_wait" U0 WHERE U0."event_type" = ' in where and "waiting_for" not in where
+        # Django 6 quotes subquery aliases ("U0"), 5.2 does not (U0): match either.
+        assert re.search(r'FROM "durable_wait" "?U0"? WHERE "?U0"?\."event_type" = ', where), where
+        assert "waiting_for" not in where
 
 
 def test_page__waiting_instance_shows_timeline_waits_timers_values_and_refreshes(admin_client, waiting_order):

@@ -15,6 +15,7 @@ from django.utils import timezone
 from durable.engine.types import SEND_EVENT, SET_EVENT, NewStep, Step
 from durable.exceptions import LeaseLost, Rewind
 from durable.models import (
+    CLAIMABLE,
     TERMINAL,
     Event,
     HistoryStep,
@@ -101,6 +102,34 @@ def now() -> dt.datetime:
 # Claims and leases ---------------------------------------------------------------------------
 
 
+def _due_sql(moment: dt.datetime, *, before: dt.datetime | None = None, only: str | None = None) -> tuple[str, list]:
+    """SELECT id of claimable instances, oldest due first, always through the runnable index.
+
+    Without statistics SQLite's planner prefers the status index and then sorts every waiting
+    instance (100,000 of them cost 11 ms per claim); INDEXED BY pins the partial run_after index,
+    which holds only the few due rows. PostgreSQL picks it by itself.
+    """
+    connection = connections[alias()]
+    ops = connection.ops
+    table = ops.quote_name(WorkflowInstance._meta.db_table)
+    hint = " INDEXED BY durable_inst_runnable" if connection.vendor == "sqlite" else ""
+    statuses = sorted(CLAIMABLE)
+    stamp = ops.adapt_datetimefield_value(moment)
+    sql = (
+        f"SELECT id FROM {table}{hint} WHERE run_after IS NOT NULL AND run_after <= %s "
+        f"AND status IN ({', '.join(['%s'] * len(statuses))}) "
+        "AND (lease_expires_at IS NULL OR lease_expires_at < %s)"
+    )
+    params: list = [stamp, *statuses, stamp]
+    if before is not None:
+        sql += " AND run_after < %s"
+        params.append(ops.adapt_datetimefield_value(before))
+    if only is not None:
+        sql += " AND id = %s"
+        params.append(only)
+    return sql + " ORDER BY run_after", params
+
+
 def claim(owner: str, limit: int, lease_seconds: float, only: str | None = None) -> list[dict[str, Any]]:
     """Take up to `limit` due instances nobody holds; returns their rows for the executor.
 
@@ -109,11 +138,8 @@ def claim(owner: str, limit: int, lease_seconds: float, only: str | None = None)
     """
     moment = now()
     connection = connections[alias()]
-    due = WorkflowInstance.objects.claimable(moment)
-    if only is not None:
-        due = due.filter(id=only)
-    due = due.order_by("run_after").values_list("id", flat=True)[:limit]
-    inner, inner_params = due.query.sql_with_params()
+    inner, inner_params = _due_sql(moment, only=only)
+    inner += f" LIMIT {int(limit)}"
     if connection.vendor == "postgresql":
         # Rows another worker is claiming right now are skipped, not waited for.
         inner += " FOR UPDATE SKIP LOCKED"
@@ -131,6 +157,14 @@ def claim(owner: str, limit: int, lease_seconds: float, only: str | None = None)
     ]
     rows = WorkflowInstance.objects.raw(sql, params)
     return [{field: getattr(row, field) for field in INSTANCE_FIELDS} for row in rows]
+
+
+def has_stale_work(stale: dt.datetime) -> bool:
+    """Whether some instance has been due since before `stale` and nobody holds it."""
+    sql, params = _due_sql(now(), before=stale)
+    with connections[alias()].cursor() as cursor:
+        cursor.execute(sql + " LIMIT 1", params)
+        return cursor.fetchone() is not None
 
 
 def fence(

@@ -94,7 +94,7 @@ def recover() -> SweepReport:
     report = SweepReport()
     moment = store.now()
     stale = moment - RECOVERY_GRACE
-    if WorkflowInstance.objects.claimable(moment).filter(run_after__lt=stale).exists():
+    if store.has_stale_work(stale):
         report.requeued = True
         store.request_run(force=True)
     leftovers = Event.objects.filter(dispatched_at__isnull=True, received_at__lt=stale).order_by("seq")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import signal
 import subprocess
@@ -50,13 +51,14 @@ def wait_for(predicate: Callable[[], object], timeout: float = 30.0, interval: f
 def drain(django_capture_on_commit_callbacks) -> Callable:
     """Run workflows in this process: claim due instances and fire due timers until `until` holds.
 
-    `until` is a handle (wait until it ends or pauses) or a predicate. Commit callbacks run as
+    `until` is a handle (wait until it ends or pauses), a predicate, or None: until nothing is
+    due and no timer is due within a second. Commit callbacks run as
     they would in a worker, even inside the `db` fixture's transaction.
     """
     from django.utils import timezone
 
     from durable import executor, timers
-    from durable.models import WorkflowInstance
+    from durable.models import Timer, WorkflowInstance
 
     def run(until=None, timeout: float = 15.0) -> None:
         deadline = time.monotonic() + timeout
@@ -65,7 +67,12 @@ def drain(django_capture_on_commit_callbacks) -> Callable:
                 executor.run_due(max_seconds=5)
                 timers.fire_due()
             if until is None:
-                if not WorkflowInstance.objects.claimable(timezone.now()).exists():
+                # Settled: nothing due now, and no timer due within the next second.
+                moment = timezone.now()
+                if (
+                    not WorkflowInstance.objects.claimable(moment).exists()
+                    and not Timer.objects.filter(due_at__lte=moment + dt.timedelta(seconds=1)).exists()
+                ):
                     return
             elif hasattr(until, "instance_id"):
                 if until.status in TERMINAL_OR_PAUSED:

@@ -107,7 +107,7 @@ def test_pause_resume__paused_instance_is_not_run_until_resumed(drain):
 
 def test_pause__timer_firing_while_paused_is_kept(drain):
     handle = durable.start(workflows.sleeper, 0.05)
-    drain()
+    drain(lambda: handle.status == Status.WAITING_FOR_TIMER)
     durable.pause(handle.instance_id)
     drain(lambda: not Timer.objects.exists())
     assert handle.status == Status.PAUSED
@@ -147,7 +147,7 @@ def test_get_event__reads_published_values(drain):
 @pytest.mark.django_db(transaction=True)
 def test_get_event__waits_for_a_value_set_meanwhile(drain):
     handle = durable.start(workflows.publisher, nap=0.3)
-    drain()
+    drain(lambda: handle.status == Status.WAITING_FOR_TIMER)
     assert handle.get_event("status") is None
 
     def run_in_thread() -> None:

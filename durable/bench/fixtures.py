@@ -11,6 +11,11 @@ OrmBackend.suspend_timer in durable/steps.py, and routing.add_wait):
 Neither has history rows, because the wait or the sleep is the workflow's first step. Creating
 them through the real worker would take minutes for 100,000; this takes seconds, and the rows are
 the same, so a delivery or a timer sweep sees what it would see in production.
+
+On PostgreSQL the tables are then ANALYZEd, as autovacuum does within a minute or so of such an
+insert: without statistics the planner briefly prefers the status index and scans every waiting
+instance, a transient a long-running database does not have. SQLite gathers no statistics unless
+someone runs ANALYZE (or PRAGMA optimize), so there the engine meets its tables as they are.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections.abc import Callable
+
+from django.db import connections
 
 from durable import routing, store
 from durable.bench import workflows
@@ -122,3 +129,14 @@ def _instance(
         created_at=moment,
         updated_at=moment,
     )
+
+
+def analyze() -> bool:
+    """Refresh the planner's statistics on PostgreSQL (what autovacuum would do); True if it ran."""
+    connection = connections[store.alias()]
+    if connection.vendor != "postgresql":
+        return False
+    with connection.cursor() as cursor:
+        for model in (WorkflowInstance, Wait, WaitShape, Timer):
+            cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
+    return True

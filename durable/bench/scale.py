@@ -17,6 +17,7 @@ NEEDS_WORKERS = True
 FIGURES = {
     "waiting": ("", "instances already waiting (half events, half timers)"),
     "fixture_s": ("s", "bulk-creating them"),
+    "analyzed": ("", "1 if ANALYZE ran after (PostgreSQL only, as autovacuum would)"),
     "event_p50_ms": ("ms", "event round trip among them"),
     "event_p99_ms": ("ms", "event round trip among them"),
     "event_max_ms": ("ms", "event round trip among them"),
@@ -34,12 +35,14 @@ def run(bench: Bench) -> dict[str, float]:
         f"{PREFIX}fx-", count, lambda made: bench.tick(f"creating waiting instances {made}/{count}")
     )
     made_in = time.monotonic() - began
+    analyzed = fixtures.analyze()
     bench.say(f"{count} instances waiting (created in {made_in:.1f} s)")
     events = round_trips(bench, bench.options.scale_events, "sc-ev")
     timers = lateness(bench, bench.options.scale_timers, "sc-tm")
     return {
         "waiting": count,
         "fixture_s": round(made_in, 2),
+        "analyzed": int(analyzed),
         **{f"event_{k}": v for k, v in events.items() if k in ("p50_ms", "p99_ms", "max_ms")},
         **{f"timer_{k}": v for k, v in timers.items() if k in ("p50_ms", "p99_ms", "max_ms")},
     }

@@ -38,15 +38,21 @@ def test_bench__a_tiny_run_reports_every_figure_of_every_scenario(tmp_path):
     # The project's settings read DURABLE_WORKFLOW_MODULES from the environment, as the bench's
     # workers need; the test settings pin it to the test workflows.
     env.update(DATABASE_URL=conftest.test_database_url(), DJANGO_SETTINGS_MODULE="project.settings")
-    done = subprocess.run(
+    bench = subprocess.Popen(
         [sys.executable, "manage.py", "durable_bench", "--quick", *TINY, f"--json={out}"],
         cwd=conftest.ROOT,
         env=env,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=240,
     )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    try:
+        stdout, stderr = bench.communicate(timeout=240)
+    except subprocess.TimeoutExpired:
+        bench.terminate()  # the bench stops its workers and server on SIGTERM
+        stdout, stderr = bench.communicate(timeout=60)
+        pytest.fail(f"durable_bench did not finish within 240 s:\n{stdout[-3000:]}{stderr[-3000:]}")
+    assert bench.returncode == 0, stdout[-3000:] + stderr[-3000:]
     results = json.loads(out.read_text())
     assert list(results["scenarios"]) == list(runner.SCENARIOS)
     for name in runner.SCENARIOS:
@@ -60,7 +66,7 @@ def test_bench__a_tiny_run_reports_every_figure_of_every_scenario(tmp_path):
     assert machine["cpu_count"] >= 1 and len(machine["load_average"]) == 3
     assert machine["database"]["vendor"] in ("sqlite", "postgresql") and machine["database"]["version"]
     assert machine["worker"]["q2_poll"] is not None and machine["worker"]["durable_worker_processes"] == 1
-    assert "throughput" in done.stdout and "workflows_per_s" in done.stdout
+    assert "throughput" in stdout and "workflows_per_s" in stdout
     assert not WorkflowInstance.objects.exists(), "the bench deletes what it made"
 
 

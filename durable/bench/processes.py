@@ -79,7 +79,7 @@ class Child:
                 )
             time.sleep(0.05)
 
-    def stop(self, grace: float = 40.0) -> None:
+    def stop(self, grace: float = 15.0) -> None:
         """SIGTERM, wait up to `grace` seconds, then SIGKILL the whole process group."""
         if self.alive():
             self.proc.send_signal(signal.SIGTERM)

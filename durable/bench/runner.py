@@ -11,6 +11,8 @@ import time
 from pathlib import Path
 from typing import Any, TextIO
 
+from django.db import connections
+
 from durable.bench import harness, machine, report
 from durable.bench.harness import Bench, Options
 from durable.bench.processes import BenchError
@@ -64,10 +66,8 @@ def run(options: Options, out: TextIO, *, force: bool = False) -> dict[str, Any]
             for attempt in range(options.repeat):
                 bench.label = name if options.repeat == 1 else f"{name} {attempt + 1}/{options.repeat}"
                 began = time.monotonic()
-                try:
-                    figures_of_run = scenario.run(bench)
-                finally:
-                    harness.cleanup()
+                figures_of_run = scenario.run(bench)
+                harness.cleanup()
                 check(name, figures_of_run, scenario.FIGURES)
                 runs.append(figures_of_run)
                 bench.progress.done(
@@ -75,7 +75,10 @@ def run(options: Options, out: TextIO, *, force: bool = False) -> dict[str, Any]
                 )
             results["scenarios"][name] = {"median": report_medians(runs), "runs": runs}
     finally:
+        # Stop the processes before deleting their instances; a signal may have interrupted a
+        # query, so start from a fresh connection.
         bench.close()
+        connections.close_all()
         harness.cleanup()
     results["machine"]["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
     return results

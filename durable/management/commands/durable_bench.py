@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError
@@ -96,11 +97,20 @@ class Command(BaseCommand):
             timeout=options["timeout"],
             **sizes,
         )
+        # The workers and the server run in sessions of their own; on SIGTERM unwind, so the
+        # runner stops them and deletes what it made, as it does on Ctrl-C.
+        previous = signal.signal(signal.SIGTERM, _terminate)
         try:
             results = runner.run(bench_options, self.stdout, force=options["force"])
         except BenchError as exc:
             raise CommandError(str(exc)) from None
+        finally:
+            signal.signal(signal.SIGTERM, previous)
         path = Path(options["json"])
         runner.write_json(results, path)
         self.stdout.write("\n" + runner.render(results) + "\n")
         self.stdout.write(f"\nWrote {path}; worker logs in {results['logs']}.")
+
+
+def _terminate(signum, frame) -> None:
+    raise SystemExit(128 + signum)

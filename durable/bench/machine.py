@@ -44,6 +44,7 @@ def context(workers: int) -> dict[str, Any]:
             "name": str(connection.settings_dict.get("NAME")),
             "conn_max_age": connection.settings_dict.get("CONN_MAX_AGE"),
             "options": {k: v for k, v in connection.settings_dict.get("OPTIONS", {}).items() if k != "password"},
+            "planner_statistics": _statistics(connection),
         },
         "worker": {
             "durable_worker_processes": workers,
@@ -72,6 +73,17 @@ def _db_version(connection) -> str:
             cursor.execute("show server_version")
             return f"PostgreSQL {cursor.fetchone()[0]}"
     return connection.vendor
+
+
+def _statistics(connection) -> str:
+    """Whether the query planner has table statistics: they decide which index a claim uses."""
+    if connection.vendor == "sqlite":
+        with connection.cursor() as cursor:
+            cursor.execute("select count(*) from sqlite_master where name = 'sqlite_stat1'")
+            return "ANALYZE has run (sqlite_stat1)" if cursor.fetchone()[0] else "none (ANALYZE never ran)"
+    if connection.vendor == "postgresql":
+        return "autovacuum"
+    return "unknown"
 
 
 def _cpu_model() -> str:

@@ -57,5 +57,5 @@ def context_line(machine: dict[str, Any], repeat: int) -> str:
         f"{db['version']}, {machine['cpu_count']} CPUs ({machine['cpu_model']}), load {load} at start, "
         f"Python {machine['python']}, Django {machine['django']}, django-q2 {machine['django_q2']}, "
         f"{worker['durable_worker_processes']} durable_worker x {worker['q2_workers_per_process']} q2 workers, "
-        f"poll {worker['q2_poll']} s; medians of {repeat} run(s)"
+        f"poll {worker['q2_poll']} s, planner statistics: {db.get('planner_statistics')}; medians of {repeat} run(s)"
     )

@@ -1,0 +1,64 @@
+"""The benchmark's own workflows; worker subprocesses import them via DURABLE_WORKFLOW_MODULES."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+import durable
+
+logger = logging.getLogger(__name__)
+
+EVENT_TYPE = "durable.bench.event"
+EVENT_SOURCE = "durable-bench"
+MATCH_FIELD = "key"
+
+
+@durable.activity(name="bench_step")
+def bench_step(ctx: durable.ActivityContext, value: int) -> int:
+    """A trivial transactional activity: what the engine costs, not what the activity does."""
+    return value + 1
+
+
+@durable.workflow(name="bench_three_activities")
+def three_activities(ctx: durable.WorkflowContext, value: int = 0) -> int:
+    """Throughput and memory: three activities in a row."""
+    for _ in range(3):
+        value = bench_step(ctx, value)
+    return value
+
+
+@durable.workflow(name="bench_wait_event")
+def wait_event(ctx: durable.WorkflowContext, key: str) -> dict:
+    """Event round trip: wait for the event matching `key`, note when it resumed, end."""
+    event = ctx.wait_event(EVENT_TYPE, match={MATCH_FIELD: key})
+    return {"event_id": event.id, "resumed_at": ctx.now()}
+
+
+@durable.workflow(name="bench_sleep")
+def sleep(ctx: durable.WorkflowContext, seconds: float) -> dict:
+    """Timer lateness: the due time is fixed before the sleep and compared with the resume."""
+    due = ctx.now() + dt.timedelta(seconds=seconds)
+    ctx.sleep_until(due)
+    return {"due_at": due, "resumed_at": ctx.now()}
+
+
+@durable.workflow(name="bench_replay")
+def replay(ctx: durable.WorkflowContext, steps: int) -> int:
+    """Replay: `steps` recorded steps, then a sleep; the resume after it replays them all."""
+    for _ in range(steps):
+        ctx.now()
+    ctx.sleep(dt.timedelta(days=1))
+    return steps
+
+
+@durable.workflow(name="bench_parked")
+def parked(ctx: durable.WorkflowContext, key: str) -> None:
+    """What the scale fixtures pretend to run: waiting for an event nobody sends."""
+    ctx.wait_event(EVENT_TYPE, match={MATCH_FIELD: key})
+
+
+@durable.workflow(name="bench_far_sleep")
+def far_sleep(ctx: durable.WorkflowContext, seconds: float) -> None:
+    """What the scale fixtures pretend to run: sleeping far beyond the benchmark."""
+    ctx.sleep(seconds)

@@ -9,22 +9,11 @@ from typing import Any
 
 from django.db.models import Exists, OuterRef
 
-from durable.admin.words import (
-    Payload,
-    arguments,
-    clock,
-    event_record,
-    moment,
-    payload,
-    readable,
-    span,
-    took,
-    until,
-    waiting_words,
-)
+from durable.admin.words import Payload, arguments, event_record, payload
 from durable.engine.registry import registry
 from durable.engine.types import ACTIVITY, SEND_EVENT, WAIT_EVENT
 from durable.models import Delivery, Event, HistoryStep, PublishedValue, Status, Timer, Wait, WorkflowInstance
+from durable.words import clock, moment, readable, span, took, until, waiting_words
 
 logger = logging.getLogger(__name__)
 

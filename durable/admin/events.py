@@ -10,8 +10,9 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from durable.admin.base import ReadOnlyAdmin, instance_link, precise, stamp
-from durable.admin.words import payload, until
+from durable.admin.words import payload
 from durable.models import Event, Timer
+from durable.words import until
 
 logger = logging.getLogger(__name__)
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from django import forms
 
-from durable.admin.words import readable
+from durable.words import readable
 
 logger = logging.getLogger(__name__)
 

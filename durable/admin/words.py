@@ -2,140 +2,18 @@
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import logging
 from dataclasses import dataclass
 from typing import Any
 
-from django.utils import timezone
-
-from durable.engine import codec
+from durable.words import readable
 
 logger = logging.getLogger(__name__)
 
 PREVIEW_CHARS = 100
 # Payloads longer than this, or on several lines, are collapsed behind a <details>.
 INLINE_CHARS = 80
-
-
-def span(seconds: float) -> str:
-    """A countdown or an age in the two largest units: '12s', '4m 12s', '3h 5m', '2d 3h'."""
-    seconds = abs(seconds)
-    if seconds < 1:
-        return "<1s"
-    whole = int(seconds)
-    days, rest = divmod(whole, 86400)
-    hours, rest = divmod(rest, 3600)
-    minutes, secs = divmod(rest, 60)
-    if days:
-        return f"{days}d {hours}h" if hours else f"{days}d"
-    if hours:
-        return f"{hours}h {minutes}m" if minutes else f"{hours}h"
-    if minutes:
-        return f"{minutes}m {secs}s" if secs else f"{minutes}m"
-    return f"{secs}s"
-
-
-def took(seconds: float | None) -> str:
-    """How long a step ran: '0.4 ms', '12 ms', '1.4 s', then the units of `span`."""
-    if seconds is None:
-        return ""
-    if seconds < 0.001:
-        return f"{seconds * 1000:.1f} ms"
-    if seconds < 1:
-        return f"{seconds * 1000:.0f} ms"
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    return span(seconds)
-
-
-def moment(value: Any) -> dt.datetime | None:
-    """A datetime from a summary field (ISO text) or a datetime; None when absent or unreadable."""
-    if isinstance(value, dt.datetime):
-        return value
-    if isinstance(value, str):
-        try:
-            return dt.datetime.fromisoformat(value)
-        except ValueError:
-            return None
-    return None
-
-
-def clock(value: dt.datetime | None) -> str:
-    """A local time of day to the millisecond, for timelines: '14:03:07.412'."""
-    if value is None:
-        return ""
-    return timezone.localtime(value).strftime("%H:%M:%S.%f")[:-3]
-
-
-def until(when: dt.datetime | None, now: dt.datetime, *, future: str, past: str) -> str:
-    """'in 4m 12s' style text for a deadline: `future`/`past` hold '{}' for the span."""
-    if when is None:
-        return ""
-    delta = (when - now).total_seconds()
-    return (future if delta >= 0 else past).format(span(delta))
-
-
-def readable(tree: Any) -> Any:
-    """A codec tree as plain JSON for people: tagged values become their text, nothing is imported."""
-    if isinstance(tree, list):
-        return [readable(item) for item in tree]
-    if not isinstance(tree, dict):
-        return tree
-    tag = tree.get(codec.TAG)
-    if tag is None:
-        return {key: readable(item) for key, item in tree.items()}
-    raw = tree.get(codec.VALUE)
-    if tag in ("dict", "dataclass", "pydantic"):
-        return {key: readable(item) for key, item in (raw or {}).items()}
-    if tag == "set":
-        return [readable(item) for item in raw or []]
-    if tag == "enum":
-        return readable(raw)
-    if tag == "timedelta" and isinstance(raw, list) and len(raw) == 3:
-        return str(dt.timedelta(days=raw[0], seconds=raw[1], microseconds=raw[2]))
-    if tag == "bytes":
-        return f"<{len(raw or '') * 3 // 4} bytes>"
-    return raw
-
-
-def scalar(value: Any) -> str:
-    """A match value as written after '=': strings bare, everything else as JSON."""
-    if isinstance(value, str):
-        return value
-    return json.dumps(value, ensure_ascii=False, default=str)
-
-
-def event_wait(summary: dict[str, Any], now: dt.datetime) -> str:
-    """'payment.completed where order_id=o-1, times out in 4m 12s'."""
-    text = " or ".join(summary.get("types") or []) or "an event"
-    if summary.get("subject") is not None:
-        text += f" with subject {summary['subject']}"
-    match = readable(summary.get("match") or {})
-    if isinstance(match, dict) and match:
-        text += " where " + " and ".join(f"{path}={scalar(value)}" for path, value in match.items())
-    deadline = until(moment(summary.get("timeout_at")), now, future="times out in {}", past="timeout overdue by {}")
-    return f"{text}, {deadline}" if deadline else text
-
-
-def waiting_words(summary: dict[str, Any] | None, now: dt.datetime) -> str:
-    """What an instance waits for, from its `waiting_for` summary; '' when it waits for nothing."""
-    if not summary:
-        return ""
-    kind = summary.get("kind")
-    due = moment(summary.get("due_at"))
-    if kind == "event":
-        return event_wait(summary, now)
-    if kind == "timer":
-        return "timer " + (until(due, now, future="due in {}", past="overdue by {}") or "without a due time")
-    if kind == "retry":
-        activity = summary.get("activity") or summary.get("name") or "activity"
-        attempt, most = summary.get("attempt"), summary.get("max_attempts")
-        counted = f"retry {attempt} of {most}" if attempt and most else "retry"
-        when = until(due, now, future="in {}", past="overdue by {}")
-        return " ".join(part for part in (counted, when, f"({activity})") if part)
-    return json.dumps(summary, default=str)
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ import logging
 import time
 import urllib.error
 import urllib.request
+from typing import Any
 
 import durable
 from durable.bench import workflows
@@ -61,7 +62,9 @@ def round_trips(bench: Bench, count: int, tag: str) -> dict[str, float]:
             raise BenchError(f"the event for {instance_id} resumed {receipt.get('resumed')}, not that instance")
         bench.tick(f"posting events {i + 1}/{count}")
     bench.wait_for(prefix, count, Status.COMPLETED, "resuming")
-    ended = dict(WorkflowInstance.objects.filter(id__startswith=prefix).values_list("id", "finished_at"))
+    ended: dict[str, Any] = dict(
+        WorkflowInstance.objects.filter(id__startswith=prefix).values_list("id", "finished_at")
+    )
     total = [(ended[i].timestamp() - sent_at[i]) * 1000 for i in ids]
     post = latency_figures([(answered_at[i] - sent_at[i]) * 1000 for i in ids], "post_")
     after = latency_figures([(ended[i].timestamp() - answered_at[i]) * 1000 for i in ids], "after_post_")

@@ -64,12 +64,12 @@ def _event_waiters(prefix: str, numbers: list[int], moment: dt.datetime) -> None
     if not numbers:
         return
     instances, waits = [], []
-    shape, paths = None, None
+    # Every parked wait matches on the same field, so they share one shape.
+    shape, paths = routing.shape_of({workflows.MATCH_FIELD: ""}, None)
     for n in numbers:
         instance_id = f"{prefix}{n:07d}"
         key = f"parked-{n}"
         match = codec.encode({workflows.MATCH_FIELD: key})
-        shape, paths = routing.shape_of(match, None)
         summary = waiting_summary("event", types=[workflows.EVENT_TYPE], match=match, subject=None, timeout_at=None)
         instances.append(
             _instance(instance_id, workflows.parked.name, [key], Status.WAITING_FOR_EVENT, summary, moment)

@@ -8,6 +8,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from io import TextIOBase
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -60,7 +61,7 @@ class Options:
 class Progress:
     """One progress line: rewritten in place on a terminal, printed every few seconds otherwise."""
 
-    def __init__(self, out: TextIO) -> None:
+    def __init__(self, out: TextIO | TextIOBase) -> None:
         self.out = out
         self.tty = out.isatty() if hasattr(out, "isatty") else False
         self.last = 0.0
@@ -91,7 +92,7 @@ class Progress:
 class Bench:
     """Shared state of one benchmark run: the options, the processes it started, the output."""
 
-    def __init__(self, options: Options, log_dir: Path, out: TextIO | None = None) -> None:
+    def __init__(self, options: Options, log_dir: Path, out: TextIO | TextIOBase | None = None) -> None:
         self.options = options
         self.log_dir = log_dir
         self.progress = Progress(out or sys.stdout)

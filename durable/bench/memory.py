@@ -11,6 +11,8 @@ from __future__ import annotations
 import logging
 import time
 
+from django.db.models import Max
+
 import durable
 from durable import store
 from durable.bench import workflows
@@ -49,7 +51,7 @@ def run(bench: Bench) -> dict[str, float]:
     before = pool.rss()
     began = time.time()
     prefix = start_batch(bench, "mm", count)
-    last = max(WorkflowInstance.objects.filter(id__startswith=prefix).values_list("finished_at", flat=True))
+    last = WorkflowInstance.objects.filter(id__startswith=prefix).aggregate(last=Max("finished_at"))["last"]
     time.sleep(0.5)
     after = pool.rss()
     bench.stop_workers()

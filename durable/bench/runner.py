@@ -8,6 +8,7 @@ import logging
 import os
 import tempfile
 import time
+from io import TextIOBase
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -32,7 +33,7 @@ def figures(names) -> dict[str, dict[str, tuple[str, str]]]:
     return {name: module(name).FIGURES for name in names}
 
 
-def run(options: Options, out: TextIO, *, force: bool = False) -> dict[str, Any]:
+def run(options: Options, out: TextIO | TextIOBase, *, force: bool = False) -> dict[str, Any]:
     """Run every chosen scenario `options.repeat` times; returns the results document."""
     importlib.import_module("durable.bench.workflows")
     unknown = [name for name in options.scenarios if name not in SCENARIOS]

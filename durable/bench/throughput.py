@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import time
 
+from django.db.models import Max
+
 import durable
 from durable.bench import workflows
 from durable.bench.harness import Bench
@@ -34,7 +36,7 @@ def run(bench: Bench) -> dict[str, float]:
             bench.tick(f"starting {i}/{count}")
     started = time.time()
     bench.wait_for(prefix, count, Status.COMPLETED, "running")
-    last = max(WorkflowInstance.objects.filter(id__startswith=prefix).values_list("finished_at", flat=True))
+    last = WorkflowInstance.objects.filter(id__startswith=prefix).aggregate(last=Max("finished_at"))["last"]
     seconds = last.timestamp() - began
     return {
         "workflows": count,

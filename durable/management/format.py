@@ -11,7 +11,7 @@ from typing import Any
 from django.core.management.base import CommandError
 from django.utils import timezone
 
-from durable.engine import codec
+from durable import words
 
 logger = logging.getLogger(__name__)
 
@@ -30,26 +30,9 @@ def parse_json(text: str, option: str) -> Any:
         ) from None
 
 
-def plain(tree: Any) -> Any:
-    """A stored value (a codec tree) as plain JSON for display; never imports the classes it names."""
-    if isinstance(tree, list):
-        return [plain(item) for item in tree]
-    if not isinstance(tree, dict):
-        return tree
-    tag = tree.get(codec.TAG)
-    if tag is None:
-        return {key: plain(item) for key, item in tree.items()}
-    raw: Any = tree.get(codec.VALUE)
-    if tag == "dict":  # a dict that has a "$t" key of its own
-        return {key: plain(item) for key, item in raw.items()}
-    if tag == "timedelta":
-        return str(dt.timedelta(days=raw[0], seconds=raw[1], microseconds=raw[2]))
-    return plain(raw)
-
-
 def dumps(tree: Any) -> str:
     """A stored value as one line of JSON, keys sorted: PostgreSQL's jsonb keeps no key order anyway."""
-    return json.dumps(plain(tree), ensure_ascii=False, sort_keys=True, default=str)
+    return json.dumps(words.readable(tree), ensure_ascii=False, sort_keys=True, default=str)
 
 
 def shorten(text: str, width: int = CELL) -> str:
@@ -67,55 +50,24 @@ def when(moment: dt.datetime | str | None) -> str:
     return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M:%S")
 
 
-def duration(seconds: float) -> str:
-    """A human length of time: 850 ms, 3.2 s, 4m 12s, 2h 5m, 3d 4h."""
-    seconds = abs(seconds)
-    if seconds < 1:
-        return f"{seconds * 1000:.0f} ms"
-    if seconds < 60:
-        return f"{seconds:.1f} s"
-    minutes, secs = divmod(int(seconds), 60)
-    hours, minutes = divmod(minutes, 60)
-    days, hours = divmod(hours, 24)
-    if days:
-        return f"{days}d {hours}h"
-    if hours:
-        return f"{hours}h {minutes}m"
-    return f"{minutes}m {secs}s"
-
-
 def until(moment: dt.datetime | str | None, now: dt.datetime) -> str:
-    """'in 4m 12s' for a future time, '3.0 s ago' for a past one."""
-    if moment is None:
-        return NONE
-    if isinstance(moment, str):
-        moment = dt.datetime.fromisoformat(moment)
-    left = (moment - now).total_seconds()
-    return f"in {duration(left)}" if left >= 0 else f"{duration(left)} ago"
+    """'in 4m 12s' for a future time, '3s ago' for a past one."""
+    return words.until(words.moment(moment), now, future="in {}", past="{} ago") or NONE
 
 
 def waiting(summary: dict | None, now: dt.datetime, width: int | None = None) -> str:
-    """What an instance waits for, from its `waiting_for` summary; within `width`, the match is cut first."""
-    if not summary:
-        return NONE
-    kind = summary.get("kind")
-    if kind == "event":
-        types = " or ".join(summary.get("types") or [])
-        conditions = [f"{path}={json.dumps(value)}" for path, value in sorted((summary.get("match") or {}).items())]
-        if summary.get("subject") is not None:
-            conditions.append(f"subject={json.dumps(summary['subject'])}")
-        where = f" where {', '.join(conditions)}" if conditions else ""
-        timeout = f", times out {until(summary['timeout_at'], now)}" if summary.get("timeout_at") else ""
-        room = None if width is None else width - len(types) - len(timeout) - len(" where ")
-        if conditions and room is not None and len(where) > room + len(" where "):
-            where = f" where {shorten(', '.join(conditions), max(room, 4))}"
-        return types + where + timeout
-    if kind == "timer":
-        return f"timer due {until(summary.get('due_at'), now)}"
-    if kind == "retry":
-        attempt = f"attempt {summary.get('attempt')}/{summary.get('max_attempts')}"
-        return f"retry of {summary.get('activity')} ({attempt}) {until(summary.get('due_at'), now)}"
-    return dumps(summary)
+    """What an instance waits for, in the viewer's words; within `width`, the match is cut first."""
+    text = words.waiting_words(summary, now) or NONE
+    if width is None or len(text) <= width:
+        return text
+    if summary and summary.get("kind") == "event" and summary.get("match"):
+        bare = words.event_wait({**summary, "match": {}}, now)
+        head, comma, deadline = bare.partition(", ")
+        where = text[len(head) : len(text) - len(comma + deadline)]
+        room = width - len(bare)
+        if room >= len(" where x..."):
+            return f"{head} {shorten(where.strip(), room - 1)}{comma}{deadline}"
+    return shorten(text, width)
 
 
 def error_line(error: dict | None) -> str:

@@ -43,7 +43,7 @@ def test_list__a_table_newest_first(run, three):
     assert set(rule) == {"-", " "}
     assert ids(out) == ["new", "mid", "old"]
     mid = rows[1]
-    waits = r"cmdtest\.payment\.completed where order_id\.\.\., times out in 9m 5\ds"
+    waits = r"cmdtest\.payment\.completed where \S+\.\.\., times out in 9m 5\ds"
     assert re.match(rf"mid  cmd_awaits_payment  waiting_for_event  {waits}  ", mid), mid
     created = WorkflowInstance.objects.get(id="mid").created_at.strftime("%Y-%m-%d %H:%M:%S")
     assert created in mid

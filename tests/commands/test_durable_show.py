@@ -61,7 +61,7 @@ def test_show__waiting_instance_lists_its_waits_timers_and_values(run):
     durable.start(cmd_awaits_payment, "o-1", instance_id="pay-1")
     executor.run_due(only="pay-1")
     out, _ = run("durable_show", "pay-1")
-    assert 'Waiting    cmdtest.payment.completed where order_id="o-1", times out in 9m 5' in out
+    assert "Waiting    cmdtest.payment.completed where order_id=o-1, times out in 9m 5" in out
     waits = section(out, "Waits")
     assert cells(waits[3])[:5] == [
         "1",

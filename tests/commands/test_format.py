@@ -1,16 +1,14 @@
-"""The text helpers of the commands: JSON options, stored values, durations, waits and tables."""
+"""The text helpers of the commands: JSON options, waits cut to a column, and tables."""
 
 from __future__ import annotations
 
 import datetime as dt
-import uuid
 from dataclasses import dataclass
 from decimal import Decimal
 
 import pytest
 from django.core.management.base import CommandError
 
-from durable.engine import codec
 from durable.management import format as fmt
 
 NOW = dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.UTC)
@@ -34,28 +32,6 @@ def test_parse_json__error_names_the_option_the_problem_and_quotes_the_text():
     )
 
 
-def test_plain__shows_stored_values_as_plain_json_without_importing_classes():
-    value = {"when": NOW, "id": uuid.UUID(int=1), "price": Money(Decimal("9.50"), "EUR"), "tags": {"b"}}
-    tree = codec.encode({**value, "$t": "kept", "span": dt.timedelta(hours=1)})
-    tree["v"]["price"]["cls"] = "gone.module:Money"  # a dict with a "$t" key is stored wrapped
-    assert fmt.plain(tree) == {
-        "when": "2026-01-01T12:00:00+00:00",
-        "id": "00000000-0000-0000-0000-000000000001",
-        "price": {"amount": "9.50", "currency": "EUR"},
-        "tags": ["b"],
-        "$t": "kept",
-        "span": "1:00:00",
-    }
-
-
-@pytest.mark.parametrize(
-    ("seconds", "text"),
-    [(0.0123, "12 ms"), (3.25, "3.2 s"), (59.9, "59.9 s"), (252, "4m 12s"), (7500, "2h 5m"), (273600, "3d 4h")],
-)
-def test_duration__reads_like_a_person_would_say_it(seconds, text):
-    assert fmt.duration(seconds) == text
-
-
 def test_shorten__one_line_cut_with_dots():
     assert fmt.shorten("a\nb   c") == "a b c"
     assert fmt.shorten("abcdefghij", 6) == "abc..."
@@ -63,15 +39,16 @@ def test_shorten__one_line_cut_with_dots():
 
 
 def test_waiting__event_timer_and_retry_summaries():
+    # The viewer's words (durable.words), cut to a column's width with the match cut first.
     event = {"kind": "event", "types": ["paid", "failed"], "match": {"order_id": "o-1"}, "subject": None}
-    assert fmt.waiting(event, NOW) == 'paid or failed where order_id="o-1"'
+    assert fmt.waiting(event, NOW) == "paid or failed where order_id=o-1"
     timed = dict(event, subject="s", timeout_at=(NOW + dt.timedelta(seconds=252)).isoformat())
-    assert fmt.waiting(timed, NOW) == 'paid or failed where order_id="o-1", subject="s", times out in 4m 12s'
-    assert fmt.waiting(timed, NOW, width=40) == "paid or failed where o..., times out in 4m 12s"
+    assert fmt.waiting(timed, NOW) == "paid or failed with subject s where order_id=o-1, times out in 4m 12s"
+    assert fmt.waiting(timed, NOW, width=64) == "paid or failed with subject s where orde..., times out in 4m 12s"
     timer = {"kind": "timer", "name": "sleep", "due_at": (NOW - dt.timedelta(seconds=3)).isoformat()}
-    assert fmt.waiting(timer, NOW) == "timer due 3.0 s ago"
+    assert fmt.waiting(timer, NOW) == "timer overdue by 3s"
     retry = {"kind": "retry", "activity": "charge", "attempt": 2, "max_attempts": 5, "due_at": NOW.isoformat()}
-    assert fmt.waiting(retry, NOW) == "retry of charge (attempt 2/5) in 0 ms"
+    assert fmt.waiting(retry, NOW) == "retry 2 of 5 in <1s (charge)"
     assert fmt.waiting(None, NOW) == "-"
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import signal
 from pathlib import Path
+from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
@@ -74,7 +75,7 @@ class Command(BaseCommand):
         from durable.bench.harness import Options
         from durable.bench.processes import BenchError
 
-        sizes = dict(QUICK) if options["quick"] else {}
+        sizes: dict[str, Any] = dict(QUICK) if options["quick"] else {}
         for name in (
             "workflows",
             "events",

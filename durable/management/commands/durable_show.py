@@ -7,7 +7,7 @@ import logging
 import sys
 from typing import Any
 
-from durable import client, store
+from durable import client, store, words
 from durable.engine.types import ACTIVITY, TIMED_OUT, WAIT_EVENT
 from durable.management import format as fmt
 from durable.management.base import DurableCommand
@@ -109,8 +109,8 @@ class Command(DurableCommand):
 def _call(name: str, tree: dict | None) -> str:
     """The input as the call it makes: name(10, nap=0.5)."""
     tree = tree or {}
-    args = [json.dumps(fmt.plain(a), ensure_ascii=False) for a in tree.get("args") or []]
-    kwargs = [f"{k}={json.dumps(fmt.plain(v), ensure_ascii=False)}" for k, v in (tree.get("kwargs") or {}).items()]
+    args = [json.dumps(words.readable(a), ensure_ascii=False) for a in tree.get("args") or []]
+    kwargs = [f"{k}={json.dumps(words.readable(v), ensure_ascii=False)}" for k, v in (tree.get("kwargs") or {}).items()]
     return f"{name}({', '.join(args + kwargs)})"
 
 
@@ -139,7 +139,7 @@ def _step_row(step: HistoryStep) -> tuple:
         step.name,
         step.status,
         step.attempt if step.kind == ACTIVITY else None,
-        fmt.duration(duration) if duration is not None else None,
+        words.took(duration) if duration is not None else None,
         _outcome(step),
         fmt.when(step.recorded_at),
     )

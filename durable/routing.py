@@ -13,11 +13,11 @@ from typing import Any
 from django.db import IntegrityError
 from django.db.models import Exists, F, OuterRef, Q
 
-from durable import store
+from durable import signals, store
 from durable.engine import codec
 from durable.engine.registry import registry
 from durable.engine.types import COMPLETED, WAIT_EVENT, ReceivedEvent, WaitSpec
-from durable.models import TERMINAL, Delivery, Event, HistoryStep, Timer, Wait, WaitShape, WorkflowInstance
+from durable.models import TERMINAL, Delivery, Event, HistoryStep, Status, Timer, Wait, WaitShape, WorkflowInstance
 
 logger = logging.getLogger(__name__)
 
@@ -247,6 +247,7 @@ def _start_subscribers(event: Event, record: dict, moment: dt.datetime) -> list[
             Delivery.objects.create(
                 event=event, instance_id=instance_id, kind=Delivery.Kind.STARTED, delivered_at=moment
             )
+            signals.send_on_commit(signals.workflow_started, definition.name, instance_id, Status.PENDING)
             started.append(instance_id)
     return started
 

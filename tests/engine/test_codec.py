@@ -107,3 +107,22 @@ def test_codec__local_dataclass_is_refused():
 def test_codec__unknown_tag_is_refused():
     with pytest.raises(EncodingError, match="Unknown stored type"):
         codec.decode({"$t": "pickle", "v": "x"})
+
+
+def test_codec__pydantic_models_round_trip():
+    pydantic = pytest.importorskip("pydantic")
+
+    again = codec.roundtrip(Shipment(order_id="o-1", weight=Decimal("2.5"), lines=[Line("a", 1, Decimal("1"))]))
+    assert isinstance(again, Shipment) and again.weight == Decimal("2.5")
+    assert isinstance(pydantic.BaseModel, type)
+
+
+try:
+    import pydantic as _pydantic
+
+    class Shipment(_pydantic.BaseModel):
+        order_id: str
+        weight: Decimal
+        lines: list[Line]
+except ImportError:  # pragma: no cover - pydantic is in the dev extra
+    Shipment = None  # type: ignore[assignment,misc]

@@ -252,3 +252,26 @@ def test_replay__sleep_rejects_negative_and_naive():
         ctx.sleep_until(dt.datetime(2030, 1, 1))
     with pytest.raises(durable.InvalidArgument):
         ctx.wait_event([])
+
+
+def test_received_event__data_as_builds_dataclasses_and_pydantic_models():
+    import dataclasses
+
+    from durable.engine.types import ReceivedEvent
+
+    @dataclasses.dataclass
+    class Paid:
+        payment_id: str
+        amount: float
+
+    event = ReceivedEvent(id="e", type="t", source="/s", data={"payment_id": "P", "amount": 2.5, "extra": 1})
+    assert event.data_as(Paid) == Paid("P", 2.5)
+    pydantic = pytest.importorskip("pydantic")
+
+    class PaidModel(pydantic.BaseModel):
+        payment_id: str
+        amount: float
+
+    assert event.data_as(PaidModel).amount == 2.5
+    with pytest.raises(TypeError):
+        ReceivedEvent(id="e", type="t", source="/s", data="text").data_as(Paid)

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import logging
-import signal
-import threading
-import time
 
 from django.core.management.base import BaseCommand
 
@@ -32,48 +29,17 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options) -> None:
-        from durable.worker import loop, schedules
+        from durable.worker import cluster, loop, schedules
 
-        schedules.ensure_backstop()
         if options["run_once"]:
+            schedules.ensure_backstop()
             ran = loop.run_once()
             self.stdout.write(self.style.SUCCESS(f"Ran {ran} instance(s); fired due timers and swept."))
             return
-        stop = threading.Event()
-        cluster = None
-        if not options["no_cluster"]:
-            from django_q.cluster import Cluster
 
-            cluster = Cluster()
-            cluster.start()
+        def ready() -> None:
+            self.stdout.write(self.style.SUCCESS("durable worker running: cluster and timer loop. Ctrl-C stops it."))
+            self.stdout.flush()
 
-        def on_signal(signum, frame) -> None:
-            stop.set()
-
-        signal.signal(signal.SIGTERM, on_signal)
-        signal.signal(signal.SIGINT, on_signal)
-        self.stdout.write(self.style.SUCCESS("durable worker running: cluster and timer loop. Ctrl-C stops it."))
-        self.stdout.flush()
-        timer_loop = loop.TimerLoop(stop)
-        try:
-            timer_loop.run()
-        finally:
-            if cluster is not None:
-                _stop_cluster(cluster)
-        self.stdout.write(f"durable worker stopped; it fired {timer_loop.fired} timer(s).")
-
-
-def _stop_cluster(cluster, grace: float = 60.0) -> None:
-    """Stop the cluster, without hanging when a group-wide signal already killed the sentinel.
-
-    multiprocessing's Event.set() waits for its sleepers to wake; a dead sentinel never does.
-    """
-    time.sleep(0.2)
-    if not cluster.sentinel.is_alive():
-        return
-    stopper = threading.Thread(target=cluster.stop, name="durable-cluster-stop", daemon=True)
-    stopper.start()
-    stopper.join(grace)
-    if stopper.is_alive():
-        logger.error("the django-q2 cluster did not stop within %s s; killing its sentinel", grace)
-        cluster.sentinel.kill()
+        fired = cluster.serve(with_cluster=not options["no_cluster"], on_ready=ready)
+        self.stdout.write(f"durable worker stopped; it fired {fired} timer(s).")

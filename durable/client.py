@@ -268,12 +268,14 @@ def get_event(instance_id: str, key: str, timeout: float = 0, default: Any = Non
 def _read_value(instance_id: str, key: str, timeout: float) -> Any:
     deadline = time.monotonic() + timeout
     while True:
-        found = PublishedValue.objects.filter(instance_id=instance_id, key=key).values_list("value", flat=True)
-        for tree in found[:1]:
-            return codec.decode(tree)
+        # The status first: a value published in the run that ended the instance is committed
+        # with (or before) that status, so the read after it sees the value.
         status = WorkflowInstance.objects.filter(id=instance_id).values_list("status", flat=True).first()
         if status is None:
             raise InstanceNotFound(f"No workflow instance has id {instance_id!r}; check the id.")
+        found = PublishedValue.objects.filter(instance_id=instance_id, key=key).values_list("value", flat=True)
+        for tree in found[:1]:
+            return codec.decode(tree)
         if status in TERMINAL or time.monotonic() >= deadline:
             return UNSET
         _pause_poll(deadline)

@@ -10,7 +10,6 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import IntegrityError
 from django.db.models import Exists, F, OuterRef, Q
 
 from durable import signals, store
@@ -170,27 +169,31 @@ def find_stored_event(instance_id: str, created_at: dt.datetime, spec: WaitSpec,
 
 
 def dispatch(seq: int) -> Routed:
-    """Deliver one stored event to the waits it resolves and start its on_event workflows.
+    """Deliver one stored event (left undelivered by a dead process) to the waits it resolves.
 
     Runs once per event (the dispatched_at claim), atomically with the wake-ups it causes.
     """
-    routed = Routed()
-    event_type = Event.objects.filter(seq=seq).values_list("type", flat=True).first()
-    if event_type is None:
-        return routed
+    event = Event.objects.filter(seq=seq, dispatched_at__isnull=True).first()
+    if event is None:
+        return Routed()
     moment = store.now()
     with store.atomic():
-        store.lock_event_types([event_type])
+        store.lock_event_types([event.type])
         if Event.objects.filter(seq=seq, dispatched_at__isnull=True).update(dispatched_at=moment) != 1:
-            return routed
-        event = Event.objects.get(seq=seq)
-        record = record_of(event)
-        for instance_id, position, name in _resolvable(event):
-            if resolve(instance_id, position, name, event, record, moment):
-                routed.resumed.append(instance_id)
-        store.wake(routed.resumed, moment, waiting_for=None)
-        if event.target_id is None:
-            routed.started = _start_subscribers(event, record, moment)
+            return Routed()
+        return _route(event, moment)
+
+
+def _route(event: Event, moment: dt.datetime) -> Routed:
+    """Resolve the waits an event matches and start its on_event workflows (in a transaction)."""
+    routed = Routed()
+    record = record_of(event)
+    for instance_id, position, name in _resolvable(event):
+        if resolve(instance_id, position, name, event, record, moment):
+            routed.resumed.append(instance_id)
+    store.wake(routed.resumed, moment, waiting_for=None)
+    if event.target_id is None:
+        routed.started = _start_subscribers(event, record, moment)
     return routed
 
 
@@ -272,16 +275,18 @@ def send(record: dict[str, Any], *, target_id: str | None = None) -> Accepted:
     """
     moment = store.now()
     with store.atomic():
-        try:
-            with store.atomic():
-                seq = store.store_event(record, received_at=moment, target_id=target_id).seq
-        except IntegrityError:
-            Event.objects.filter(source=record["source"], event_id=record["id"]).update(duplicates=F("duplicates") + 1)
+        # Senders of one type queue on its lock, so a repeat is seen here, not as a unique
+        # violation. (The same source and id under two types racing each other fail one of
+        # them with IntegrityError: nothing is stored for it, and its retry is a duplicate.)
+        store.lock_event_types([record["type"]])
+        repeat = Event.objects.filter(source=record["source"], event_id=record["id"])
+        if repeat.update(duplicates=F("duplicates") + 1):
             return Accepted(seq=None, duplicate=True)
-        routed = dispatch(seq)
+        event = store.store_event(record, received_at=moment, target_id=target_id, dispatched_at=moment)
+        routed = _route(event, moment)
     if routed.resumed or routed.started:
         store.request_run()
-    return Accepted(seq=seq, duplicate=False, routed=routed)
+    return Accepted(seq=event.seq, duplicate=False, routed=routed)
 
 
 def deliver(seq: int) -> Routed:

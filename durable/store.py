@@ -279,7 +279,13 @@ def write_steps(instance_id: str, steps: list[NewStep]) -> list[int]:
     return [store_event(record, received_at=moment).seq for record in sent]
 
 
-def store_event(record: dict[str, Any], *, received_at: dt.datetime, target_id: str | None = None) -> Event:
+def store_event(
+    record: dict[str, Any],
+    *,
+    received_at: dt.datetime,
+    target_id: str | None = None,
+    dispatched_at: dt.datetime | None = None,
+) -> Event:
     """Insert one validated event row; the caller has checked (source, id) is new."""
     time = record.get("time")
     if isinstance(time, str):
@@ -296,6 +302,7 @@ def store_event(record: dict[str, Any], *, received_at: dt.datetime, target_id: 
         extensions=record.get("extensions") or {},
         target_id=target_id,
         received_at=received_at,
+        dispatched_at=dispatched_at,
     )
 
 

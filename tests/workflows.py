@@ -168,3 +168,11 @@ def deterministic_values(ctx: durable.WorkflowContext) -> dict:
 
 # The event tests' workflows register with these (one DURABLE_WORKFLOW_MODULES entry for both).
 from tests import event_workflows  # noqa: E402, F401
+
+
+@durable.workflow
+def n_activities(ctx: durable.WorkflowContext, n: int) -> int:
+    total = 0
+    for i in range(n):
+        total = add(ctx, total, i)
+    return total

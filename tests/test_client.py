@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
-from django.db import connections, transaction
+from django.db import transaction
 
 import durable
 from durable.models import HistoryStep, Status, Timer, WorkflowInstance
 from tests import workflows
+from tests.conftest import background
 
 pytestmark = pytest.mark.django_db
 
@@ -150,18 +149,8 @@ def test_get_event__waits_for_a_value_set_meanwhile(drain):
     drain(lambda: handle.status == Status.WAITING_FOR_TIMER)
     assert handle.get_event("status") is None
 
-    def run_in_thread() -> None:
-        try:
-            drain(handle)
-        finally:
-            connections.close_all()
-
-    runner = threading.Thread(target=run_in_thread)
-    runner.start()
-    try:
+    with background(lambda: drain(handle)):
         assert handle.get_event("status", timeout=10) == "done"
-    finally:
-        runner.join()
 
 
 def test_get_event__returns_at_once_for_an_ended_instance(drain):

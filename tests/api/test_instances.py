@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import json
-import threading
 
 import pytest
-from django.db import connections
 
 import durable
 from durable.models import Status, WorkflowInstance
 from tests import event_workflows as ew
 from tests import workflows
+from tests.conftest import background
 
 pytestmark = pytest.mark.django_db
 
@@ -141,20 +140,10 @@ def test_get_event__value_or_404_event_not_set(operator, drain):
 @pytest.mark.django_db(transaction=True)
 def test_get_event__long_polls_until_the_value_is_published(operator, drain):
     handle = durable.start(workflows.publisher, nap=0.3)
-    drain()
-
-    def finish() -> None:
-        try:
-            drain(handle)
-        finally:
-            connections.close_all()
-
-    runner = threading.Thread(target=finish)
-    runner.start()
-    try:
+    drain(lambda: handle.status == Status.WAITING_FOR_TIMER)
+    assert operator.get(f"/durable/instances/{handle.instance_id}/events/status/").status_code == 404
+    with background(lambda: drain(handle)):
         response = operator.get(f"/durable/instances/{handle.instance_id}/events/status/?timeout=20")
-    finally:
-        runner.join()
     assert response.status_code == 200 and response.json()["value"] == "done"
 
 

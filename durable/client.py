@@ -74,7 +74,7 @@ class WorkflowHandle:
     @property
     def status(self) -> str:
         """The instance's current status."""
-        return _instance(self.instance_id).status
+        return instance(self.instance_id).status
 
     def result(self, timeout: float | None = None) -> Any:
         """Wait for the instance to end and return its result.
@@ -89,7 +89,7 @@ class WorkflowHandle:
         """
         deadline = None if timeout is None else time.monotonic() + to_seconds(timeout, "timeout")
         while True:
-            row = _instance(self.instance_id)
+            row = instance(self.instance_id)
             if row.status == Status.COMPLETED:
                 return codec.decode(row.result)
             if row.status == Status.FAILED:
@@ -124,10 +124,6 @@ def _pause_poll(deadline: float | None) -> None:
     if deadline is not None:
         wait = max(0.0, min(wait, deadline - time.monotonic()))
     time.sleep(wait)
-
-
-def _instance(instance_id: str) -> WorkflowInstance:
-    return instance(instance_id)
 
 
 def start(
@@ -166,7 +162,7 @@ def start(
         signals.send_on_commit(signals.workflow_started, definition.name, instance_id, Status.PENDING)
         store.request_run()
         return WorkflowHandle(instance_id)
-    existing = _instance(instance_id)
+    existing = instance(instance_id)
     if existing.workflow_name != definition.name:
         raise InvalidTransition(
             f"Instance {instance_id} already exists for workflow '{existing.workflow_name}', not "

@@ -80,18 +80,22 @@ heartbeat = Heartbeat()
 def run_due(*, max_seconds: float | None = None, batch_size: int | None = None, only: str | None = None) -> int:
     """Claim and run due instances until none are left or `max_seconds` pass; returns how many ran.
 
-    A full batch means more may be waiting, so it asks for another worker to join in.
+    A full batch means more may be waiting, so it asks (once) for another worker to join in.
     """
     limit = batch_size or settings.BATCH_SIZE
     deadline = time.monotonic() + (max_seconds if max_seconds is not None else settings.DRAIN_SECONDS)
     owner = owner_id()
     ran = 0
+    asked = False
     while time.monotonic() < deadline:
         rows = store.claim(owner, limit, float(settings.LEASE_SECONDS), only=only)
         if not rows:
             return ran
-        if len(rows) == limit:
+        if len(rows) == limit and not asked:
+            # Once per drain: the drain that answers asks again in turn, so a backlog fans
+            # out over every worker without a wake-up request per claimed instance.
             store.request_run()
+            asked = True
         heartbeat.hold([row["id"] for row in rows])
         for row in rows:
             try:

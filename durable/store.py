@@ -28,15 +28,7 @@ from durable.models import (
 
 logger = logging.getLogger(__name__)
 
-INSTANCE_FIELDS = (
-    "id",
-    "workflow_name",
-    "status",
-    "input",
-    "created_at",
-    "wake_seq",
-    "error_streak",
-)
+# What a claim returns: the fields a run needs from its instance row.
 CLAIM_COLUMNS = ("id", "workflow_name", "status", "input", "created_at", "wake_seq", "error_streak")
 STEP_FIELDS = ("position", "kind", "name", "status", "result", "error", "attempt", "retry_at", "failures")
 ADVISORY_NAMESPACE = 0x0D0AB1E
@@ -156,7 +148,7 @@ def claim(owner: str, limit: int, lease_seconds: float, only: str | None = None)
         *inner_params,
     ]
     rows = WorkflowInstance.objects.raw(sql, params)
-    return [{field: getattr(row, field) for field in INSTANCE_FIELDS} for row in rows]
+    return [{field: getattr(row, field) for field in CLAIM_COLUMNS} for row in rows]
 
 
 def has_stale_work(stale: dt.datetime) -> bool:

@@ -11,6 +11,8 @@ import time
 import uuid
 from typing import Any
 
+from django.db import connections
+
 from durable import signals, store
 from durable.conf import settings
 from durable.engine import codec, replay
@@ -59,8 +61,6 @@ class Heartbeat:
             self.held.discard(instance_id)
 
     def _beat(self) -> None:
-        from django.db import connections
-
         while True:
             time.sleep(max(float(settings.LEASE_SECONDS) / 3, 0.1))
             with self.lock:
@@ -71,6 +71,9 @@ class Heartbeat:
                 store.renew(ids, owner_id(), float(settings.LEASE_SECONDS))
             except Exception:
                 logger.exception("lease renewal failed", extra={"instance_ids": ids})
+            finally:
+                # Nothing closes a thread's connection for it (CONN_MAX_AGE works per request),
+                # and an idle one left open blocks DROP DATABASE and holds a server slot.
                 connections.close_all()
 
 

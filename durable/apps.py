@@ -17,12 +17,12 @@ class DurableConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from durable import checks, store
+        from durable import checks, db
         from durable.conf import settings
         from durable.worker import wakeup
 
         checks.register()
-        store.set_waker(wakeup.request)
+        db.set_waker(wakeup.request)
         autodiscover_modules("workflows")
         for module in settings.WORKFLOW_MODULES:
             importlib.import_module(module)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from durable import routing, signals, store
+from durable import db, routing, transitions
 from durable.conf import settings
 from durable.engine import codec
 from durable.engine.context import to_seconds
@@ -22,11 +21,7 @@ from durable.exceptions import (
     WorkflowFailed,
 )
 from durable.models import TERMINAL, PublishedValue, Status, WorkflowInstance
-from durable.operations import cancel, instance, pause, resume, retry
 
-logger = logging.getLogger(__name__)
-
-# cancel, pause, resume and retry live in durable.operations; this module is the one facade.
 __all__ = [
     "Delivery",
     "WorkflowHandle",
@@ -74,7 +69,7 @@ class WorkflowHandle:
     @property
     def status(self) -> str:
         """The instance's current status."""
-        return instance(self.instance_id).status
+        return transitions.get(self.instance_id).status
 
     def result(self, timeout: float | None = None) -> Any:
         """Wait for the instance to end and return its result.
@@ -89,7 +84,7 @@ class WorkflowHandle:
         """
         deadline = None if timeout is None else time.monotonic() + to_seconds(timeout, "timeout")
         while True:
-            row = instance(self.instance_id)
+            row = transitions.get(self.instance_id)
             if row.status == Status.COMPLETED:
                 return codec.decode(row.result)
             if row.status == Status.FAILED:
@@ -158,17 +153,61 @@ def start(
             "starting with a letter or digit."
         )
     inputs = codec.encode({"args": list(args), "kwargs": kwargs}, where=f"input of workflow '{definition.name}'")
-    if store.create_instance(instance_id, definition.name, inputs, store.now()):
-        signals.send_on_commit(signals.workflow_started, definition.name, instance_id, Status.PENDING)
-        store.request_run()
+    if transitions.start(instance_id, definition.name, inputs, db.now()):
+        db.request_run()
         return WorkflowHandle(instance_id)
-    existing = instance(instance_id)
+    existing = transitions.get(instance_id)
     if existing.workflow_name != definition.name:
         raise InvalidTransition(
             f"Instance {instance_id} already exists for workflow '{existing.workflow_name}', not "
             f"'{definition.name}'; choose another instance id."
         )
     return WorkflowHandle(instance_id)
+
+
+def cancel(instance_id: str, reason: str = "") -> WorkflowInstance:
+    """End a non-terminal instance: its waits and timers are withdrawn, later events ignored.
+
+    Raises:
+        InstanceNotFound: no instance has that id.
+        InvalidTransition: it has ended already.
+    """
+    return _operate(instance_id, "cancel", reason)
+
+
+def pause(instance_id: str, reason: str = "") -> WorkflowInstance:
+    """Stop an instance from running until `resume`; events and timers meanwhile are kept.
+
+    Raises:
+        InstanceNotFound: no instance has that id.
+        InvalidTransition: it has ended or is paused already.
+    """
+    return _operate(instance_id, "pause", reason)
+
+
+def resume(instance_id: str, reason: str = "") -> WorkflowInstance:
+    """Let a paused instance run again; it replays and picks up what arrived meanwhile.
+
+    Raises:
+        InstanceNotFound: no instance has that id.
+        InvalidTransition: it is not paused.
+    """
+    return _operate(instance_id, "resume", reason)
+
+
+def retry(instance_id: str, reason: str = "") -> WorkflowInstance:
+    """Run a failed instance again from its last recorded step; the failure stays in its timeline.
+
+    Raises:
+        InstanceNotFound: no instance has that id.
+        InvalidTransition: it has not failed.
+    """
+    return _operate(instance_id, "retry", reason)
+
+
+def _operate(instance_id: str, name: str, reason: str) -> WorkflowInstance:
+    transitions.apply(instance_id, name, reason)
+    return transitions.get(instance_id)
 
 
 def get_handle(instance_id: str) -> WorkflowHandle:
@@ -236,7 +275,7 @@ def deliver(record: dict[str, Any]) -> Delivery:
 def deliver_many(records: list[dict[str, Any]]) -> dict[str, Any]:
     """Deliver the events of one request together: if one is refused, none is stored."""
     totals: dict[str, Any] = {"duplicates": 0, "resumed": [], "started": []}
-    with store.atomic():
+    with db.atomic():
         for record in records:
             delivery = deliver(record)
             totals["duplicates"] += delivery.duplicate

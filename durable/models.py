@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import logging
 import uuid
 
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-logger = logging.getLogger(__name__)
+from durable import permissions
+from durable.engine.types import StepKind, StepStatus, TimerPurpose, choices
 
 
 def new_instance_id() -> str:
@@ -69,12 +69,7 @@ class WorkflowInstance(models.Model):
         db_table = "durable_instance"
         ordering = ["-created_at"]
         verbose_name = "workflow instance"
-        permissions = [
-            ("cancel_workflowinstance", "Can cancel workflow instances"),
-            ("pause_workflowinstance", "Can pause workflow instances"),
-            ("resume_workflowinstance", "Can resume workflow instances"),
-            ("retry_workflowinstance", "Can retry failed workflow instances"),
-        ]
+        permissions = list(permissions.OPERATIONS.values())
         indexes = [
             models.Index(fields=["run_after"], condition=Q(run_after__isnull=False), name="durable_inst_runnable"),
             models.Index(fields=["status", "-created_at"], name="durable_inst_status"),
@@ -93,9 +88,9 @@ class WorkflowInstance(models.Model):
 class HistoryStep(models.Model):
     instance = models.ForeignKey(WorkflowInstance, on_delete=models.CASCADE, related_name="steps")
     position = models.PositiveIntegerField()
-    kind = models.CharField(max_length=20)
+    kind = models.CharField(max_length=20, choices=choices(StepKind))
     name = models.CharField(max_length=200)
-    status = models.CharField(max_length=20, default="completed")
+    status = models.CharField(max_length=20, choices=choices(StepStatus), default=StepStatus.COMPLETED)
     input = models.JSONField(null=True, blank=True)
     result = models.JSONField(null=True, blank=True)
     error = models.JSONField(null=True, blank=True)
@@ -168,14 +163,11 @@ class TimerQuerySet(models.QuerySet):
 
 
 class Timer(models.Model):
-    class Purpose(models.TextChoices):
-        SLEEP = "sleep", "Sleep"
-        TIMEOUT = "timeout", "Wait timeout"
-        RETRY = "retry", "Retry backoff"
+    Purpose = TimerPurpose
 
     instance = models.ForeignKey(WorkflowInstance, on_delete=models.CASCADE, related_name="timers")
     position = models.PositiveIntegerField()
-    purpose = models.CharField(max_length=10, choices=Purpose.choices)
+    purpose = models.CharField(max_length=10, choices=choices(TimerPurpose))
     name = models.CharField(max_length=200)
     due_at = models.DateTimeField()
     created_at = models.DateTimeField(default=timezone.now)
@@ -224,6 +216,26 @@ class Event(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} {self.event_id} from {self.source}"
+
+
+class EventKey(models.Model):
+    """An event's key for one wait shape of its type, so a later wait finds it by index.
+
+    Written when the event is routed, for every shape registered for its type then, and for
+    the retained events of a type when a wait registers a new shape there.
+    """
+
+    event = models.ForeignKey(Event, on_delete=models.CASCADE, related_name="keys")
+    shape = models.CharField(max_length=64)
+    key = models.CharField(max_length=64)
+
+    class Meta:
+        db_table = "durable_event_key"
+        constraints = [models.UniqueConstraint(fields=["event", "shape"], name="durable_event_key_one_per_shape")]
+        indexes = [models.Index(fields=["shape", "key", "event"], name="durable_event_key_lookup")]
+
+    def __str__(self) -> str:
+        return f"event {self.event_id} key {self.key[:8]} for shape {self.shape[:8]}"
 
 
 class Delivery(models.Model):

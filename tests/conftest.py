@@ -83,8 +83,9 @@ def drain(django_capture_on_commit_callbacks) -> Callable:
     """
     from django.utils import timezone
 
-    from durable import executor, timers
+    from durable import timers
     from durable.models import Timer, WorkflowInstance
+    from durable.run import executor
 
     def run(until=None, timeout: float = 15.0) -> None:
         deadline = time.monotonic() + timeout

@@ -37,7 +37,7 @@ def test_start__inside_atomic_rolls_back_with_the_transaction():
 
 def test_start__runs_after_commit(django_capture_on_commit_callbacks, monkeypatch):
     requested = []
-    monkeypatch.setattr("durable.store._waker", lambda force=False: requested.append(force))
+    monkeypatch.setattr("durable.db._waker", lambda force=False: requested.append(force))
     with django_capture_on_commit_callbacks() as callbacks, transaction.atomic():
         durable.start(workflows.three_steps, 1)
         assert requested == []

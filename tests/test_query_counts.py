@@ -14,8 +14,9 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 import durable
-from durable import executor, store, timers
+from durable import db, timers
 from durable.models import Status
+from durable.run import executor
 from tests import event_workflows as ew
 from tests import workflows
 
@@ -35,7 +36,7 @@ def expect(sqlite: int, postgresql: int) -> int:
 @pytest.fixture(autouse=True)
 def no_wake_ups(monkeypatch):
     # The django-q2 wake-up is counted on its own below.
-    monkeypatch.setattr(store, "_waker", None)
+    monkeypatch.setattr(db, "_waker", None)
 
 
 def test_queries__start(report):

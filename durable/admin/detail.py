@@ -11,13 +11,13 @@ from django.db.models import Exists, OuterRef
 
 from durable.admin.words import Payload, arguments, event_record, payload
 from durable.engine.registry import registry
-from durable.engine.types import ACTIVITY, SEND_EVENT, WAIT_EVENT
+from durable.engine.types import StepKind
 from durable.models import Delivery, Event, HistoryStep, PublishedValue, Status, Timer, Wait, WorkflowInstance
 from durable.words import clock, moment, readable, span, took, until, waiting_words
 
 logger = logging.getLogger(__name__)
 
-EVENT_STEPS = (WAIT_EVENT, SEND_EVENT)
+EVENT_STEPS = (StepKind.WAIT_EVENT, StepKind.SEND_EVENT)
 KIND_LABELS = {
     "activity": "activity",
     "sleep": "sleep",
@@ -104,7 +104,7 @@ def instance_waiting(instance: WorkflowInstance, now: dt.datetime) -> str:
 
 
 def _attempt(step: HistoryStep) -> str:
-    if step.kind != ACTIVITY:
+    if step.kind != StepKind.ACTIVITY:
         return ""
     definition = registry.activities.get(step.name)
     most = definition.retry.max_attempts if definition is not None else None

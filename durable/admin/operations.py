@@ -1,17 +1,14 @@
 """Operations on instances from the admin: cancel, pause, resume, retry, send an event.
 
-Each one needs a model permission, the same as the HTTP API's: `durable.cancel_workflowinstance`,
-`pause_`, `resume_`, `retry_workflowinstance`, and `durable.add_event` to send an event. Each
-calls `durable.client`, is written to the admin log (LogEntry, shown by the instance's History
-page) and reports with `message_user`. Domain errors (an instance that ended meanwhile, a
-malformed event) become error messages, never a 500.
+Each one needs the permission its transition names in `durable.transitions.OPERATIONS` (the same
+as the HTTP API's), and `durable.add_event` to send an event. Each calls `durable.client`, is
+written to the admin log (LogEntry, shown by the instance's History page) and reports with
+`message_user`. Domain errors (an instance that ended meanwhile, a malformed event) become error
+messages, never a 500.
 """
 
 from __future__ import annotations
 
-import logging
-from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from django.contrib import admin, messages
@@ -20,49 +17,12 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.urls import path, reverse
 
-from durable import client
+from durable import client, permissions
 from durable.admin.forms import SendEventForm
 from durable.exceptions import DurableError
-from durable.models import ACTIVE, Status
+from durable.transitions import OPERATIONS, Transition
 
-logger = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class Operation:
-    """One button of the instance page, and the matching bulk action of the list."""
-
-    name: str
-    label: str
-    done: str
-    codename: str
-    offered: frozenset[str]
-    run: Callable[[str, str], Any]
-    takes_reason: bool = False
-
-
-OPERATIONS = {
-    op.name: op
-    for op in (
-        Operation(
-            "pause", "Pause", "Paused", "pause_workflowinstance", ACTIVE - {Status.PAUSED},
-            lambda pk, reason: client.pause(pk, reason), takes_reason=True,
-        ),
-        Operation(
-            "resume", "Resume", "Resumed", "resume_workflowinstance", frozenset({Status.PAUSED}),
-            lambda pk, reason: client.resume(pk),
-        ),
-        Operation(
-            "retry", "Retry", "Retried", "retry_workflowinstance", frozenset({Status.FAILED}),
-            lambda pk, reason: client.retry(pk),
-        ),
-        Operation(
-            "cancel", "Cancel", "Cancelled", "cancel_workflowinstance", ACTIVE,
-            lambda pk, reason: client.cancel(pk, reason), takes_reason=True,
-        ),
-    )
-}  # fmt: skip
-SEND_EVENT = "add_event"  # as POST /instances/{id}/events/ in the HTTP API
+OPERATE = {"pause": client.pause, "resume": client.resume, "retry": client.retry, "cancel": client.cancel}
 
 
 class InstanceOperations(admin.ModelAdmin):
@@ -74,27 +34,27 @@ class InstanceOperations(admin.ModelAdmin):
         """The instance page (with a bound event form after a refused send); see instances.py."""
         raise NotImplementedError
 
-    def _may(self, request, codename: str) -> bool:
-        return request.user.has_perm(f"{self.opts.app_label}.{codename}")
+    def _may(self, request, op: Transition) -> bool:
+        return bool(op.permission) and request.user.has_perm(op.permission)
 
     def has_cancel_permission(self, request) -> bool:
-        return self._may(request, "cancel_workflowinstance")
+        return self._may(request, OPERATIONS["cancel"])
 
     def has_pause_permission(self, request) -> bool:
-        return self._may(request, "pause_workflowinstance")
+        return self._may(request, OPERATIONS["pause"])
 
     def has_resume_permission(self, request) -> bool:
-        return self._may(request, "resume_workflowinstance")
+        return self._may(request, OPERATIONS["resume"])
 
     def has_retry_permission(self, request) -> bool:
-        return self._may(request, "retry_workflowinstance")
+        return self._may(request, OPERATIONS["retry"])
 
     def has_send_event_permission(self, request) -> bool:
-        return self._may(request, SEND_EVENT)
+        return request.user.has_perm(permissions.qualified(permissions.SEND_EVENT))
 
-    def operations_for(self, request, instance) -> list[Operation]:
+    def operations_for(self, request, instance) -> list[Transition]:
         """The operations this user may apply to this instance in its current status."""
-        return [op for op in OPERATIONS.values() if instance.status in op.offered and self._may(request, op.codename)]
+        return [op for op in OPERATIONS.values() if instance.status in op.allowed and self._may(request, op)]
 
     def get_urls(self) -> list:
         name = f"{self.opts.app_label}_{self.opts.model_name}"
@@ -113,11 +73,11 @@ class InstanceOperations(admin.ModelAdmin):
     def _page(self, object_id: str) -> HttpResponseRedirect:
         return HttpResponseRedirect(reverse("admin:durable_workflowinstance_change", args=[quote(object_id)]))
 
-    def _apply(self, request, op: Operation, instance_id: str, given: str = "") -> tuple[Any, str | None]:
+    def _apply(self, request, op: Transition, instance_id: str, given: str = "") -> tuple[Any, str | None]:
         """Run one operation and log it: (the updated instance, None), or (None, why it was refused)."""
         reason = given or f"{op.done} by {request.user} in the admin"
         try:
-            row = op.run(instance_id, reason)
+            row = OPERATE[op.name](instance_id, reason if op.takes_reason else "")
         except DurableError as exc:
             return None, str(exc)
         note = f": {given}" if given and op.takes_reason else "."
@@ -130,7 +90,7 @@ class InstanceOperations(admin.ModelAdmin):
             raise Http404(f"There is no operation {operation!r}.")
         if request.method != "POST":
             return self._page(unquote(object_id))
-        if not (self._may(request, op.codename) and self.has_view_permission(request)):
+        if not (self._may(request, op) and self.has_view_permission(request)):
             raise PermissionDenied
         instance = self.get_object(request, unquote(object_id))
         if instance is None:
@@ -173,7 +133,7 @@ class InstanceOperations(admin.ModelAdmin):
                 return self._page(instance.pk)
         return self.render_detail(request, instance, send_form=form)
 
-    def _bulk(self, request, queryset, op: Operation) -> None:
+    def _bulk(self, request, queryset, op: Transition) -> None:
         done, refused = 0, []
         for instance_id in queryset.values_list("pk", flat=True):
             _, error = self._apply(request, op, instance_id)

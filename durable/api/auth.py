@@ -63,7 +63,7 @@ class HasDurablePermission(permissions.BasePermission):
             return False
         if isinstance(user, EventSender):
             return bool(getattr(view, "accepts_event_token", False))
-        required = view.required_permission
+        required = view.get_required_permission()
         if user.has_perm(required):
             return True
         self.message = f"You need the {required} permission."

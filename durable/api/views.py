@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Callable
 
 from django.core.exceptions import RequestDataTooBig
 from django.http.request import RawPostDataException
@@ -17,7 +16,7 @@ from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from durable import client, events
+from durable import client, events, permissions
 from durable.api import auth, errors
 from durable.api.serializers import (
     ErrorSerializer,
@@ -30,6 +29,9 @@ from durable.api.serializers import (
 )
 from durable.conf import settings
 from durable.models import Status, WorkflowInstance
+from durable.transitions import OPERATIONS, START_PERMISSION, Transition
+
+OPERATE = {"pause": client.pause, "resume": client.resume, "retry": client.retry, "cancel": client.cancel}
 
 logger = logging.getLogger(__name__)
 
@@ -44,8 +46,11 @@ class DurableView(APIView):
     schema = AutoSchema()
     permission_classes = [auth.HasDurablePermission]
     parser_classes = [JSONParser]
-    required_permission = "durable.view_workflowinstance"
+    required_permission = permissions.qualified(permissions.VIEW_INSTANCE)
     accepts_event_token = False
+
+    def get_required_permission(self) -> str:
+        return self.required_permission
 
     def get_authenticators(self) -> list:
         return auth.authenticators()
@@ -98,7 +103,7 @@ class EventReceiver(DurableView):
     """CloudEvents receiver: structured, binary and batch modes."""
 
     parser_classes: list = []
-    required_permission = "durable.add_event"
+    required_permission = permissions.qualified(permissions.SEND_EVENT)
     accepts_event_token = True
 
     @extend_schema(
@@ -114,7 +119,7 @@ class InstanceEvents(DurableView):
     """A CloudEvent addressed to one instance (any mode)."""
 
     parser_classes: list = []
-    required_permission = "durable.add_event"
+    required_permission = permissions.qualified(permissions.SEND_EVENT)
     accepts_event_token = True
 
     @extend_schema(request={events.STRUCTURED: OpenApiTypes.OBJECT}, responses={202: ReceiptSerializer, **ERRORS})
@@ -192,7 +197,7 @@ class InstanceDetail(DurableView):
 
 
 class Start(DurableView):
-    required_permission = "durable.add_workflowinstance"
+    required_permission = START_PERMISSION
 
     @extend_schema(request=StartSerializer, responses={201: InstanceSerializer, 200: InstanceSerializer, **ERRORS})
     def post(self, request, name: str) -> Response:
@@ -212,41 +217,37 @@ class Start(DurableView):
 class _Operation(DurableView):
     """POST an operation on one instance; the body may carry {"reason": ...}."""
 
-    operation: Callable[..., WorkflowInstance] = staticmethod(client.cancel)
-    takes_reason = True
+    transition: Transition = OPERATIONS["cancel"]
+
+    def get_required_permission(self) -> str:
+        return self.transition.permission or ""
 
     @extend_schema(request=ReasonSerializer, responses={200: InstanceSerializer, **ERRORS})
     def post(self, request, instance_id: str) -> Response:
-        if self.takes_reason:
+        reason = ""
+        if self.transition.takes_reason:
             body = ReasonSerializer(data=request.data if isinstance(request.data, dict) else {})
             if not body.is_valid():
                 raise errors.BadRequest(errors._detail(body.errors))
-            instance = self.operation(instance_id, body.validated_data["reason"])
-        else:
-            instance = self.operation(instance_id)
+            reason = body.validated_data["reason"]
+        instance = OPERATE[self.transition.name](instance_id, reason)
         return Response(InstanceSerializer(instance).data)
 
 
 class Cancel(_Operation):
-    required_permission = "durable.cancel_workflowinstance"
-    operation = staticmethod(client.cancel)
+    transition = OPERATIONS["cancel"]
 
 
 class Pause(_Operation):
-    required_permission = "durable.pause_workflowinstance"
-    operation = staticmethod(client.pause)
+    transition = OPERATIONS["pause"]
 
 
 class Resume(_Operation):
-    required_permission = "durable.resume_workflowinstance"
-    operation = staticmethod(client.resume)
-    takes_reason = False
+    transition = OPERATIONS["resume"]
 
 
 class Retry(_Operation):
-    required_permission = "durable.retry_workflowinstance"
-    operation = staticmethod(client.retry)
-    takes_reason = False
+    transition = OPERATIONS["retry"]
 
 
 class GetEvent(DurableView):

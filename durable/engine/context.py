@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import random as _random
 import uuid as _uuid
 from collections.abc import Callable, Iterable
@@ -11,24 +10,14 @@ from typing import Any, Protocol
 
 from durable.engine import codec
 from durable.engine.types import (
-    ACTIVITY,
-    COMPLETED,
-    FAILED,
-    NOW,
-    RANDOM,
-    RETRYING,
-    SEND_EVENT,
-    SET_EVENT,
-    SLEEP,
-    TIMED_OUT,
-    TIMER_RETRY,
-    TIMER_SLEEP,
-    UUID4,
-    WAIT_EVENT,
     ActivityCall,
     NewStep,
     ReceivedEvent,
     Step,
+    StepKind,
+    StepStatus,
+    TimerPurpose,
+    Verdict,
     WaitSpec,
 )
 from durable.exceptions import (
@@ -40,8 +29,6 @@ from durable.exceptions import (
     Suspend,
     WaitTimeout,
 )
-
-logger = logging.getLogger(__name__)
 
 EVENT_ID_NAMESPACE = _uuid.UUID("6f1c7a52-8d0b-4b7e-9a51-3c2f0d9e4a17")
 
@@ -56,13 +43,13 @@ class ActivityFailure(Exception):
 
 
 class Backend(Protocol):
-    """What the context needs from storage; `durable.executor` implements it over the ORM."""
+    """What the context needs from storage; `durable.run.backend` implements it over the ORM."""
 
     def clock(self) -> dt.datetime: ...
     def record(self, step: NewStep) -> None: ...
     def run_activity(self, call: ActivityCall) -> Any: ...
-    def activity_failed(self, call: ActivityCall, error: dict, retry_at: dt.datetime | None) -> str: ...
-    def suspend_timer(self, position: int, purpose: str, name: str, due_at: dt.datetime) -> None: ...
+    def activity_failed(self, call: ActivityCall, error: dict, retry_at: dt.datetime | None) -> Verdict: ...
+    def suspend_timer(self, position: int, purpose: TimerPurpose, name: str, due_at: dt.datetime) -> None: ...
     def wait_event(self, spec: WaitSpec) -> Step | None: ...
 
 
@@ -108,6 +95,16 @@ class WorkflowContext:
         """The history position the next step will take."""
         return self._position
 
+    @property
+    def recorded(self) -> int:
+        """How many steps the history held when the run began."""
+        return self._recorded
+
+    @property
+    def halt(self) -> BaseException | None:
+        """The suspension, halt or non-determinism that ended the run, even if user code swallowed it."""
+        return self._halt
+
     def _where(self, position: int) -> str:
         return f"Instance {self.instance_id} step {position}"
 
@@ -149,15 +146,15 @@ class WorkflowContext:
 
     def now(self) -> dt.datetime:
         """The current time (aware, UTC), recorded on first execution and replayed after."""
-        return self._record_local(NOW, NOW, self._backend.clock())
+        return self._record_local(StepKind.NOW, StepKind.NOW, self._backend.clock())
 
     def uuid4(self) -> _uuid.UUID:
         """A random UUID, recorded on first execution and replayed after."""
-        return self._record_local(UUID4, UUID4, _uuid.uuid4())
+        return self._record_local(StepKind.UUID4, StepKind.UUID4, _uuid.uuid4())
 
     def random(self) -> float:
         """A random float in [0, 1), recorded on first execution and replayed after."""
-        return self._record_local(RANDOM, RANDOM, _random.random())
+        return self._record_local(StepKind.RANDOM, StepKind.RANDOM, _random.random())
 
     # Published values and events ---------------------------------------------------------
 
@@ -170,7 +167,7 @@ class WorkflowContext:
         """
         if not isinstance(key, str) or not key or len(key) > 200:
             raise InvalidArgument(f"set_event key must be a non-empty str of at most 200 characters, not {key!r}.")
-        self._record_local(SET_EVENT, key, value)
+        self._record_local(StepKind.SET_EVENT, key, value)
 
     def send_event(self, event_type: str, source: str, data: Any = None, *, subject: str | None = None) -> str:
         """Send a CloudEvent from the workflow, stored once and delivered after the step commits.
@@ -180,7 +177,7 @@ class WorkflowContext:
         """
         if not isinstance(event_type, str) or not event_type or not isinstance(source, str) or not source:
             raise InvalidArgument("send_event needs a non-empty event_type and source.")
-        position, step = self._next(SEND_EVENT, event_type)
+        position, step = self._next(StepKind.SEND_EVENT, event_type)
         if step is not None:
             return step.result["id"]
         event_id = str(_uuid.uuid5(EVENT_ID_NAMESPACE, f"{self.instance_id}:{position}"))
@@ -191,7 +188,9 @@ class WorkflowContext:
             "subject": subject,
             "data": codec.encode(data, where=f"{self._where(position)} send_event data"),
         }
-        self._call(self._backend.record, NewStep(position=position, kind=SEND_EVENT, name=event_type, result=record))
+        self._call(
+            self._backend.record, NewStep(position=position, kind=StepKind.SEND_EVENT, name=event_type, result=record)
+        )
         return event_id
 
     # Timers ------------------------------------------------------------------------------
@@ -208,15 +207,15 @@ class WorkflowContext:
         self._sleep_step(lambda now: when)
 
     def _sleep_step(self, due: Callable[[dt.datetime], dt.datetime]) -> None:
-        position, step = self._next(SLEEP, SLEEP)
+        position, step = self._next(StepKind.SLEEP, StepKind.SLEEP)
         if step is not None:
             return
         now = self._backend.clock()
         due_at = due(now)
         if due_at <= now:
-            self._call(self._backend.record, NewStep(position=position, kind=SLEEP, name=SLEEP))
+            self._call(self._backend.record, NewStep(position=position, kind=StepKind.SLEEP, name=StepKind.SLEEP))
             return
-        self._call(self._backend.suspend_timer, position, TIMER_SLEEP, SLEEP, due_at)
+        self._call(self._backend.suspend_timer, position, TimerPurpose.SLEEP, StepKind.SLEEP, due_at)
         self._suspend()
 
     # Events ------------------------------------------------------------------------------
@@ -252,7 +251,7 @@ class WorkflowContext:
             raise InvalidArgument(f"wait_event subject must be a str, not {subject!r}.")
         seconds = None if timeout is None else to_seconds(timeout, "wait_event timeout")
         name = ",".join(types)
-        position, step = self._next(WAIT_EVENT, name)
+        position, step = self._next(StepKind.WAIT_EVENT, name)
         if step is None:
             match_tree = codec.encode(match or {}, where=f"{self._where(position)} wait_event match")
             now = self._backend.clock()
@@ -267,27 +266,27 @@ class WorkflowContext:
             step = self._call(self._backend.wait_event, spec)
             if step is None:
                 self._suspend()
-        if step.status == TIMED_OUT:
+        if step.status == StepStatus.TIMED_OUT:
             raise WaitTimeout(f"{self._where(position)}: no {name} event arrived within the timeout.")
         return ReceivedEvent.from_record(step.result)
 
     # Activities --------------------------------------------------------------------------
 
     def _call_activity(self, definition: Any, args: tuple, kwargs: dict) -> Any:
-        position, step = self._next(ACTIVITY, definition.name)
-        if step is not None and step.status == COMPLETED:
+        position, step = self._next(StepKind.ACTIVITY, definition.name)
+        if step is not None and step.status == StepStatus.COMPLETED:
             return codec.decode(step.result)
-        if step is not None and step.status == FAILED:
+        if step is not None and step.status == StepStatus.FAILED:
             raise self._activity_error(definition.name, step.error or {}, step.attempt)
         where = f"{self._where(position)} input of activity '{definition.name}'"
         input_tree = codec.encode({"args": list(args), "kwargs": kwargs}, where=where)
         args, kwargs = tuple(codec.decode(input_tree["args"])), codec.decode(input_tree["kwargs"])
         attempt = 1
-        if step is not None and step.status == RETRYING:
+        if step is not None and step.status == StepStatus.RETRYING:
             attempt = step.attempt + 1
             now = self._backend.clock()
             if step.retry_at is not None and step.retry_at > now:
-                self._call(self._backend.suspend_timer, position, TIMER_RETRY, definition.name, step.retry_at)
+                self._call(self._backend.suspend_timer, position, TimerPurpose.RETRY, definition.name, step.retry_at)
                 self._suspend()
         while True:
             call = ActivityCall(
@@ -307,10 +306,10 @@ class WorkflowContext:
                     delay = definition.retry.delay(attempt)
                     retry_at = self._backend.clock() + dt.timedelta(seconds=delay)
                 verdict = self._call(self._backend.activity_failed, call, failure.error, retry_at)
-                if verdict == "retry":
+                if verdict == Verdict.RETRY:
                     attempt += 1
                     continue
-                if verdict == "suspended":
+                if verdict == Verdict.SUSPENDED:
                     self._suspend()
                 raise self._activity_error(definition.name, failure.error, attempt) from None
             return codec.decode(tree)

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import logging
 import traceback
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 from durable.engine import codec
@@ -12,19 +12,24 @@ from durable.engine.context import WorkflowContext
 from durable.engine.registry import WorkflowDefinition
 from durable.exceptions import EncodingError, Halt, NonDeterminismError, Suspend
 
-logger = logging.getLogger(__name__)
 
-COMPLETED = "completed"
-FAILED = "failed"
-SUSPENDED = "suspended"
-NONDETERMINISTIC = "nondeterministic"
+class OutcomeKind(StrEnum):
+    """How a run of the workflow function ended."""
+
+    COMPLETED = "completed"
+    FAILED = "failed"
+    SUSPENDED = "suspended"
+    NONDETERMINISTIC = "nondeterministic"
+
+
+COMPLETED, FAILED, SUSPENDED, NONDETERMINISTIC = OutcomeKind
 
 
 @dataclass
 class Outcome:
     """How one run of a workflow function ended."""
 
-    kind: str
+    kind: OutcomeKind
     result: Any = None
     error: dict | None = None
 
@@ -57,14 +62,14 @@ def run(definition: WorkflowDefinition, ctx: WorkflowContext, args: list, kwargs
     halted = _halted(ctx)
     if halted:
         return halted
-    if ctx.position < ctx._recorded:
+    if ctx.position < ctx.recorded:
         return Outcome(
             NONDETERMINISTIC,
             error={
                 "type": "NonDeterminismError",
                 "message": (
                     f"Instance {ctx.instance_id}: the workflow returned after {ctx.position} steps but "
-                    f"the history holds {ctx._recorded}. Check that the workflow is deterministic; "
+                    f"the history holds {ctx.recorded}. Check that the workflow is deterministic; "
                     "deploy code that replays the recorded steps, then resume the instance."
                 ),
             },
@@ -77,7 +82,7 @@ def run(definition: WorkflowDefinition, ctx: WorkflowContext, args: list, kwargs
 
 
 def _halted(ctx: WorkflowContext) -> Outcome | None:
-    halt = ctx._halt
+    halt = ctx.halt
     if isinstance(halt, Halt) and not isinstance(halt, Suspend):
         raise halt
     if isinstance(halt, Suspend):

@@ -1,13 +1,10 @@
-"""RetryPolicy: how often and how far apart a failed activity is tried again."""
+"""RetryPolicy (how often and how far apart a failed activity is tried again) and pause_after_errors."""
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass, field
 
 from durable.exceptions import DefinitionError
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -59,3 +56,24 @@ class RetryPolicy:
 
 
 DEFAULT_RETRY = RetryPolicy()
+
+
+def pauses(pause_after_errors: int | None, streak: int) -> bool:
+    """Whether `streak` failed attempts in a row pause the instance (`pause_after_errors=N`)."""
+    return pause_after_errors is not None and streak >= pause_after_errors
+
+
+def activity_pause_reason(streak: int, activity: str, error: dict) -> str:
+    """The reason recorded when an activity's failures pause the instance."""
+    return (
+        f"Paused after {streak} failed attempts in a row; the last, of activity '{activity}', raised "
+        f"{error['type']}: {error['message']}. Fix the cause, then resume the instance."
+    )
+
+
+def workflow_pause_reason(streak: int, error: dict) -> str:
+    """The reason recorded when the workflow's own uncaught errors pause the instance."""
+    return (
+        f"Paused after {streak} failed attempts in a row; the workflow raised "
+        f"{error['type']}: {error['message']}. Fix the cause, then resume."
+    )

@@ -5,37 +5,85 @@ from __future__ import annotations
 import builtins
 import dataclasses
 import datetime as dt
-import logging
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any, TypeVar
 
 from durable.engine import codec
 
-logger = logging.getLogger(__name__)
-
 T = TypeVar("T")
 
-# Step kinds, as stored in the history.
-ACTIVITY = "activity"
-SLEEP = "sleep"
-WAIT_EVENT = "wait_event"
-SEND_EVENT = "send_event"
-SET_EVENT = "set_event"
-NOW = "now"
-UUID4 = "uuid4"
-RANDOM = "random"
-STEP_KINDS = (ACTIVITY, SLEEP, WAIT_EVENT, SEND_EVENT, SET_EVENT, NOW, UUID4, RANDOM)
 
-# Step statuses.
-COMPLETED = "completed"
-FAILED = "failed"
-RETRYING = "retrying"
-TIMED_OUT = "timed_out"
+class StepKind(StrEnum):
+    """What a history row records; stored as its value."""
 
-# Timer purposes.
-TIMER_SLEEP = "sleep"
-TIMER_TIMEOUT = "timeout"
-TIMER_RETRY = "retry"
+    ACTIVITY = "activity"
+    SLEEP = "sleep"
+    WAIT_EVENT = "wait_event"
+    SEND_EVENT = "send_event"
+    SET_EVENT = "set_event"
+    NOW = "now"
+    UUID4 = "uuid4"
+    RANDOM = "random"
+
+    @property
+    def label(self) -> str:
+        return _KIND_LABELS[self]
+
+
+class StepStatus(StrEnum):
+    """How a recorded step stands."""
+
+    COMPLETED = "completed"
+    FAILED = "failed"
+    RETRYING = "retrying"
+    TIMED_OUT = "timed_out"
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ").capitalize()
+
+
+class TimerPurpose(StrEnum):
+    """Why a timer row exists."""
+
+    SLEEP = "sleep"
+    TIMEOUT = "timeout"
+    RETRY = "retry"
+
+    @property
+    def label(self) -> str:
+        return _PURPOSE_LABELS[self]
+
+
+class Verdict(StrEnum):
+    """What the storage decided after a failed activity attempt."""
+
+    RETRY = "retry"  # run the next attempt now, in this run
+    SUSPENDED = "suspended"  # the run waits (a backoff timer) or the instance was paused
+    FINAL = "final"  # no attempt follows: ActivityError goes into the workflow
+
+
+_KIND_LABELS = {
+    StepKind.ACTIVITY: "activity",
+    StepKind.SLEEP: "sleep",
+    StepKind.WAIT_EVENT: "wait for event",
+    StepKind.SEND_EVENT: "send event",
+    StepKind.SET_EVENT: "publish value",
+    StepKind.NOW: "now()",
+    StepKind.UUID4: "uuid4()",
+    StepKind.RANDOM: "random()",
+}
+_PURPOSE_LABELS = {
+    TimerPurpose.SLEEP: "Sleep",
+    TimerPurpose.TIMEOUT: "Wait timeout",
+    TimerPurpose.RETRY: "Retry backoff",
+}
+
+
+def choices(enum: type[StrEnum]) -> list[tuple[str, str]]:
+    """(value, label) pairs for a model field's choices."""
+    return [(member.value, getattr(member, "label", member.value)) for member in enum]
 
 
 @dataclass
@@ -45,7 +93,7 @@ class Step:
     position: int
     kind: str
     name: str
-    status: str = COMPLETED
+    status: str = StepStatus.COMPLETED
     result: Any = None
     error: dict | None = None
     attempt: int = 1
@@ -60,7 +108,7 @@ class NewStep:
     kind: str
     name: str
     result: Any = None
-    status: str = COMPLETED
+    status: str = StepStatus.COMPLETED
     input: Any = None
     started_at: dt.datetime | None = None
     extra: dict = field(default_factory=dict)

@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from durable.exceptions import DurableError
 from durable.management import format as fmt
+from durable.transitions import OPERATIONS
 
 logger = logging.getLogger(__name__)
 
@@ -40,16 +41,15 @@ class TransitionCommand(DurableCommand):
     """cancel / pause / resume / retry: one instance id, maybe a reason, one client call."""
 
     action: Callable[..., Any]  # a client function, set as staticmethod(client.cancel)
-    takes_reason = False
+    transition = ""  # its name in durable.transitions.OPERATIONS
 
     def add_arguments(self, parser) -> None:
         parser.add_argument("instance_id", metavar="ID", help="The workflow instance id.")
-        if self.takes_reason:
+        if OPERATIONS[self.transition].takes_reason:
             parser.add_argument(
                 "--reason", default="", help="Why, for the instance's incident log and the admin (optional)."
             )
 
     def run(self, **options: Any) -> None:
-        extra = {"reason": options["reason"]} if self.takes_reason else {}
-        row = self.action(options["instance_id"], **extra)
+        row = self.action(options["instance_id"], options.get("reason") or "")
         self.stdout.write(self.style.SUCCESS(f"Instance {row.id} ({row.workflow_name}) is now {row.status}."))

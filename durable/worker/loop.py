@@ -8,7 +8,7 @@ import time
 
 from django.db import close_old_connections, connections
 
-from durable import store, timers
+from durable import db, timers
 from durable.conf import settings
 
 logger = logging.getLogger(__name__)
@@ -44,7 +44,7 @@ class TimerLoop:
         poll = float(settings.TIMER_POLL)
         due = timers.next_due()
         if due is not None:
-            wait = (due - store.now()).total_seconds()
+            wait = (due - db.now()).total_seconds()
             if wait <= 0:
                 fired = timers.fire_due()
                 self.fired += fired
@@ -55,7 +55,7 @@ class TimerLoop:
 
 def run_once() -> int:
     """One pass in this process: fire due timers, sweep, and run every due instance."""
-    from durable import executor
+    from durable.run import executor
     from durable.worker import wakeup
 
     timers.sweep()

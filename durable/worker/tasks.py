@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from durable import executor, timers
+from durable import timers
+from durable.run import executor
 from durable.worker import wakeup
 
 logger = logging.getLogger(__name__)

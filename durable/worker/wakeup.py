@@ -7,7 +7,7 @@ import time
 
 from django_q.tasks import async_task
 
-from durable import store
+from durable import db
 from durable.models import WakeSignal
 
 logger = logging.getLogger(__name__)
@@ -26,7 +26,7 @@ def request(*, force: bool = False) -> bool:
     raises the flag again and gets a task of its own: no wake-up falls between the two.
     """
     global _row_seen
-    moment = store.now()
+    moment = db.now()
     raised = WakeSignal.objects.filter(name=QUEUE, pending=False).update(pending=True, requested_at=moment)
     if not raised and not force:
         # Usually the flag is up already. Only a missing row (a fresh or flushed database) also

@@ -12,7 +12,7 @@ from django.utils import timezone
 from durable.admin.counting import EstimatingPaginator, estimate_rows, status_counts
 from durable.admin.instances import WorkflowInstanceAdmin
 from durable.models import Status, Wait, WorkflowInstance
-from durable.steps import waiting_summary
+from durable.run.backend import waiting_summary
 from tests.conftest import is_postgres
 
 pytestmark = pytest.mark.django_db

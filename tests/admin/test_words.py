@@ -10,7 +10,7 @@ import pytest
 from durable.admin.forms import nested
 from durable.admin.words import arguments, event_record, payload
 from durable.engine import codec
-from durable.steps import waiting_summary
+from durable.run.backend import waiting_summary
 from durable.words import readable, span, took, waiting_words
 
 NOW = dt.datetime(2025, 3, 1, 12, 0, 0, tzinfo=dt.UTC)

@@ -10,8 +10,8 @@ from django.core.management.base import CommandError
 from django.utils import timezone
 
 import durable
-from durable import executor
 from durable.models import WorkflowInstance
+from durable.run import executor
 from tests import workflows
 from tests.command_workflows import cmd_awaits_payment
 

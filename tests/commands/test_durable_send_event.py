@@ -6,8 +6,8 @@ import pytest
 from django.core.management.base import CommandError
 
 import durable
-from durable import executor
 from durable.models import Event, Status, WorkflowInstance
+from durable.run import executor
 from tests.command_workflows import PAYMENT, SIGNUP, cmd_awaits_payment
 
 # Delivery happens before send_event returns only outside a transaction, as in the shell.

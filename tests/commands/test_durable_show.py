@@ -8,8 +8,8 @@ import pytest
 from django.core.management.base import CommandError
 
 import durable
-from durable import executor
 from durable.models import HistoryStep, Status
+from durable.run import executor
 from tests import workflows
 from tests.command_workflows import cmd_awaits_payment, cmd_echoes
 

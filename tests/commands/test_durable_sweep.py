@@ -7,8 +7,8 @@ import time
 import pytest
 
 import durable
-from durable import executor
 from durable.models import Status, Timer
+from durable.run import executor
 from tests import workflows
 
 pytestmark = pytest.mark.django_db

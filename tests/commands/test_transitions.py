@@ -6,8 +6,8 @@ import pytest
 from django.core.management.base import CommandError
 
 import durable
-from durable import executor
 from durable.models import Status, Timer, Wait, WorkflowInstance
+from durable.run import executor
 from tests import workflows
 from tests.command_workflows import cmd_awaits_payment
 

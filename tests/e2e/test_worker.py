@@ -12,7 +12,7 @@ from django.db import connection
 from django_q.models import Schedule
 
 import durable
-from durable import store
+from durable import db
 from durable.models import HistoryStep, Status, WorkflowInstance
 from tests import workflows
 from tests.conftest import is_postgres, wait_for
@@ -83,7 +83,7 @@ def test_worker__lost_wake_up_is_recovered_by_the_sweep(worker):
         id="orphan",
         workflow_name="three_steps",
         input={"args": [1], "kwargs": {"nap": 0.01}},
-        run_after=store.now(),
+        run_after=db.now(),
     )
     assert durable.get_handle("orphan").result(timeout=30)["result"] == 4
 

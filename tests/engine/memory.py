@@ -7,15 +7,7 @@ import datetime as dt
 from durable.engine import codec
 from durable.engine.context import ActivityContext, ActivityFailure
 from durable.engine.replay import describe
-from durable.engine.types import (
-    COMPLETED,
-    FAILED,
-    RETRYING,
-    SLEEP,
-    TIMED_OUT,
-    WAIT_EVENT,
-    Step,
-)
+from durable.engine.types import Step, StepKind, StepStatus, Verdict
 
 T0 = dt.datetime(2026, 1, 1, 12, 0, tzinfo=dt.UTC)
 
@@ -51,20 +43,22 @@ class MemoryBackend:
         except Exception as exc:
             raise ActivityFailure(describe(exc), exc) from None
         self.steps[call.position] = Step(
-            call.position, "activity", call.definition.name, COMPLETED, tree, attempt=call.attempt
+            call.position, "activity", call.definition.name, StepStatus.COMPLETED, tree, attempt=call.attempt
         )
         return tree
 
     def activity_failed(self, call, error, retry_at):
         position, name = call.position, call.definition.name
         if retry_at is None:
-            self.steps[position] = Step(position, "activity", name, FAILED, None, error, call.attempt)
-            return "final"
-        self.steps[position] = Step(position, "activity", name, RETRYING, None, error, call.attempt, retry_at)
+            self.steps[position] = Step(position, "activity", name, StepStatus.FAILED, None, error, call.attempt)
+            return Verdict.FINAL
+        self.steps[position] = Step(
+            position, "activity", name, StepStatus.RETRYING, None, error, call.attempt, retry_at
+        )
         if retry_at <= self.moment:
-            return "retry"
+            return Verdict.RETRY
         self.timers[position] = ("retry", name, retry_at)
-        return "suspended"
+        return Verdict.SUSPENDED
 
     def suspend_timer(self, position, purpose, name, due_at) -> None:
         self.timers.setdefault(position, (purpose, name, due_at))
@@ -83,12 +77,12 @@ class MemoryBackend:
         purpose, name, due = self.timers.pop(position)
         self.moment = max(self.moment, due)
         if purpose == "sleep":
-            self.steps[position] = Step(position, SLEEP, SLEEP)
+            self.steps[position] = Step(position, StepKind.SLEEP, StepKind.SLEEP)
         elif purpose == "timeout":
             spec = self.waits.pop(position)
-            self.steps[position] = Step(position, WAIT_EVENT, spec.name, TIMED_OUT)
+            self.steps[position] = Step(position, StepKind.WAIT_EVENT, spec.name, StepStatus.TIMED_OUT)
 
     def deliver(self, position: int, record: dict) -> None:
         spec = self.waits.pop(position)
         self.timers.pop(position, None)
-        self.steps[position] = Step(position, WAIT_EVENT, spec.name, COMPLETED, record)
+        self.steps[position] = Step(position, StepKind.WAIT_EVENT, spec.name, StepStatus.COMPLETED, record)

@@ -11,7 +11,7 @@ import durable
 from durable.engine import replay
 from durable.engine.context import WorkflowContext
 from durable.engine.registry import WorkflowDefinition
-from durable.engine.types import RETRYING
+from durable.engine.types import StepStatus
 from tests.engine.memory import MemoryBackend
 
 CALLS: list[str] = []
@@ -200,7 +200,7 @@ def test_replay__wait_event_timeout_raises_wait_timeout():
 def test_replay__activity_retries_then_raises_activity_error():
     backend = MemoryBackend()
     assert run(retries, backend).kind == replay.SUSPENDED
-    assert backend.steps[0].status == RETRYING and backend.steps[0].attempt == 1
+    assert backend.steps[0].status == StepStatus.RETRYING and backend.steps[0].attempt == 1
     backend.moment = backend.steps[0].retry_at
     backend.timers.clear()
     assert run(retries, backend).kind == replay.SUSPENDED

@@ -17,4 +17,4 @@ class Command(TransitionCommand):
         "cancelled already."
     )
     action = staticmethod(client.cancel)
-    takes_reason = True
+    transition = "cancel"

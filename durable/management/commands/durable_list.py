@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import CommandError
 
-from durable import store
+from durable import db
 from durable.engine.registry import registry
 from durable.management import format as fmt
 from durable.management.base import DurableCommand
@@ -53,7 +53,7 @@ class Command(DurableCommand):
             hint = f" No workflow named '{workflow}' is registered." if unknown else ""
             self.stdout.write(f"No instances match.{hint}")
             return
-        now = store.now()
+        now = db.now()
         self.write_table(HEADERS, [_row(values, now) for values in found[:limit]], WIDTHS)
         if len(found) > limit:
             more = f"Showing the newest {limit}; there are more. Raise --limit or filter."

@@ -16,4 +16,4 @@ class Command(TransitionCommand):
         "timer firings that arrive meanwhile are kept for it. Fails for a paused or ended instance."
     )
     action = staticmethod(client.pause)
-    takes_reason = True
+    transition = "pause"

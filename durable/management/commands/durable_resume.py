@@ -16,3 +16,4 @@ class Command(TransitionCommand):
         "that arrived while it was paused. Fails for an instance that is not paused."
     )
     action = staticmethod(client.resume)
+    transition = "resume"

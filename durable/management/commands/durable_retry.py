@@ -17,3 +17,4 @@ class Command(TransitionCommand):
         "for an instance that has not failed."
     )
     action = staticmethod(client.retry)
+    transition = "retry"

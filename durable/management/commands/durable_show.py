@@ -7,8 +7,8 @@ import logging
 import sys
 from typing import Any
 
-from durable import client, store, words
-from durable.engine.types import ACTIVITY, TIMED_OUT, WAIT_EVENT
+from durable import client, db, words
+from durable.engine.types import StepKind, StepStatus
 from durable.management import format as fmt
 from durable.management.base import DurableCommand
 from durable.models import HistoryStep, PublishedValue, Status, Timer, Wait, WorkflowInstance
@@ -36,7 +36,7 @@ class Command(DurableCommand):
     def run(self, **options: Any) -> None:
         handle = client.get_handle(options["instance_id"])  # InstanceNotFound, with the client's message
         row = WorkflowInstance.objects.get(id=handle.instance_id)
-        self.full, self.now = options["full"], store.now()
+        self.full, self.now = options["full"], db.now()
         self._summary(row)
         steps = HistoryStep.objects.filter(instance_id=row.id).order_by("position")
         self._section(
@@ -138,7 +138,7 @@ def _step_row(step: HistoryStep) -> tuple:
         step.kind,
         step.name,
         step.status,
-        step.attempt if step.kind == ACTIVITY else None,
+        step.attempt if step.kind == StepKind.ACTIVITY else None,
         words.took(duration) if duration is not None else None,
         _outcome(step),
         fmt.when(step.recorded_at),
@@ -151,10 +151,10 @@ def _outcome(step: HistoryStep) -> str:
         return fmt.error_line(step.error)
     if step.failures and step.status != "completed":
         return fmt.error_line(step.failures[-1])
-    if step.status == TIMED_OUT:
+    if step.status == StepStatus.TIMED_OUT:
         return "timed out"
     event = step.result
-    if step.kind == WAIT_EVENT and isinstance(event, dict) and "type" in event:
+    if step.kind == StepKind.WAIT_EVENT and isinstance(event, dict) and "type" in event:
         data = f" data={fmt.dumps(event['data'])}" if event.get("data") is not None else ""
         return f"{event['type']} {event.get('id')} from {event.get('source')}{data}"
     return fmt.NONE if step.result is None else fmt.dumps(step.result)

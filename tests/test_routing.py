@@ -9,7 +9,7 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 import durable
-from durable import store
+from durable import db, journal
 from durable.models import Delivery, Event, HistoryStep, Status, Timer, Wait, WorkflowInstance
 from tests import event_workflows as ew
 
@@ -112,8 +112,8 @@ def test_keeping__events_before_the_instance_existed_are_not_seen(drain):
 def test_keeping__events_past_retention_are_not_consumed(drain, settings):
     handle = durable.start(ew.waits_once, "k3", timeout=0.3)
     durable.send_event("thing.happened", "/t", {"key": "k3"}, id="old")
-    Event.objects.filter(event_id="old").update(received_at=store.now() - dt.timedelta(hours=2))
-    WorkflowInstance.objects.filter(id=handle.instance_id).update(created_at=store.now() - dt.timedelta(hours=3))
+    Event.objects.filter(event_id="old").update(received_at=db.now() - dt.timedelta(hours=2))
+    WorkflowInstance.objects.filter(id=handle.instance_id).update(created_at=db.now() - dt.timedelta(hours=3))
     settings.DURABLE_EVENT_RETENTION = dt.timedelta(hours=1)
     drain(handle)
     assert handle.result() == {"outcome": "timeout"}
@@ -272,9 +272,9 @@ def test_send_event__stored_but_undelivered_event_is_delivered_by_the_sweep(drai
 
     handle = durable.start(ew.waits_once, "lost")
     drain()
-    WorkflowInstance.objects.filter(id=handle.instance_id).update(created_at=store.now() - dt.timedelta(seconds=60))
+    WorkflowInstance.objects.filter(id=handle.instance_id).update(created_at=db.now() - dt.timedelta(seconds=60))
     record = {"id": "orphan-event", "source": "/dead-worker", "type": "thing.happened", "data": {"key": "lost"}}
-    store.store_event(record, received_at=store.now() - dt.timedelta(seconds=5))
+    journal.record_event(record, received_at=db.now() - dt.timedelta(seconds=5))
     report = timers.recover()
     assert report.redelivered == 1
     drain(handle)

@@ -10,8 +10,9 @@ import pytest
 from django.db import connections
 
 import durable
-from durable import executor, timers
+from durable import timers
 from durable.models import Delivery, HistoryStep, Status, Timer, WorkflowInstance
+from durable.run import executor
 from tests import event_workflows as ew
 
 pytestmark = pytest.mark.django_db(transaction=True)

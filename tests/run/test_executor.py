@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import datetime as dt
-
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 import durable
-from durable import executor, signals, store
+from durable import db, journal, signals
 from durable.models import HistoryStep, Status, Timer, WorkflowInstance
+from durable.run import executor
 from tests import workflows
 from tests.testapp.models import Ledger
 
@@ -125,31 +124,13 @@ def test_history__loads_in_one_query(drain):
     handle = durable.start(workflows.three_steps, 1, nap=0.01)
     drain(handle)
     with CaptureQueriesContext(connection) as queries:
-        steps, _ = store.load_history(handle.instance_id)
+        steps, _ = journal.load_history(handle.instance_id)
     assert len(steps) == 5
     assert len(queries) == 1
 
 
-def test_lease__a_worker_that_lost_its_lease_records_nothing():
-    handle = durable.start(workflows.three_steps, 1)
-    [row] = store.claim("worker-a", 1, 30)
-    # An operator or another worker took over meanwhile.
-    WorkflowInstance.objects.filter(id=handle.instance_id).update(lease_owner="worker-b")
-    executor.run_claimed(row, "worker-a")
-    assert not HistoryStep.objects.filter(instance_id=handle.instance_id).exists()
-    assert not Ledger.objects.filter(instance_id=handle.instance_id).exists(), "the activity's writes rolled back"
-
-
-def test_lease__claim_skips_instances_held_by_a_live_lease():
-    durable.start(workflows.three_steps, 1)
-    assert len(store.claim("worker-a", 5, 30)) == 1
-    assert store.claim("worker-b", 5, 30) == []
-    WorkflowInstance.objects.update(lease_expires_at=store.now() - dt.timedelta(seconds=1))
-    assert len(store.claim("worker-b", 5, 30)) == 1
-
-
 def test_missing_workflow_code__pauses_with_a_reason(drain):
-    WorkflowInstance.objects.create(id="ghost", workflow_name="removed_workflow", run_after=store.now())
+    WorkflowInstance.objects.create(id="ghost", workflow_name="removed_workflow", run_after=db.now())
     drain()
     row = WorkflowInstance.objects.get(id="ghost")
     assert row.status == Status.PAUSED

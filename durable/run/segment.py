@@ -9,17 +9,14 @@ twice after a crash), or grows past its time or size budget.
 
 from __future__ import annotations
 
-import logging
 import time
 from typing import Any
 
 from django.db import IntegrityError
 
-from durable import routing, store
+from durable import db, journal, leases, routing, transitions
 from durable.engine.types import NewStep
 from durable.exceptions import LeaseLost
-
-logger = logging.getLogger(__name__)
 
 MAX_SECONDS = 0.25
 MAX_STEPS = 200
@@ -28,8 +25,9 @@ MAX_STEPS = 200
 class Segment:
     """The open transaction of one run, and the history it will write when it commits."""
 
-    def __init__(self, instance_id: str, owner: str, lease: float, wake_seq: int) -> None:
+    def __init__(self, instance_id: str, workflow_name: str, owner: str, lease: float, wake_seq: int) -> None:
         self.instance_id = instance_id
+        self.workflow_name = workflow_name
         self.owner = owner
         self.lease = lease
         self.wake_seq = wake_seq
@@ -46,7 +44,7 @@ class Segment:
 
     def open(self) -> None:
         if self._atomic is None:
-            self._atomic = store.atomic()
+            self._atomic = db.atomic()
             self._atomic.__enter__()
             self._opened = time.monotonic()
 
@@ -59,9 +57,12 @@ class Segment:
     def over_budget(self) -> bool:
         return self.is_open and (time.monotonic() - self._opened > MAX_SECONDS or len(self.pending) >= MAX_STEPS)
 
-    def commit(self, *, suspend: bool = False, **changes: Any) -> None:
+    def commit(self, *, suspend: bool = False, transition: str | None = None, reason: str = "", **changes: Any) -> None:
         """Write the pending history, prove the lease (and, to suspend, that nothing woke the
         instance meanwhile) while applying `changes` to it, then commit.
+
+        With `transition` (a name of durable.transitions), the run ends with that status
+        change instead, fenced by the same lease.
 
         Raises:
             LeaseLost: the instance was taken over; everything in the segment is rolled back.
@@ -70,15 +71,25 @@ class Segment:
         self.open()
         try:
             seqs = self._write()
-            store.fence(
-                self.instance_id,
-                self.owner,
-                self.lease,
-                wake_seq=self.wake_seq if suspend else None,
-                **{**self.changes, **changes},
-            )
+            if transition is not None:
+                transitions.apply(
+                    self.instance_id,
+                    transition,
+                    reason,
+                    held_by=self.owner,
+                    workflow_name=self.workflow_name,
+                    **{**self.changes, **changes},
+                )
+            else:
+                leases.fence(
+                    self.instance_id,
+                    self.owner,
+                    self.lease,
+                    wake_seq=self.wake_seq if suspend else None,
+                    **{**self.changes, **changes},
+                )
             if seqs:
-                store.on_commit(lambda: [routing.deliver(seq) for seq in seqs])
+                db.on_commit(lambda: [routing.deliver(seq) for seq in seqs])
         except BaseException as exc:
             self.rollback(exc)
             raise
@@ -99,10 +110,7 @@ class Segment:
 
     def _write(self) -> list[int]:
         try:
-            seqs = store.write_steps(self.instance_id, self.pending)
+            return journal.record_steps(self.instance_id, self.pending, self.updates)
         except IntegrityError:
             # Another worker recorded one of these positions: it holds the instance now.
             raise LeaseLost() from None
-        for position, fields in self.updates.items():
-            store.update_step(self.instance_id, position, **fields)
-        return seqs

@@ -13,14 +13,13 @@ from typing import Any
 
 from django.db import connections
 
-from durable import signals, store
+from durable import db, journal, leases, transitions
 from durable.conf import settings
-from durable.engine import codec, replay
+from durable.engine import codec, replay, retry
 from durable.engine.context import WorkflowContext
 from durable.engine.registry import registry
 from durable.exceptions import DurableError, LeaseLost, Rewind
-from durable.models import Status, WorkflowInstance
-from durable.steps import OrmBackend, released
+from durable.run.backend import OrmBackend
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +67,7 @@ class Heartbeat:
             if not ids:
                 continue
             try:
-                store.renew(ids, owner_id(), float(settings.LEASE_SECONDS))
+                leases.renew(ids, owner_id(), float(settings.LEASE_SECONDS))
             except Exception:
                 logger.exception("lease renewal failed", extra={"instance_ids": ids})
             finally:
@@ -91,13 +90,13 @@ def run_due(*, max_seconds: float | None = None, batch_size: int | None = None, 
     ran = 0
     asked = False
     while time.monotonic() < deadline:
-        rows = store.claim(owner, limit, float(settings.LEASE_SECONDS), only=only)
+        rows = leases.claim(owner, limit, float(settings.LEASE_SECONDS), only=only)
         if not rows:
             return ran
         if len(rows) == limit and not asked:
             # Once per drain: the drain that answers asks again in turn, so a backlog fans
             # out over every worker without a wake-up request per claimed instance.
-            store.request_run()
+            db.request_run()
             asked = True
         heartbeat.hold([row["id"] for row in rows])
         for row in rows:
@@ -106,23 +105,32 @@ def run_due(*, max_seconds: float | None = None, batch_size: int | None = None, 
             finally:
                 heartbeat.drop(row["id"])
         ran += len(rows)
-    store.request_run()
+    db.request_run()
     return ran
 
 
 def run_claimed(row: dict[str, Any], owner: str) -> None:
     """Run one claimed instance until it waits or ends."""
-    instance_id = row["id"]
+    instance_id, workflow_name = row["id"], row["workflow_name"]
+    where = {"instance_id": instance_id, "workflow": workflow_name}
     try:
-        definition = registry.workflow(row["workflow_name"])
+        definition = registry.workflow(workflow_name)
     except DurableError as exc:
-        _pause(row, owner, f"{exc} This worker ({owner}) cannot run it; resume after deploying the code.")
+        reason = f"{exc} This worker ({owner}) cannot run it; resume after deploying the code."
+        try:
+            with db.atomic():
+                transitions.apply(
+                    instance_id, "pause_run", reason, held_by=owner, workflow_name=workflow_name, run_after=None
+                )
+        except LeaseLost:
+            return
+        logger.error("instance paused: %s", reason, extra=where)
         return
     try:
         inputs = codec.decode(row["input"])
         args, kwargs = list(inputs.get("args", [])), dict(inputs.get("kwargs", {}))
         for _ in range(MAX_REWINDS):
-            history, failures = store.load_history(instance_id)
+            history, failures = journal.load_history(instance_id)
             backend = OrmBackend(row, owner, definition, history, failures)
             ctx = WorkflowContext(
                 instance_id=instance_id, workflow_name=definition.name, history=history, backend=backend
@@ -132,73 +140,47 @@ def run_claimed(row: dict[str, Any], owner: str) -> None:
                 _persist(outcome, backend, definition)
                 return
             except Rewind:
-                row["wake_seq"] = (
-                    WorkflowInstance.objects.filter(id=instance_id).values_list("wake_seq", flat=True).first()
-                )
+                row["wake_seq"] = leases.wake_seq(instance_id)
             except BaseException as exc:
                 backend.segment.rollback(exc)
                 raise
-        store.release(instance_id, owner, run_after=store.now())
+        leases.release(instance_id, owner, run_after=db.now())
     except LeaseLost:
-        logger.info("instance taken over; run abandoned", extra={"instance_id": instance_id, "owner": owner})
+        logger.info("lease lost: instance taken over; run abandoned", extra={**where, "owner": owner})
     except Exception:
-        logger.exception("running the instance failed; retrying later", extra={"instance_id": instance_id})
-        store.release(instance_id, owner, run_after=store.now() + dt.timedelta(seconds=ERROR_BACKOFF_SECONDS))
+        logger.exception("running the instance failed; retrying later", extra=where)
+        leases.release(instance_id, owner, run_after=db.now() + dt.timedelta(seconds=ERROR_BACKOFF_SECONDS))
 
 
 def _persist(outcome: replay.Outcome, backend: OrmBackend, definition: Any) -> None:
     """Write how the run ended, in the segment that holds its last steps."""
     if outcome.kind == replay.SUSPENDED:
         return
-    moment = store.now()
     instance_id, name = backend.instance_id, backend.workflow_name
+    where = {"instance_id": instance_id, "workflow": name}
     segment = backend.segment
     segment.open()
     if outcome.kind == replay.COMPLETED:
-        signals.send_on_commit(signals.workflow_completed, name, instance_id, Status.COMPLETED, result=outcome.result)
         segment.commit(
-            **released(
-                Status.COMPLETED,
-                result=outcome.result,
-                error=None,
-                waiting_for=None,
-                status_reason="",
-                finished_at=moment,
-                error_streak=0,
-            )
+            transition="complete",
+            result=outcome.result,
+            error=None,
+            status_reason="",
+            error_streak=0,
         )
         return
     error = outcome.error or {}
     if outcome.kind == replay.FAILED:
         streak = backend.streak + 1
-        limit = definition.pause_after_errors
-        if limit is None or streak < limit:
-            store.append_incident(
-                instance_id, store.incident("failed", moment, error_type=error["type"], message=error["message"])
-            )
-            signals.send_on_commit(signals.workflow_failed, name, instance_id, Status.FAILED, error=error)
-            segment.commit(
-                **released(Status.FAILED, error=error, waiting_for=None, finished_at=moment, error_streak=streak)
-            )
+        if not retry.pauses(definition.pause_after_errors, streak):
+            segment.commit(transition="fail", error=error, error_streak=streak)
+            logger.warning("workflow failed: %s: %s", error.get("type"), error.get("message"), extra=where)
             return
-        reason = (
-            f"Paused after {streak} failed attempts in a row; the workflow raised "
-            f"{error['type']}: {error['message']}. Fix the cause, then resume."
-        )
+        reason = retry.workflow_pause_reason(streak, error)
     else:
         streak, reason = backend.streak, error["message"]
-    store.append_incident(instance_id, store.incident("paused", moment, reason=reason))
-    signals.send_on_commit(signals.workflow_paused, name, instance_id, Status.PAUSED, reason=reason)
-    segment.commit(**released(Status.PAUSED, error=error, status_reason=reason, waiting_for=None, error_streak=streak))
-
-
-def _pause(row: dict[str, Any], owner: str, reason: str) -> None:
-    moment = store.now()
-    with store.atomic():
-        changed = store.release(row["id"], owner, status=Status.PAUSED, status_reason=reason, run_after=None)
-        if changed:
-            store.append_incident(row["id"], store.incident("paused", moment, reason=reason))
-            signals.send_on_commit(
-                signals.workflow_paused, row["workflow_name"], row["id"], Status.PAUSED, reason=reason
-            )
-    logger.error("instance paused: %s", reason, extra={"instance_id": row["id"]})
+    segment.commit(
+        transition="pause_run", reason=reason, error=error, waiting_for=None, run_after=None, error_streak=streak
+    )
+    if outcome.kind == replay.NONDETERMINISTIC:
+        logger.error("instance paused for non-determinism: %s", reason, extra=where)

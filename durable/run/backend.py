@@ -4,33 +4,26 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-import logging
 import uuid
 from typing import Any
 
-from durable import routing, signals, store
+from durable import db, journal, leases, routing
 from durable.conf import settings
-from durable.engine import codec
+from durable.engine import codec, retry
 from durable.engine.context import ActivityContext, ActivityFailure
 from durable.engine.replay import describe
 from durable.engine.types import (
-    ACTIVITY,
-    COMPLETED,
-    FAILED,
-    RETRYING,
-    TIMED_OUT,
-    TIMER_RETRY,
-    TIMER_TIMEOUT,
-    WAIT_EVENT,
     ActivityCall,
     NewStep,
     Step,
+    StepKind,
+    StepStatus,
+    TimerPurpose,
+    Verdict,
     WaitSpec,
 )
-from durable.models import Delivery, Status, Timer
-from durable.segment import Segment
-
-logger = logging.getLogger(__name__)
+from durable.models import Status
+from durable.run.segment import Segment
 
 ACTIVITY_EVENT_NAMESPACE = uuid.UUID("a3c5e1d7-2b4f-4c8a-9e6d-1f0b7a5c3e92")
 
@@ -54,12 +47,14 @@ class OrmBackend:
         self.created_at: dt.datetime = row["created_at"]
         self.streak: int = row["error_streak"]
         self.definition = definition
-        self.segment = Segment(self.instance_id, owner, float(settings.LEASE_SECONDS), row["wake_seq"])
+        self.segment = Segment(
+            self.instance_id, self.workflow_name, owner, float(settings.LEASE_SECONDS), row["wake_seq"]
+        )
         self.existing = {step.position for step in history}
         self.failures = failures
 
     def clock(self) -> dt.datetime:
-        return store.now()
+        return db.now()
 
     def record(self, step: NewStep) -> None:
         self.segment.add(step)
@@ -74,7 +69,7 @@ class OrmBackend:
         if position in self.existing:
             self.segment.update(position, recorded_at=self.clock(), **fields)
         else:
-            status = fields.pop("status", COMPLETED)
+            status = fields.pop("status", StepStatus.COMPLETED)
             result = fields.pop("result", None)
             step_input = fields.pop("input", None)
             started_at = fields.pop("started_at", None)
@@ -111,7 +106,7 @@ class OrmBackend:
             self.segment.open()
             try:
                 # A savepoint: a failed attempt undoes its own writes, not the segment's.
-                with store.atomic():
+                with db.atomic():
                     tree = codec.encode(definition.fn(context, *call.args, **call.kwargs), where=where)
             except Exception as exc:
                 raise ActivityFailure(describe(exc), exc) from None
@@ -125,9 +120,9 @@ class OrmBackend:
             self.segment.open()
         self._step(
             call.position,
-            ACTIVITY,
+            StepKind.ACTIVITY,
             definition.name,
-            status=COMPLETED,
+            status=StepStatus.COMPLETED,
             input=call.input,
             result=tree,
             error=None,
@@ -137,7 +132,7 @@ class OrmBackend:
             failures=self.failures.get(call.position, []),
         )
         if retried:
-            Timer.objects.filter(instance_id=self.instance_id, position=call.position).delete()
+            journal.withdraw_timer(self.instance_id, call.position)
         self.streak = 0
         self.segment.changes["error_streak"] = 0
         if definition.transactional:
@@ -161,11 +156,10 @@ class OrmBackend:
 
         return send
 
-    def activity_failed(self, call: ActivityCall, error: dict, retry_at: dt.datetime | None) -> str:
+    def activity_failed(self, call: ActivityCall, error: dict, retry_at: dt.datetime | None) -> Verdict:
         moment = self.clock()
         streak = self.streak + 1
-        limit = self.definition.pause_after_errors
-        pause = limit is not None and streak >= limit
+        pause = retry.pauses(self.definition.pause_after_errors, streak)
         failures = [
             *self.failures.get(call.position, []),
             {"attempt": call.attempt, "type": error["type"], "message": error["message"], "at": moment.isoformat()},
@@ -175,9 +169,9 @@ class OrmBackend:
         self.segment.open()
         self._step(
             call.position,
-            ACTIVITY,
+            StepKind.ACTIVITY,
             name,
-            status=RETRYING if (retry_at is not None or pause) else FAILED,
+            status=StepStatus.RETRYING if (retry_at is not None or pause) else StepStatus.FAILED,
             input=call.input,
             error=error,
             attempt=call.attempt,
@@ -187,16 +181,9 @@ class OrmBackend:
         self.streak = streak
         self.failures[call.position] = failures
         if pause:
-            reason = (
-                f"Paused after {streak} failed attempts in a row; the last, of activity '{name}', raised "
-                f"{error['type']}: {error['message']}. Fix the cause, then resume the instance."
-            )
-            store.append_incident(self.instance_id, store.incident("paused", moment, reason=reason))
-            signals.send_on_commit(
-                signals.workflow_paused, self.workflow_name, self.instance_id, Status.PAUSED, reason=reason
-            )
-            self.segment.commit(**released(Status.PAUSED, status_reason=reason, error_streak=streak))
-            return "suspended"
+            reason = retry.activity_pause_reason(streak, name, error)
+            self.segment.commit(transition="pause_run", reason=reason, run_after=None, error_streak=streak)
+            return Verdict.SUSPENDED
         if wait:
             assert retry_at is not None
             summary = waiting_summary(
@@ -206,46 +193,41 @@ class OrmBackend:
                 max_attempts=call.definition.retry.max_attempts,
                 due_at=retry_at,
             )
-            store.add_timer(self.instance_id, call.position, TIMER_RETRY, name, retry_at)
+            journal.add_timer(self.instance_id, call.position, TimerPurpose.RETRY, name, retry_at)
             self.segment.commit(
                 suspend=True, **released(Status.WAITING_FOR_TIMER, waiting_for=summary, error_streak=streak)
             )
-            return "suspended"
+            return Verdict.SUSPENDED
         self.segment.commit(error_streak=streak)
-        return "retry" if retry_at is not None else "final"
+        return Verdict.RETRY if retry_at is not None else Verdict.FINAL
 
     # Timers and waits -------------------------------------------------------------------------
 
-    def suspend_timer(self, position: int, purpose: str, name: str, due_at: dt.datetime) -> None:
+    def suspend_timer(self, position: int, purpose: TimerPurpose, name: str, due_at: dt.datetime) -> None:
         self.segment.open()
-        existing = store.existing_timer(self.instance_id, position)
+        existing = journal.existing_timer(self.instance_id, position)
         if existing is None:
-            store.add_timer(self.instance_id, position, purpose, name, due_at)
-        summary = waiting_summary("timer" if purpose != TIMER_RETRY else "retry", name=name, due_at=existing or due_at)
+            journal.add_timer(self.instance_id, position, purpose, name, due_at)
+        kind = "retry" if purpose == TimerPurpose.RETRY else "timer"
+        summary = waiting_summary(kind, name=name, due_at=existing or due_at)
         self.segment.commit(suspend=True, **released(Status.WAITING_FOR_TIMER, waiting_for=summary))
 
     def wait_event(self, spec: WaitSpec) -> Step | None:
         moment = self.clock()
         self.segment.open()
         # Before any instance row: senders take the type lock first too (no deadlock).
-        store.lock_event_types(spec.types)
-        event = routing.find_stored_event(self.instance_id, self.created_at, spec, moment - settings.event_retention)
-        if event is not None:
-            Delivery.objects.create(
-                event=event, instance_id=self.instance_id, position=spec.position, kind=Delivery.Kind.CONSUMED
-            )
-            record = routing.record_of(event)
-            self._step(spec.position, WAIT_EVENT, spec.name, result=record)
+        leases.lock_event_types(spec.types)
+        record = journal.take_stored_event(self.instance_id, self.created_at, spec, moment - settings.event_retention)
+        if record is not None:
+            self._step(spec.position, StepKind.WAIT_EVENT, spec.name, result=record)
             self.segment.commit()
-            return Step(spec.position, WAIT_EVENT, spec.name, COMPLETED, record)
+            return Step(spec.position, StepKind.WAIT_EVENT, spec.name, StepStatus.COMPLETED, record)
         if spec.timeout_at is not None and spec.timeout_at <= moment:
-            self._step(spec.position, WAIT_EVENT, spec.name, status=TIMED_OUT)
+            self._step(spec.position, StepKind.WAIT_EVENT, spec.name, status=StepStatus.TIMED_OUT)
             self.segment.commit()
-            return Step(spec.position, WAIT_EVENT, spec.name, TIMED_OUT)
-        timeout_at = store.existing_timer(self.instance_id, spec.position) or spec.timeout_at
-        routing.add_wait(self.instance_id, spec)
-        if spec.timeout_at is not None:
-            store.add_timer(self.instance_id, spec.position, TIMER_TIMEOUT, spec.name, spec.timeout_at)
+            return Step(spec.position, StepKind.WAIT_EVENT, spec.name, StepStatus.TIMED_OUT)
+        timeout_at = journal.existing_timer(self.instance_id, spec.position) or spec.timeout_at
+        journal.open_wait(self.instance_id, spec)
         summary = waiting_summary(
             "event", types=spec.types, match=spec.match, subject=spec.subject, timeout_at=timeout_at
         )

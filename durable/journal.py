@@ -1,0 +1,378 @@
+"""The only writer of history, waits, timers, events, event keys, deliveries and published values.
+
+Each operation has a name for what it means to an instance: record the steps a run produced,
+open a wait, take a stored event for it, resolve a wait exactly once (by an event or by its
+timeout), fire a sleep, reopen an activity for another round of attempts, withdraw an instance's
+waits and timers. Callers hold the transaction (and the locks: `durable.leases`); the journal
+writes the rows.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Exists, F, OuterRef, Q
+
+from durable import db
+from durable.engine import matching
+from durable.engine.types import NewStep, Step, StepKind, StepStatus, TimerPurpose, WaitSpec
+from durable.models import (
+    Delivery,
+    Event,
+    EventKey,
+    HistoryStep,
+    PublishedValue,
+    Timer,
+    Wait,
+    WaitShape,
+)
+
+STEP_FIELDS = ("position", "kind", "name", "status", "result", "error", "attempt", "retry_at", "failures")
+BACKFILL_BATCH = 1000
+
+
+# History ---------------------------------------------------------------------------------------
+
+
+def load_history(instance_id: str) -> tuple[list[Step], dict[int, list]]:
+    """Every recorded step in one query, and the earlier failures of each step by position."""
+    rows = HistoryStep.objects.filter(instance_id=instance_id).order_by("position").values_list(*STEP_FIELDS)
+    steps, failures = [], {}
+    for position, kind, name, status, result, error, attempt, retry_at, failed in rows:
+        steps.append(Step(position, kind, name, status, result, error, attempt, retry_at))
+        failures[position] = failed
+    return steps, failures
+
+
+def record_steps(instance_id: str, steps: list[NewStep], updates: dict[int, dict[str, Any]]) -> list[int]:
+    """Write a run's new history rows and the updates of rows earlier attempts left, with their
+    effects (published values, sent events); returns the seqs of the events to dispatch.
+
+    Raises:
+        IntegrityError: another worker recorded one of these positions.
+    """
+    moment = db.now()
+    if steps:
+        HistoryStep.objects.bulk_create(
+            [
+                HistoryStep(
+                    instance_id=instance_id,
+                    position=s.position,
+                    kind=s.kind,
+                    name=s.name,
+                    status=s.status,
+                    input=s.input,
+                    result=s.result,
+                    started_at=s.started_at,
+                    recorded_at=moment,
+                    **s.extra,
+                )
+                for s in steps
+            ]
+        )
+    for position, fields in updates.items():
+        HistoryStep.objects.filter(instance_id=instance_id, position=position).update(**fields)
+    values = {s.name: s for s in steps if s.kind == StepKind.SET_EVENT}
+    if values:
+        PublishedValue.objects.bulk_create(
+            [
+                PublishedValue(instance_id=instance_id, key=k, value=s.result, position=s.position, updated_at=moment)
+                for k, s in values.items()
+            ],
+            update_conflicts=True,
+            unique_fields=["instance", "key"],
+            update_fields=["value", "position", "updated_at"],
+        )
+    sent = [s.result for s in steps if s.kind == StepKind.SEND_EVENT]
+    return [record_event(record, received_at=moment).seq for record in sent]
+
+
+def reopen_failed_activity(instance_id: str, moment: dt.datetime) -> bool:
+    """Give the last step, an activity that ran out of attempts, another round of attempts."""
+    last = HistoryStep.objects.filter(instance_id=instance_id).order_by("-position").first()
+    if last is None or last.kind != StepKind.ACTIVITY or last.status != StepStatus.FAILED:
+        return False
+    HistoryStep.objects.filter(pk=last.pk).update(status=StepStatus.RETRYING, retry_at=moment, attempt=0)
+    return True
+
+
+# Timers ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DueTimer:
+    id: int
+    instance_id: str
+    position: int
+    purpose: str
+    name: str
+
+
+def existing_timer(instance_id: str, position: int) -> dt.datetime | None:
+    """When the timer of this step is due, if it has one already."""
+    return Timer.objects.filter(instance_id=instance_id, position=position).values_list("due_at", flat=True).first()
+
+
+def add_timer(instance_id: str, position: int, purpose: TimerPurpose, name: str, due_at: dt.datetime) -> None:
+    """Set a timer for a step (a second one at the same position is ignored)."""
+    Timer.objects.bulk_create(
+        [Timer(instance_id=instance_id, position=position, purpose=purpose, name=name, due_at=due_at)],
+        ignore_conflicts=True,
+    )
+
+
+def withdraw_timer(instance_id: str, position: int) -> None:
+    """Remove a step's timer (a retry backoff whose attempt ran)."""
+    Timer.objects.filter(instance_id=instance_id, position=position).delete()
+
+
+def next_due() -> dt.datetime | None:
+    """When the earliest timer is due (an index lookup)."""
+    return Timer.objects.order_by("due_at").values_list("due_at", flat=True).first()
+
+
+def due_timers(moment: dt.datetime, limit: int, *, skip_locked: bool) -> list[DueTimer]:
+    """Timers due by `moment`, earliest first; with `skip_locked`, locked, skipping busy rows."""
+    due = Timer.objects.due(moment)
+    if skip_locked:
+        due = due.select_for_update(skip_locked=True)
+    fields = ("id", "instance_id", "position", "purpose", "name")
+    return [DueTimer(*row) for row in due.values_list(*fields)[:limit]]
+
+
+def fire(timers: list[DueTimer], moment: dt.datetime) -> set[str]:
+    """Fire due timers: record the sleep or the timeout, remove the timers; returns who woke.
+
+    A wait timeout and an event race to delete the wait rows; whoever deletes them resolves
+    the wait, so each wait ends exactly one way. A retry timer only wakes its instance.
+    """
+    steps, woken = [], set()
+    for timer in timers:
+        if timer.purpose == TimerPurpose.SLEEP:
+            kind, name, status = StepKind.SLEEP, StepKind.SLEEP.value, StepStatus.COMPLETED
+        elif timer.purpose == TimerPurpose.TIMEOUT:
+            deleted, _ = Wait.objects.filter(instance_id=timer.instance_id, position=timer.position).delete()
+            if not deleted:
+                continue
+            kind, name, status = StepKind.WAIT_EVENT, timer.name, StepStatus.TIMED_OUT
+        else:
+            woken.add(timer.instance_id)
+            continue
+        steps.append(
+            HistoryStep(
+                instance_id=timer.instance_id,
+                position=timer.position,
+                kind=kind,
+                name=name,
+                status=status,
+                recorded_at=moment,
+            )
+        )
+        woken.add(timer.instance_id)
+    HistoryStep.objects.bulk_create(steps, ignore_conflicts=True)
+    Timer.objects.filter(id__in=[t.id for t in timers]).delete()
+    return woken
+
+
+# Waits -----------------------------------------------------------------------------------------
+
+
+def open_wait(instance_id: str, spec: WaitSpec) -> None:
+    """Create the wait rows (one per type) and its timeout timer; `take_stored_event` has
+    registered the wait's shape already."""
+    shape, _ = matching.shape_of(spec.match, spec.subject)
+    key = matching.key_of(spec.match, spec.subject)
+    Wait.objects.bulk_create(
+        [
+            Wait(
+                instance_id=instance_id,
+                position=spec.position,
+                name=spec.name,
+                event_type=t,
+                match=spec.match,
+                subject=spec.subject,
+                shape=shape,
+                match_key=key,
+                timeout_at=spec.timeout_at,
+            )
+            for t in dict.fromkeys(spec.types)
+        ],
+        ignore_conflicts=True,
+    )
+    if spec.timeout_at is not None:
+        add_timer(instance_id, spec.position, TimerPurpose.TIMEOUT, spec.name, spec.timeout_at)
+
+
+def take_stored_event(
+    instance_id: str, created_at: dt.datetime, spec: WaitSpec, cutoff: dt.datetime
+) -> dict[str, Any] | None:
+    """Consume the first event, in arrival order, kept for this instance that the wait accepts;
+    returns its record for the history, or None.
+
+    The lookup goes through the event keys of the wait's shape, so it is one indexed query
+    whatever the kind of the match values and however many events are kept. A shape new to a
+    type first gets keys for the type's retained events. The caller holds the type locks.
+    """
+    shape, paths = matching.shape_of(spec.match, spec.subject)
+    key = matching.key_of(spec.match, spec.subject)
+    since = max(created_at, cutoff)
+    types = list(dict.fromkeys(spec.types))
+    known = set(WaitShape.objects.filter(event_type__in=types, shape=shape).values_list("event_type", flat=True))
+    for event_type in types:
+        if event_type not in known:
+            _register_shape(event_type, shape, paths, cutoff)
+    rows = (
+        Event.objects.filter(type__in=types, received_at__gte=since, keys__shape=shape, keys__key=key)
+        .filter(Q(target__isnull=True) | Q(target_id=instance_id))
+        .filter(~Exists(Delivery.objects.filter(instance_id=instance_id, event=OuterRef("pk"))))
+        .order_by("seq")
+    )
+    for event in rows.iterator(chunk_size=20):
+        if matching.matches(spec.match, spec.subject, event.data, event.subject):
+            Delivery.objects.create(
+                event=event, instance_id=instance_id, position=spec.position, kind=Delivery.Kind.CONSUMED
+            )
+            return record_of(event)
+    return None
+
+
+def _register_shape(event_type: str, shape: str, paths: list[str], cutoff: dt.datetime) -> None:
+    """Record a new shape for a type and key the type's retained events by it."""
+    WaitShape.objects.bulk_create([WaitShape(event_type=event_type, shape=shape, paths=paths)], ignore_conflicts=True)
+    kept = Event.objects.filter(type=event_type, received_at__gte=cutoff).order_by("seq")
+    batch = []
+    for seq, data, subject in kept.values_list("seq", "data", "subject").iterator(chunk_size=BACKFILL_BATCH):
+        event_key = matching.event_key(paths, data, subject)
+        if event_key is not None:
+            batch.append(EventKey(event_id=seq, shape=shape, key=event_key))
+        if len(batch) >= BACKFILL_BATCH:
+            EventKey.objects.bulk_create(batch, ignore_conflicts=True)
+            batch = []
+    if batch:
+        EventKey.objects.bulk_create(batch, ignore_conflicts=True)
+
+
+def resolve(
+    instance_id: str,
+    position: int,
+    name: str,
+    event: Event,
+    record: dict,
+    moment: dt.datetime,
+    *,
+    has_timeout: bool = True,
+) -> bool:
+    """Resolve one wait with an event, unless a timeout or another event resolved it first."""
+    deleted, _ = Wait.objects.filter(instance_id=instance_id, position=position).delete()
+    if not deleted:
+        return False
+    if has_timeout:
+        Timer.objects.filter(instance_id=instance_id, position=position).delete()
+    HistoryStep.objects.create(
+        instance_id=instance_id,
+        position=position,
+        kind=StepKind.WAIT_EVENT,
+        name=name,
+        status=StepStatus.COMPLETED,
+        result=record,
+        recorded_at=moment,
+    )
+    Delivery.objects.create(
+        event=event, instance_id=instance_id, position=position, kind=Delivery.Kind.RESUMED, delivered_at=moment
+    )
+    return True
+
+
+def withdraw(instance_ids: Iterable[str]) -> None:
+    """Withdraw every wait and timer of these instances (cancel)."""
+    ids = list(instance_ids)
+    Wait.objects.filter(instance_id__in=ids).delete()
+    Timer.objects.filter(instance_id__in=ids).delete()
+
+
+# Events ----------------------------------------------------------------------------------------
+
+
+def record_of(event: Event) -> dict[str, Any]:
+    """The ReceivedEvent record stored in the history for a delivered event."""
+    return {
+        "id": event.event_id,
+        "type": event.type,
+        "source": event.source,
+        "subject": event.subject,
+        "time": event.time.isoformat() if event.time else None,
+        "data": event.data,
+        "datacontenttype": event.datacontenttype,
+        "extensions": event.extensions or {},
+    }
+
+
+def count_duplicate(source: str, event_id: str) -> bool:
+    """Count a repeat of a stored (source, id); False when the event is new."""
+    return bool(Event.objects.filter(source=source, event_id=event_id).update(duplicates=F("duplicates") + 1))
+
+
+def record_event(
+    record: dict[str, Any],
+    *,
+    received_at: dt.datetime,
+    target_id: str | None = None,
+    dispatched_at: dt.datetime | None = None,
+) -> Event:
+    """Insert one validated event row; the caller has checked (source, id) is new."""
+    time = record.get("time")
+    if isinstance(time, str):
+        time = dt.datetime.fromisoformat(time)
+    return Event.objects.create(
+        event_id=record["id"],
+        source=record["source"],
+        type=record["type"],
+        subject=record.get("subject"),
+        time=time or received_at,
+        datacontenttype=record.get("datacontenttype") or "application/json",
+        dataschema=record.get("dataschema"),
+        data=record.get("data"),
+        extensions=record.get("extensions") or {},
+        target_id=target_id,
+        received_at=received_at,
+        dispatched_at=dispatched_at,
+    )
+
+
+def key_event(event: Event, keys: dict[str, str]) -> None:
+    """Store the event's key for each shape registered for its type (see take_stored_event)."""
+    if keys:
+        EventKey.objects.bulk_create(
+            [EventKey(event=event, shape=shape, key=key) for shape, key in keys.items()], ignore_conflicts=True
+        )
+
+
+def claim_dispatch(seq: int, moment: dt.datetime) -> bool:
+    """Mark a stored event dispatched; False when another process dispatched it first."""
+    return Event.objects.filter(seq=seq, dispatched_at__isnull=True).update(dispatched_at=moment) == 1
+
+
+def record_start(event: Event, instance_id: str, moment: dt.datetime) -> None:
+    """Record that an event started an instance (an on_event workflow)."""
+    Delivery.objects.create(event=event, instance_id=instance_id, kind=Delivery.Kind.STARTED, delivered_at=moment)
+
+
+def undispatched(before: dt.datetime, limit: int) -> list[int]:
+    """Seqs of events stored before `before` that no process dispatched."""
+    rows = Event.objects.filter(dispatched_at__isnull=True, received_at__lt=before).order_by("seq")
+    return list(rows.values_list("seq", flat=True)[:limit])
+
+
+def purge_events(cutoff: dt.datetime, limit: int) -> int:
+    """Forget up to `limit` events received before `cutoff`, with their deliveries and keys
+    (in a transaction of its own, opened only when there is something to forget)."""
+    old = list(Event.objects.filter(received_at__lt=cutoff).values_list("seq", flat=True)[:limit])
+    if old:
+        with db.atomic():
+            Delivery.objects.filter(event_id__in=old).delete()
+            EventKey.objects.filter(event_id__in=old).delete()
+            Event.objects.filter(seq__in=old).delete()
+    return len(old)

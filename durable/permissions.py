@@ -1,0 +1,22 @@
+"""The permissions that guard durable's operations, named once for models, admin, API and transitions."""
+
+from __future__ import annotations
+
+APP = "durable"
+
+# (codename, description) of WorkflowInstance's own permissions, one per operation.
+OPERATIONS = {
+    "cancel": ("cancel_workflowinstance", "Can cancel workflow instances"),
+    "pause": ("pause_workflowinstance", "Can pause workflow instances"),
+    "resume": ("resume_workflowinstance", "Can resume workflow instances"),
+    "retry": ("retry_workflowinstance", "Can retry failed workflow instances"),
+}
+# Django's default model permissions that the viewer and the API rely on.
+VIEW_INSTANCE = "view_workflowinstance"
+START_INSTANCE = "add_workflowinstance"
+SEND_EVENT = "add_event"
+
+
+def qualified(codename: str) -> str:
+    """ "durable.<codename>", as `User.has_perm` takes it."""
+    return f"{APP}.{codename}"

@@ -1,0 +1,1 @@
+"""Running instances: the executor (claim -> load -> replay -> persist), segments and the ORM backend."""

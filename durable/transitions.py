@@ -1,0 +1,207 @@
+"""One table of status transitions, and `apply`, the one function that makes them.
+
+Every status change of an instance outside a run's own suspensions goes through here: the
+operations (cancel, pause, resume, retry) from the client, the admin, the API and the commands,
+and the endings of a run (completed, failed, paused by pause_after_errors, non-determinism or
+missing code). Each transition names the statuses it starts from, the incident it logs, the
+signal it sends on commit, the permission an operator needs and whether it takes a reason.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import IntegrityError
+from django.dispatch import Signal
+
+from durable import db, journal, leases, permissions, signals
+from durable.exceptions import InstanceNotFound, InvalidTransition, LeaseLost
+from durable.models import ACTIVE, Status, WorkflowInstance
+
+INCIDENT_LOG_SIZE = 200
+
+
+@dataclass(frozen=True)
+class Transition:
+    """One kind of status change."""
+
+    name: str
+    to: Status
+    allowed: frozenset[str]
+    incident: str | None
+    signal: Signal
+    permission: str | None
+    takes_reason: bool
+    label: str
+    done: str
+
+    @property
+    def codename(self) -> str | None:
+        """The permission's codename without the app label (for ModelAdmin checks)."""
+        return self.permission.split(".", 1)[1] if self.permission else None
+
+
+def _operation(name: str) -> str:
+    return permissions.qualified(permissions.OPERATIONS[name][0])
+
+
+RUNNING_ONLY = frozenset({Status.RUNNING})
+
+TRANSITIONS: dict[str, Transition] = {
+    t.name: t
+    for t in (
+        # Operations an operator (client, admin, API, commands) applies.
+        Transition("cancel", Status.CANCELLED, ACTIVE, "cancelled", signals.workflow_cancelled,
+                   _operation("cancel"), True, "Cancel", "Cancelled"),
+        Transition("pause", Status.PAUSED, ACTIVE - {Status.PAUSED}, "paused", signals.workflow_paused,
+                   _operation("pause"), True, "Pause", "Paused"),
+        Transition("resume", Status.PENDING, frozenset({Status.PAUSED}), "resumed", signals.workflow_resumed,
+                   _operation("resume"), False, "Resume", "Resumed"),
+        Transition("retry", Status.PENDING, frozenset({Status.FAILED}), "retried", signals.workflow_resumed,
+                   _operation("retry"), False, "Retry", "Retried"),
+        # Endings of a run, applied by the worker that holds the instance.
+        Transition("complete", Status.COMPLETED, RUNNING_ONLY, None, signals.workflow_completed,
+                   None, False, "Complete", "Completed"),
+        Transition("fail", Status.FAILED, RUNNING_ONLY, "failed", signals.workflow_failed,
+                   None, False, "Fail", "Failed"),
+        Transition("pause_run", Status.PAUSED, RUNNING_ONLY, "paused", signals.workflow_paused,
+                   None, True, "Pause", "Paused"),
+    )
+}  # fmt: skip
+OPERATIONS = {name: TRANSITIONS[name] for name in ("pause", "resume", "retry", "cancel")}
+START_PERMISSION = permissions.qualified(permissions.START_INSTANCE)
+
+
+def get(instance_id: str) -> WorkflowInstance:
+    """The instance, or InstanceNotFound."""
+    row = WorkflowInstance.objects.filter(id=instance_id).first()
+    if row is None:
+        raise InstanceNotFound(f"No workflow instance has id {instance_id!r}; check the id.")
+    return row
+
+
+def start(instance_id: str, workflow_name: str, input_tree: dict, moment: dt.datetime) -> bool:
+    """Insert a pending, due instance and send workflow_started; False when the id is taken."""
+    row = WorkflowInstance(
+        id=instance_id,
+        workflow_name=workflow_name,
+        status=Status.PENDING,
+        input=input_tree,
+        run_after=moment,
+        created_at=moment,
+        updated_at=moment,
+    )
+    try:
+        if db.in_transaction():
+            # A savepoint, so a taken id leaves the caller's transaction usable.
+            with db.atomic():
+                row.save(force_insert=True)
+        else:
+            row.save(force_insert=True)
+    except IntegrityError:
+        return False
+    signals.send_on_commit(signals.workflow_started, workflow_name, instance_id, Status.PENDING)
+    return True
+
+
+def apply(
+    instance_id: str,
+    name: str,
+    reason: str = "",
+    *,
+    held_by: str | None = None,
+    workflow_name: str = "",
+    **changes: Any,
+) -> None:
+    """Apply the transition `name` to an instance, with its incident and signal.
+
+    Args:
+        instance_id: the instance.
+        name: a key of TRANSITIONS.
+        reason: why, for the incident log and the signal (kept as the status reason where it
+            applies: cancel, pause).
+        held_by: the lease owner of a worker ending its own run: the change is fenced by the
+            lease instead of a row lock and a status check, inside the run's transaction.
+        workflow_name: the workflow, when `held_by` is given (the signal's sender).
+        **changes: further instance fields (result, error, waiting_for, error_streak, ...).
+
+    Raises:
+        InstanceNotFound: no instance has that id.
+        InvalidTransition: the instance's status does not allow it.
+        LeaseLost: with `held_by`, the worker no longer holds the instance.
+    """
+    transition = TRANSITIONS[name]
+    moment = db.now()
+    fields: dict[str, Any] = {
+        "status": transition.to,
+        "lease_owner": None,
+        "lease_expires_at": None,
+        "updated_at": moment,
+    }
+    if transition.to in (Status.CANCELLED, Status.COMPLETED, Status.FAILED):
+        fields.update(finished_at=moment, waiting_for=None, run_after=None)
+    if transition.to in (Status.PAUSED, Status.CANCELLED):
+        fields["status_reason"] = reason
+    fields.update(changes)
+    if held_by is not None:
+        updated = WorkflowInstance.objects.filter(id=instance_id, lease_owner=held_by, status=Status.RUNNING)
+        if updated.update(**fields) != 1:
+            raise LeaseLost()
+        _record(transition, instance_id, workflow_name, moment, reason, fields)
+        return
+    with db.atomic():
+        row = _lock(instance_id)
+        if row.status not in transition.allowed:
+            raise InvalidTransition(f"Cannot {transition.name} instance {instance_id}: it is {row.status}.")
+        if transition.name == "cancel":
+            journal.withdraw([instance_id])
+        if transition.name == "retry":
+            if (row.error or {}).get("type") == "ActivityError":
+                journal.reopen_failed_activity(instance_id, moment)
+            fields.update(error=None, finished_at=None)
+        if transition.to == Status.PENDING:
+            fields.update(status_reason="", error_streak=0)
+        WorkflowInstance.objects.filter(id=instance_id).update(**fields)
+        if transition.to == Status.PENDING:
+            leases.wake([instance_id], moment)
+            db.request_run()
+        _record(transition, instance_id, row.workflow_name, moment, reason, fields)
+
+
+def _lock(instance_id: str) -> WorkflowInstance:
+    rows = WorkflowInstance.objects.filter(id=instance_id)
+    if db.is_postgres():
+        rows = rows.select_for_update()
+    row = rows.first()
+    if row is None:
+        raise InstanceNotFound(f"No workflow instance has id {instance_id!r}; check the id.")
+    return row
+
+
+def _record(
+    transition: Transition, instance_id: str, workflow_name: str, moment: dt.datetime, reason: str, fields: dict
+) -> None:
+    """The transition's incident and its signal (sent once the transaction commits)."""
+    extra: dict[str, Any] = {}
+    details: dict[str, Any] = {}
+    if transition.takes_reason:
+        extra["reason"] = details["reason"] = reason
+    elif reason:
+        details["reason"] = reason
+    if transition.name == "complete":
+        extra["result"] = fields.get("result")
+    if transition.name == "fail":
+        error = fields.get("error") or {}
+        extra["error"] = error
+        details = {"error_type": error.get("type"), "message": error.get("message")}
+    if transition.incident is not None:
+        append_incident(instance_id, {"kind": transition.incident, "at": moment.isoformat(), **details})
+    signals.send_on_commit(transition.signal, workflow_name, instance_id, transition.to, **extra)
+
+
+def append_incident(instance_id: str, entry: dict[str, Any]) -> None:
+    """Add to the instance's operations log, inside the caller's transaction."""
+    log = WorkflowInstance.objects.filter(id=instance_id).values_list("incidents", flat=True).first() or []
+    WorkflowInstance.objects.filter(id=instance_id).update(incidents=[*log, entry][-INCIDENT_LOG_SIZE:])

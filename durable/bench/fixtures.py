@@ -1,7 +1,7 @@
 """Benchmark fixtures: many instances already waiting, written in bulk as a suspension writes them.
 
 An instance suspended at its first step holds exactly these rows (read OrmBackend.wait_event and
-OrmBackend.suspend_timer in durable/steps.py, and routing.add_wait):
+OrmBackend.suspend_timer in durable/run/backend.py, and journal.open_wait):
 
 - waiting for an event: the instance (status waiting_for_event, no lease, no run_after, the
   `waiting_for` summary), one Wait row per event type with the match key and shape that
@@ -26,12 +26,12 @@ from collections.abc import Callable
 
 from django.db import connections
 
-from durable import routing, store
+from durable import db
 from durable.bench import workflows
-from durable.engine import codec
-from durable.engine.types import SLEEP, TIMER_SLEEP
+from durable.engine import codec, matching
+from durable.engine.types import StepKind, TimerPurpose
 from durable.models import Status, Timer, Wait, WaitShape, WorkflowInstance
-from durable.steps import waiting_summary
+from durable.run.backend import waiting_summary
 
 logger = logging.getLogger(__name__)
 
@@ -47,9 +47,9 @@ def create_waiting(prefix: str, count: int, progress: Callable[[int], None] | No
     events = count // 2
     made = 0
     for start in range(0, count, BATCH):
-        moment = store.now()
+        moment = db.now()
         numbers = range(start, min(start + BATCH, count))
-        with store.atomic():
+        with db.atomic():
             waiters = [n for n in numbers if n < events]
             sleepers = [n for n in numbers if n >= events]
             _event_waiters(prefix, waiters, moment)
@@ -65,7 +65,7 @@ def _event_waiters(prefix: str, numbers: list[int], moment: dt.datetime) -> None
         return
     instances, waits = [], []
     # Every parked wait matches on the same field, so they share one shape.
-    shape, paths = routing.shape_of({workflows.MATCH_FIELD: ""}, None)
+    shape, paths = matching.shape_of({workflows.MATCH_FIELD: ""}, None)
     for n in numbers:
         instance_id = f"{prefix}{n:07d}"
         key = f"parked-{n}"
@@ -83,7 +83,7 @@ def _event_waiters(prefix: str, numbers: list[int], moment: dt.datetime) -> None
                 match=match,
                 subject=None,
                 shape=shape,
-                match_key=routing.key_of(match, None),
+                match_key=matching.key_of(match, None),
                 timeout_at=None,
                 created_at=moment,
             )
@@ -103,12 +103,19 @@ def _sleepers(prefix: str, numbers: list[int], moment: dt.datetime) -> None:
         instance_id = f"{prefix}{n:07d}"
         seconds = FAR.total_seconds() + n
         due = moment + dt.timedelta(seconds=seconds)
-        summary = waiting_summary("timer", name=SLEEP, due_at=due)
+        summary = waiting_summary("timer", name=StepKind.SLEEP, due_at=due)
         instances.append(
             _instance(instance_id, workflows.far_sleep.name, [seconds], Status.WAITING_FOR_TIMER, summary, moment)
         )
         timers.append(
-            Timer(instance_id=instance_id, position=0, purpose=TIMER_SLEEP, name=SLEEP, due_at=due, created_at=moment)
+            Timer(
+                instance_id=instance_id,
+                position=0,
+                purpose=TimerPurpose.SLEEP,
+                name=StepKind.SLEEP,
+                due_at=due,
+                created_at=moment,
+            )
         )
     WorkflowInstance.objects.bulk_create(instances)
     Timer.objects.bulk_create(timers)
@@ -133,7 +140,7 @@ def _instance(
 
 def analyze() -> bool:
     """Refresh the planner's statistics on PostgreSQL (what autovacuum would do); True if it ran."""
-    connection = connections[store.alias()]
+    connection = connections[db.alias()]
     if connection.vendor != "postgresql":
         return False
     with connection.cursor() as cursor:

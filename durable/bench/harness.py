@@ -15,7 +15,7 @@ from typing import Any, TextIO
 from django.db import connections
 from django.db.models import Count
 
-from durable import store
+from durable import db
 from durable.bench.processes import BenchError, HttpServer, WorkerPool
 from durable.bench.workflows import EVENT_SOURCE
 from durable.models import (
@@ -208,7 +208,7 @@ def other_active_instances() -> int:
 def cleanup() -> int:
     """Delete every benchmark instance (with its rows) and every benchmark event; returns instances."""
     like = PREFIX + "%"
-    with store.atomic():
+    with db.atomic():
         for model in (HistoryStep, Wait, Timer, Delivery, PublishedValue):
             model.objects.filter(instance__id__startswith=PREFIX).delete()
         Delivery.objects.filter(event__source=EVENT_SOURCE).delete()
@@ -216,8 +216,8 @@ def cleanup() -> int:
         Event.objects.filter(source=EVENT_SOURCE).delete()
         # A plain DELETE: the rows that point at these instances are gone, and the ORM's
         # cascade collector would load every instance first (100,000 after the scale scenario).
-        table = connections[store.alias()].ops.quote_name(WorkflowInstance._meta.db_table)
-        with connections[store.alias()].cursor() as cursor:
+        table = connections[db.alias()].ops.quote_name(WorkflowInstance._meta.db_table)
+        with connections[db.alias()].cursor() as cursor:
             cursor.execute(f"DELETE FROM {table} WHERE id LIKE %s", [like])  # noqa: S608 - a model's table name
             deleted = cursor.rowcount
     return deleted

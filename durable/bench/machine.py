@@ -14,7 +14,7 @@ import django
 from django.conf import settings as django_settings
 from django.db import connections
 
-from durable import store
+from durable import db
 from durable.bench.processes import child_env
 from durable.conf import settings
 
@@ -23,7 +23,7 @@ logger = logging.getLogger(__name__)
 
 def context(workers: int) -> dict[str, Any]:
     """Everything a reader needs to compare two result files."""
-    connection = connections[store.alias()]
+    connection = connections[db.alias()]
     q_cluster = getattr(django_settings, "Q_CLUSTER", {})
     env = child_env()
     return {

@@ -14,7 +14,7 @@ import time
 from django.db.models import Max
 
 import durable
-from durable import store
+from durable import db
 from durable.bench import workflows
 from durable.bench.harness import Bench, cleanup
 from durable.models import Status, WorkflowInstance
@@ -73,7 +73,7 @@ def start_batch(bench: Bench, tag: str, count: int) -> str:
     ids = bench.ids(tag, count)
     prefix = ids[0].rsplit("-", 1)[0] + "-"
     for first in range(0, count, CHUNK):
-        with store.atomic():
+        with db.atomic():
             for i, instance_id in enumerate(ids[first : first + CHUNK], start=first):
                 durable.start(workflows.three_activities, i, instance_id=instance_id)
         bench.tick(f"started {min(first + CHUNK, count)}/{count}")

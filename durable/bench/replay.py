@@ -15,12 +15,13 @@ import time
 
 from django.test.utils import override_settings
 
-from durable import executor, store, timers
+from durable import db, journal, leases, timers, transitions
 from durable.bench import workflows
 from durable.bench.harness import Bench
 from durable.bench.processes import BenchError
 from durable.engine import codec
 from durable.models import Status, Timer, WorkflowInstance
+from durable.run import executor
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +49,7 @@ def run(bench: Bench) -> dict[str, float]:
             row = WorkflowInstance.objects.values("status", "result").get(id=instance_id)
             if row["status"] != Status.COMPLETED or codec.decode(row["result"]) != steps:
                 raise BenchError(f"the replayed instance {instance_id} ended {row['status']} with {row['result']!r}")
-            load.append(timed(lambda i=instance_id: store.load_history(i)))
+            load.append(timed(lambda i=instance_id: journal.load_history(i)))
     return {
         "steps": steps,
         "resume_ms": round(statistics.median(resume), 1),
@@ -67,7 +68,7 @@ def timed(fn) -> float:
 
 def first_run(instance_id: str, steps: int) -> None:
     inputs = codec.encode({"args": [steps], "kwargs": {}})
-    store.create_instance(instance_id, workflows.replay.name, inputs, store.now())
+    transitions.start(instance_id, workflows.replay.name, inputs, db.now())
     run_once(instance_id)
     if not Timer.objects.filter(instance_id=instance_id).exists():
         raise BenchError(f"the replay instance {instance_id} did not reach its sleep")
@@ -75,13 +76,13 @@ def first_run(instance_id: str, steps: int) -> None:
 
 def wake(instance_id: str) -> None:
     """Make the sleep due now and fire it as the timer loop would."""
-    Timer.objects.filter(instance_id=instance_id).update(due_at=store.now())
+    Timer.objects.filter(instance_id=instance_id).update(due_at=db.now())
     timers.fire_due()
 
 
 def run_once(instance_id: str) -> None:
     owner = executor.owner_id()
-    rows = store.claim(owner, 1, 60.0, only=instance_id)
+    rows = leases.claim(owner, 1, 60.0, only=instance_id)
     if not rows:
         raise BenchError(f"could not claim the replay instance {instance_id}")
     executor.run_claimed(rows[0], owner)
@@ -92,8 +93,8 @@ def no_wakeups():
     """Run instances here without asking workers to: the benchmark runs them itself."""
     from durable.worker import wakeup
 
-    store.set_waker(None)
+    db.set_waker(None)
     try:
         yield
     finally:
-        store.set_waker(wakeup.request)
+        db.set_waker(wakeup.request)

@@ -15,24 +15,14 @@ from durable.engine import codec
 from durable.engine import replay as engine
 from durable.engine.context import WorkflowContext
 from durable.engine.registry import WorkflowDefinition, registry
-from durable.engine.types import (
-    ACTIVITY,
-    RETRYING,
-    SLEEP,
-    TIMER_SLEEP,
-    WAIT_EVENT,
-    ActivityCall,
-    NewStep,
-    Step,
-    WaitSpec,
-)
+from durable.engine.types import ActivityCall, NewStep, Step, StepKind, StepStatus, TimerPurpose, Verdict, WaitSpec
 from durable.exceptions import Suspend, WorkflowNotFound
 
 FORMAT = 1
 # Statuses the workflow function reached by itself: a replay must end the same way, asking nothing.
 ENDED = ("completed", "failed")
 # What a waiting instance asks for next, once its recorded steps are replayed.
-NEXT_KINDS = {"waiting_for_event": (WAIT_EVENT,), "waiting_for_timer": (SLEEP, ACTIVITY)}
+NEXT_KINDS = {"waiting_for_event": (StepKind.WAIT_EVENT,), "waiting_for_timer": (StepKind.SLEEP, StepKind.ACTIVITY)}
 # Earlier than any recorded retry time, so a retrying step waits for its timer again.
 CLOCK = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
@@ -67,16 +57,16 @@ class ReplayOnly:
         self._stop(step.position, step.kind, step.name)
 
     def run_activity(self, call: ActivityCall) -> Any:
-        self._stop(call.position, ACTIVITY, call.definition.name)
+        self._stop(call.position, StepKind.ACTIVITY, call.definition.name)
 
-    def activity_failed(self, call: ActivityCall, error: dict, retry_at: dt.datetime | None) -> str:
-        self._stop(call.position, ACTIVITY, call.definition.name)
+    def activity_failed(self, call: ActivityCall, error: dict, retry_at: dt.datetime | None) -> Verdict:
+        self._stop(call.position, StepKind.ACTIVITY, call.definition.name)
 
     def suspend_timer(self, position: int, purpose: str, name: str, due_at: dt.datetime) -> None:
-        self._stop(position, SLEEP if purpose == TIMER_SLEEP else ACTIVITY, name)
+        self._stop(position, StepKind.SLEEP if purpose == TimerPurpose.SLEEP else StepKind.ACTIVITY, name)
 
     def wait_event(self, spec: WaitSpec) -> Step | None:
-        self._stop(spec.position, WAIT_EVENT, spec.name)
+        self._stop(spec.position, StepKind.WAIT_EVENT, spec.name)
 
 
 @dataclass(frozen=True)
@@ -141,7 +131,7 @@ def replay(history: dict[str, Any] | str | Path) -> Report:
         if status in ENDED:
             problem = f"the instance had ended ({status}) but the code asks for another step"
             return _mismatch(source, outcome, asked.position, problem, here, asked)
-        retrying_last = asked.position == len(steps) - 1 and steps[-1].status == RETRYING
+        retrying_last = asked.position == len(steps) - 1 and steps[-1].status == StepStatus.RETRYING
         if asked.position != len(steps) and not retrying_last:
             return _mismatch(source, outcome, asked.position, "the code stops inside its history", here, asked)
         if asked.kind not in NEXT_KINDS.get(status, (asked.kind,)):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from durable.engine.context import ActivityContext, WorkflowContext
@@ -24,8 +23,6 @@ from durable.exceptions import (
     WorkflowFailed,
     WorkflowNotFound,
 )
-
-logger = logging.getLogger(__name__)
 
 __version__ = "0.1.0"
 

@@ -3,12 +3,9 @@
 from __future__ import annotations
 
 import importlib
-import logging
 
 from django.apps import AppConfig
 from django.utils.module_loading import autodiscover_modules
-
-logger = logging.getLogger(__name__)
 
 
 class DurableConfig(AppConfig):

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import logging
-
 from django.apps import apps
 from django.conf import settings
 from django.core import checks
-
-logger = logging.getLogger(__name__)
 
 REQUIRED_APPS = ("django_q", "rest_framework")
 

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings as django_settings
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)

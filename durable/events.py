@@ -6,7 +6,6 @@ import base64
 import binascii
 import datetime as dt
 import json
-import logging
 import re
 import uuid
 from typing import Any
@@ -16,8 +15,6 @@ from cloudevents.core.formats.json import JSONFormat
 
 from durable.engine import codec
 from durable.exceptions import EncodingError, InvalidEvent
-
-logger = logging.getLogger(__name__)
 
 REQUIRED = ("specversion", "id", "source", "type")
 STANDARD = frozenset(

@@ -4,14 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import logging
 from typing import Any
 
 from django.utils import timezone
 
 from durable.engine import codec
-
-logger = logging.getLogger(__name__)
 
 
 def span(seconds: float) -> str:

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
 from durable.admin import events, instances
-
-logger = logging.getLogger(__name__)
 
 __all__ = ["events", "instances"]

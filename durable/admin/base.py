@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
 from django.contrib import admin
 from django.contrib.admin.utils import quote
 from django.urls import reverse
@@ -11,8 +9,6 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from durable.admin.counting import EstimatingPaginator
-
-logger = logging.getLogger(__name__)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):

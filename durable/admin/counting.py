@@ -10,7 +10,6 @@ whole table, EXPLAIN's row estimate for a filtered list, pg_stats for a status) 
 from __future__ import annotations
 
 import json
-import logging
 from dataclasses import dataclass
 
 from django.core.paginator import Paginator
@@ -19,8 +18,6 @@ from django.db.models import Count, QuerySet
 from django.utils.functional import cached_property
 
 from durable.models import Status, WorkflowInstance
-
-logger = logging.getLogger(__name__)
 
 # Lists with fewer rows than this are counted exactly (reading at most this many rows).
 EXACT_BELOW = 10_000

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
 from django.contrib import admin
 from django.db.models import Q
 from django.utils import timezone
@@ -13,8 +11,6 @@ from durable.admin.base import ReadOnlyAdmin, instance_link, precise, stamp
 from durable.admin.words import payload
 from durable.models import Event, Timer
 from durable.words import until
-
-logger = logging.getLogger(__name__)
 
 SHOWN_DELIVERIES = 3
 

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from django import forms
 
 from durable.words import readable
-
-logger = logging.getLogger(__name__)
 
 ADMIN_SOURCE = "/durable/admin"
 

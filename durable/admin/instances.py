@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
 from django.contrib import admin
 from django.contrib.admin.utils import unquote
 from django.contrib.admin.views.main import ChangeList
@@ -20,8 +18,6 @@ from durable.admin.forms import SendEventForm
 from durable.admin.operations import InstanceOperations
 from durable.engine.registry import registry
 from durable.models import Wait, WorkflowInstance
-
-logger = logging.getLogger(__name__)
 
 # Large JSON columns the list never shows.
 LIST_DEFERRED = ("input", "result", "error", "incidents")

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import json
-import logging
 from dataclasses import dataclass
 from typing import Any
 
 from durable.words import readable
-
-logger = logging.getLogger(__name__)
 
 PREVIEW_CHARS = 100
 # Payloads longer than this, or on several lines, are collapsed behind a <details>.

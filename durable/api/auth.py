@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import hmac
-import logging
 from typing import Any
 
 from rest_framework import authentication, exceptions, permissions
 from rest_framework.settings import api_settings
 
 from durable.conf import settings
-
-logger = logging.getLogger(__name__)
 
 
 class EventSender:

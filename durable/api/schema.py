@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
 from django.urls import include, path
 from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from drf_spectacular.renderers import (
@@ -16,8 +14,6 @@ from drf_spectacular.views import SpectacularAPIView
 from rest_framework.permissions import IsAuthenticated
 
 from durable.api import auth, errors
-
-logger = logging.getLogger(__name__)
 
 
 class SchemaView(SpectacularAPIView):

@@ -8,15 +8,12 @@ import datetime as dt
 import enum
 import importlib
 import json
-import logging
 import math
 import uuid
 from decimal import Decimal
 from typing import Any
 
 from durable.exceptions import EncodingError
-
-logger = logging.getLogger(__name__)
 
 TAG = "$t"
 VALUE = "v"

@@ -4,15 +4,12 @@ from __future__ import annotations
 
 import functools
 import inspect
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, ParamSpec, TypeVar, overload
 
 from durable.engine.retry import DEFAULT_RETRY, RetryPolicy
 from durable.exceptions import DefinitionError, WorkflowNotFound
-
-logger = logging.getLogger(__name__)
 
 P = ParamSpec("P")
 R = TypeVar("R")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -11,8 +10,6 @@ from django.core.management.base import BaseCommand, CommandError
 from durable.exceptions import DurableError
 from durable.management import format as fmt
 from durable.transitions import OPERATIONS
-
-logger = logging.getLogger(__name__)
 
 
 class DurableCommand(BaseCommand):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import logging
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -12,8 +11,6 @@ from django.core.management.base import CommandError
 from django.utils import timezone
 
 from durable import words
-
-logger = logging.getLogger(__name__)
 
 CELL = 60  # widest table cell before it is cut short
 NONE = "-"

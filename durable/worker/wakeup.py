@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 import time
 
 from django_q.tasks import async_task
 
 from durable import db
 from durable.models import WakeSignal
-
-logger = logging.getLogger(__name__)
 
 QUEUE = "default"
 DRAIN_TASK = "durable.worker.tasks.drain"

@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import logging
-
 from durable import client
 from durable.management.base import TransitionCommand
-
-logger = logging.getLogger(__name__)
 
 
 class Command(TransitionCommand):

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from durable import client
 from durable.management import format as fmt
 from durable.management.base import DurableCommand
-
-logger = logging.getLogger(__name__)
 
 
 class Command(DurableCommand):

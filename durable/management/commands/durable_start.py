@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import inspect
-import logging
 import time
 from typing import Any
 
@@ -16,8 +15,6 @@ from durable.exceptions import WorkflowCancelled, WorkflowFailed
 from durable.management import format as fmt
 from durable.management.base import DurableCommand
 from durable.models import Status, WorkflowInstance
-
-logger = logging.getLogger(__name__)
 
 PAUSE_CHECK = 1.0  # seconds between looks for a pause while --wait waits
 

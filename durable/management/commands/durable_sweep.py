@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from durable import timers
 from durable.management.base import DurableCommand
-
-logger = logging.getLogger(__name__)
 
 
 class Command(DurableCommand):

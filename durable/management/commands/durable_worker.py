@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import logging
-
 from django.core.management.base import BaseCommand
-
-logger = logging.getLogger(__name__)
 
 
 class Command(BaseCommand):

@@ -29,6 +29,13 @@ DEFAULTS: dict[str, Setting] = {
     "BATCH_SIZE": Setting(1, int, "Instances a worker claims at once (more than 1 can queue work behind a slow one)."),
     "DRAIN_SECONDS": Setting(20.0, (int, float), "How long one django-q2 task runs instances before handing over."),
     "GET_EVENT_POLL": Setting(0.05, (int, float), "Seconds between looks while waiting in get_event and result."),
+    "FAILED_RUN_BACKOFF": Setting(
+        1.0, (int, float), "Seconds before a run that the database failed is tried again (doubling each time)."
+    ),
+    "FAILED_RUN_MAX_BACKOFF": Setting(60.0, (int, float), "The longest wait before trying a failed run again."),
+    "PAUSE_AFTER_FAILED_RUNS": Setting(
+        10, int, "Runs in a row that the database (or a dying worker) may fail before the instance is paused."
+    ),
 }
 
 

@@ -125,3 +125,12 @@ class LeaseLost(Halt):
 
 class Rewind(Halt):
     """The instance was woken while this run decided to wait; replay it again."""
+
+
+class StorageFault(Halt):
+    """The database failed under a run (locked, deadlock, dropped connection); the run is rolled
+    back and retried later. A Halt, so workflow code never sees it."""
+
+    def __init__(self, error: BaseException) -> None:
+        super().__init__(f"{type(error).__name__}: {error}")
+        self.error = error

@@ -52,7 +52,8 @@ def record_steps(instance_id: str, steps: list[NewStep], updates: dict[int, dict
     effects (published values, sent events); returns the seqs of the events to dispatch.
 
     Raises:
-        IntegrityError: another worker recorded one of these positions.
+        IntegrityError: a position is recorded already (the caller proved its lease first, so
+            this is a fault, not a takeover).
     """
     moment = db.now()
     if steps:
@@ -86,8 +87,12 @@ def record_steps(instance_id: str, steps: list[NewStep], updates: dict[int, dict
             unique_fields=["instance", "key"],
             update_fields=["value", "position", "updated_at"],
         )
-    sent = [s.result for s in steps if s.kind == StepKind.SEND_EVENT]
-    return [record_event(record, received_at=moment).seq for record in sent]
+    seqs = []
+    for step in steps:
+        # A (source, id) stored before is a repeat, as for any sender: counted, not stored again.
+        if step.kind == StepKind.SEND_EVENT and not count_duplicate(step.result["source"], step.result["id"]):
+            seqs.append(record_event(step.result, received_at=moment).seq)
+    return seqs
 
 
 def reopen_failed_activity(instance_id: str, moment: dt.datetime) -> bool:

@@ -20,7 +20,17 @@ from durable.exceptions import LeaseLost, Rewind
 from durable.models import CLAIMABLE, TERMINAL, Status, WorkflowInstance
 
 # What a claim returns: the fields a run needs from its instance row.
-CLAIM_COLUMNS = ("id", "workflow_name", "status", "input", "created_at", "wake_seq", "error_streak")
+CLAIM_COLUMNS = (
+    "id",
+    "workflow_name",
+    "status",
+    "input",
+    "created_at",
+    "wake_seq",
+    "error_streak",
+    "failed_runs",
+    "status_reason",
+)
 ADVISORY_NAMESPACE = 0x0D0AB1E
 
 
@@ -83,6 +93,8 @@ def claim(owner: str, limit: int, lease_seconds: float, only: str | None = None)
 
     One statement: UPDATE ... WHERE id IN (due ones, FOR UPDATE SKIP LOCKED on PostgreSQL)
     RETURNING the fields the run needs, so a claim costs one round trip and no transaction.
+    Each claim counts in `failed_runs` until the run records something (its first commit
+    resets it): a worker that dies mid-run leaves the count standing.
     """
     moment = db.now()
     connection = connections[db.alias()]
@@ -94,7 +106,7 @@ def claim(owner: str, limit: int, lease_seconds: float, only: str | None = None)
     ops, table = connection.ops, connection.ops.quote_name(WorkflowInstance._meta.db_table)
     sql = (
         f"UPDATE {table} SET status = %s, lease_owner = %s, lease_expires_at = %s, waiting_for = NULL, "
-        f"updated_at = %s WHERE id IN ({inner}) RETURNING {', '.join(ops.quote_name(f) for f in CLAIM_COLUMNS)}"
+        f"failed_runs = failed_runs + 1, updated_at = %s WHERE id IN ({inner}) RETURNING {', '.join(ops.quote_name(f) for f in CLAIM_COLUMNS)}"
     )
     params = [
         Status.RUNNING,

@@ -58,6 +58,8 @@ class WorkflowInstance(models.Model):
     lease_owner = models.CharField(max_length=100, null=True, blank=True)
     lease_expires_at = models.DateTimeField(null=True, blank=True)
     error_streak = models.PositiveIntegerField(default=0)
+    # Runs in a row that ended without recording anything: a database error, or a worker that died.
+    failed_runs = models.PositiveIntegerField(default=0)
     wake_seq = models.PositiveIntegerField(default=0)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)

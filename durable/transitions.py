@@ -146,6 +146,7 @@ def apply(
         fields["status_reason"] = reason
     fields.update(changes)
     if held_by is not None:
+        fields.setdefault("failed_runs", 0)
         updated = WorkflowInstance.objects.filter(id=instance_id, lease_owner=held_by, status=Status.RUNNING)
         if updated.update(**fields) != 1:
             raise LeaseLost()
@@ -162,7 +163,7 @@ def apply(
                 journal.reopen_failed_activity(instance_id, moment)
             fields.update(error=None, finished_at=None)
         if transition.to == Status.PENDING:
-            fields.update(status_reason="", error_streak=0)
+            fields.update(status_reason="", error_streak=0, failed_runs=0)
         WorkflowInstance.objects.filter(id=instance_id).update(**fields)
         if transition.to == Status.PENDING:
             leases.wake([instance_id], moment)

@@ -30,8 +30,6 @@ from durable.exceptions import (
     WaitTimeout,
 )
 
-EVENT_ID_NAMESPACE = _uuid.UUID("6f1c7a52-8d0b-4b7e-9a51-3c2f0d9e4a17")
-
 
 class ActivityFailure(Exception):
     """One failed attempt, as the storage reports it back to the context."""
@@ -180,7 +178,8 @@ class WorkflowContext:
         position, step = self._next(StepKind.SEND_EVENT, event_type)
         if step is not None:
             return step.result["id"]
-        event_id = str(_uuid.uuid5(EVENT_ID_NAMESPACE, f"{self.instance_id}:{position}"))
+        # Random, and recorded with the step: replays return the same id, nobody can guess it.
+        event_id = str(_uuid.uuid4())
         record = {
             "id": event_id,
             "type": event_type,

@@ -3,9 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import hashlib
+import hmac
 import itertools
 import uuid
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from django.conf import settings as django_settings
+from django.db import DatabaseError, InterfaceError, OperationalError
 
 from durable import db, journal, leases, routing
 from durable.conf import settings
@@ -22,15 +29,39 @@ from durable.engine.types import (
     Verdict,
     WaitSpec,
 )
+from durable.exceptions import StorageFault
 from durable.models import Status
 from durable.run.segment import Segment
 
-ACTIVITY_EVENT_NAMESPACE = uuid.UUID("a3c5e1d7-2b4f-4c8a-9e6d-1f0b7a5c3e92")
+F = TypeVar("F", bound=Callable[..., Any])
+# Errors of the database itself, not of what was asked of it: the run is retried, not failed.
+TRANSIENT = (OperationalError, InterfaceError)
 
 
 def waiting_summary(kind: str, **details: Any) -> dict[str, Any]:
     """The `waiting_for` summary kept on the instance for list pages and the API."""
     return {"kind": kind, **{k: (v.isoformat() if isinstance(v, dt.datetime) else v) for k, v in details.items()}}
+
+
+def guarded(method: F) -> F:
+    """A Backend method whose database errors end the run as a StorageFault (a Halt), so they
+    never reach workflow code: the run is rolled back and tried again."""
+
+    @functools.wraps(method)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return method(*args, **kwargs)
+        except DatabaseError as exc:
+            raise StorageFault(exc) from exc
+
+    return run  # type: ignore[return-value]
+
+
+def activity_event_id(idempotency_key: str, attempt: int, index: int) -> str:
+    """The id of the index-th event an activity attempt sends: stable for that attempt, unguessable."""
+    secret = str(getattr(django_settings, "SECRET_KEY", "") or "durable").encode()
+    digest = hmac.new(secret, f"{idempotency_key}:{attempt}:{index}".encode(), hashlib.sha256).digest()
+    return str(uuid.UUID(bytes=digest[:16], version=4))
 
 
 def released(status: str, **changes: Any) -> dict[str, Any]:
@@ -52,10 +83,13 @@ class OrmBackend:
         )
         self.existing = {step.position for step in history}
         self.failures = failures
+        # The claim counted this run as failed until it records something.
+        self.segment.changes["failed_runs"] = 0
 
     def clock(self) -> dt.datetime:
         return db.now()
 
+    @guarded
     def record(self, step: NewStep) -> None:
         self.segment.add(step)
         self._checkpoint()
@@ -89,6 +123,7 @@ class OrmBackend:
 
     # Activities -----------------------------------------------------------------------------
 
+    @guarded
     def run_activity(self, call: ActivityCall) -> Any:
         definition = call.definition
         started = self.clock()
@@ -108,6 +143,9 @@ class OrmBackend:
                 # A savepoint: a failed attempt undoes its own writes, not the segment's.
                 with db.atomic():
                     tree = codec.encode(definition.fn(context, *call.args, **call.kwargs), where=where)
+            except TRANSIENT as exc:
+                # The database failed under the activity, inside the run's transaction: retry the run.
+                raise StorageFault(exc) from exc
             except Exception as exc:
                 raise ActivityFailure(describe(exc), exc) from None
         else:
@@ -145,10 +183,9 @@ class OrmBackend:
         counter = itertools.count()
 
         def send(event_type: str, source: str, data: Any = None, *, subject: str | None = None) -> str:
-            # Ids derive from the step, so a repeated attempt re-sends the same event (deduplicated).
-            event_id = str(
-                uuid.uuid5(ACTIVITY_EVENT_NAMESPACE, f"{call.idempotency_key}:{call.attempt}:{next(counter)}")
-            )
+            # Keyed by the step and the project's SECRET_KEY: a re-run attempt re-sends the same
+            # event (deduplicated), and nobody without the key can guess the id ahead.
+            event_id = activity_event_id(call.idempotency_key, call.attempt, next(counter))
             record = {"id": event_id, "type": event_type, "source": source, "subject": subject}
             record["data"] = codec.encode(data, where=f"data of event {event_type}")
             routing.send(record)
@@ -156,6 +193,7 @@ class OrmBackend:
 
         return send
 
+    @guarded
     def activity_failed(self, call: ActivityCall, error: dict, retry_at: dt.datetime | None) -> Verdict:
         moment = self.clock()
         streak = self.streak + 1
@@ -203,6 +241,7 @@ class OrmBackend:
 
     # Timers and waits -------------------------------------------------------------------------
 
+    @guarded
     def suspend_timer(self, position: int, purpose: TimerPurpose, name: str, due_at: dt.datetime) -> None:
         self.segment.open()
         existing = journal.existing_timer(self.instance_id, position)
@@ -212,6 +251,7 @@ class OrmBackend:
         summary = waiting_summary(kind, name=name, due_at=existing or due_at)
         self.segment.commit(suspend=True, **released(Status.WAITING_FOR_TIMER, waiting_for=summary))
 
+    @guarded
     def wait_event(self, spec: WaitSpec) -> Step | None:
         moment = self.clock()
         self.segment.open()

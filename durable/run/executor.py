@@ -11,20 +11,19 @@ import time
 import uuid
 from typing import Any
 
-from django.db import connections
+from django.db import DatabaseError, connections
 
 from durable import db, journal, leases, transitions
 from durable.conf import settings
 from durable.engine import codec, replay, retry
 from durable.engine.context import WorkflowContext
 from durable.engine.registry import registry
-from durable.exceptions import DurableError, LeaseLost, Rewind
+from durable.exceptions import DurableError, LeaseLost, Rewind, StorageFault
 from durable.run.backend import OrmBackend
 
 logger = logging.getLogger(__name__)
 
 MAX_REWINDS = 20
-ERROR_BACKOFF_SECONDS = 5.0
 
 _owner: tuple[int, str] | None = None
 
@@ -90,7 +89,13 @@ def run_due(*, max_seconds: float | None = None, batch_size: int | None = None, 
     ran = 0
     asked = False
     while time.monotonic() < deadline:
-        rows = leases.claim(owner, limit, float(settings.LEASE_SECONDS), only=only)
+        try:
+            rows = leases.claim(owner, limit, float(settings.LEASE_SECONDS), only=only)
+        except DatabaseError as exc:
+            # Nothing was claimed; the instances stay due and the recovery sweep asks again.
+            logger.warning("claiming instances failed: %s", exc, extra={"owner": owner})
+            _drop_broken_connection()
+            return ran
         if not rows:
             return ran
         if len(rows) == limit and not asked:
@@ -110,9 +115,37 @@ def run_due(*, max_seconds: float | None = None, batch_size: int | None = None, 
 
 
 def run_claimed(row: dict[str, Any], owner: str) -> None:
-    """Run one claimed instance until it waits or ends."""
+    """Run one claimed instance until it waits or ends; a database fault retries it later."""
     instance_id, workflow_name = row["id"], row["workflow_name"]
     where = {"instance_id": instance_id, "workflow": workflow_name}
+    try:
+        _run(row, owner, where)
+    except LeaseLost:
+        logger.info("lease lost: instance taken over; run abandoned", extra={**where, "owner": owner})
+    except (StorageFault, DatabaseError) as exc:
+        error = exc.error if isinstance(exc, StorageFault) else exc
+        _failed_run(row, owner, where, f"{type(error).__name__}: {error}")
+    except Exception as exc:
+        logger.exception("running the instance failed; retrying later", extra=where)
+        _failed_run(row, owner, where, f"{type(exc).__name__}: {exc}")
+
+
+def _run(row: dict[str, Any], owner: str, where: dict[str, str]) -> None:
+    instance_id, workflow_name = row["id"], row["workflow_name"]
+    limit = int(settings.PAUSE_AFTER_FAILED_RUNS)
+    if row["failed_runs"] > limit:
+        # The claim counted this run too: that many runs before it recorded nothing.
+        last = row["status_reason"] or "the worker running it stopped (a crash, out of memory, killed or timed out)"
+        reason = (
+            f"Paused after {row['failed_runs'] - 1} runs in a row that recorded nothing; the last failed with: "
+            f"{last}. Fix the cause, then resume the instance."
+        )
+        with db.atomic():
+            transitions.apply(
+                instance_id, "pause_run", reason, held_by=owner, workflow_name=workflow_name, run_after=None
+            )
+        logger.error("instance paused: %s", reason, extra=where)
+        return
     try:
         definition = registry.workflow(workflow_name)
     except DurableError as exc:
@@ -126,30 +159,45 @@ def run_claimed(row: dict[str, Any], owner: str) -> None:
             return
         logger.error("instance paused: %s", reason, extra=where)
         return
+    inputs = codec.decode(row["input"])
+    args, kwargs = list(inputs.get("args", [])), dict(inputs.get("kwargs", {}))
+    for _ in range(MAX_REWINDS):
+        history, failures = journal.load_history(instance_id)
+        backend = OrmBackend(row, owner, definition, history, failures)
+        ctx = WorkflowContext(instance_id=instance_id, workflow_name=definition.name, history=history, backend=backend)
+        try:
+            outcome = replay.run(definition, ctx, args, kwargs)
+            _persist(outcome, backend, definition)
+            return
+        except Rewind:
+            row["wake_seq"] = leases.wake_seq(instance_id)
+        except BaseException as exc:
+            backend.segment.rollback(exc)
+            raise
+    leases.release(instance_id, owner, run_after=db.now(), failed_runs=0)
+
+
+def _failed_run(row: dict[str, Any], owner: str, where: dict[str, str], error: str) -> None:
+    """Hand a run the database failed back, due again after a backoff that doubles each time."""
+    _drop_broken_connection()
+    failures = max(int(row["failed_runs"]), 1)
+    delay = min(float(settings.FAILED_RUN_BACKOFF) * 2 ** (failures - 1), float(settings.FAILED_RUN_MAX_BACKOFF))
+    note = f"Run {failures} in a row failed ({error}); retrying in {delay:g} s."
+    logger.warning("run failed, retrying: %s", error, extra={**where, "failed_runs": failures})
     try:
-        inputs = codec.decode(row["input"])
-        args, kwargs = list(inputs.get("args", [])), dict(inputs.get("kwargs", {}))
-        for _ in range(MAX_REWINDS):
-            history, failures = journal.load_history(instance_id)
-            backend = OrmBackend(row, owner, definition, history, failures)
-            ctx = WorkflowContext(
-                instance_id=instance_id, workflow_name=definition.name, history=history, backend=backend
-            )
-            try:
-                outcome = replay.run(definition, ctx, args, kwargs)
-                _persist(outcome, backend, definition)
-                return
-            except Rewind:
-                row["wake_seq"] = leases.wake_seq(instance_id)
-            except BaseException as exc:
-                backend.segment.rollback(exc)
-                raise
-        leases.release(instance_id, owner, run_after=db.now())
-    except LeaseLost:
-        logger.info("lease lost: instance taken over; run abandoned", extra={**where, "owner": owner})
-    except Exception:
-        logger.exception("running the instance failed; retrying later", extra=where)
-        leases.release(instance_id, owner, run_after=db.now() + dt.timedelta(seconds=ERROR_BACKOFF_SECONDS))
+        leases.release(row["id"], owner, run_after=db.now() + dt.timedelta(seconds=delay), status_reason=note[:2000])
+    except DatabaseError as exc:
+        # The lease runs out instead, and the recovery sweep gives the instance to a worker.
+        logger.warning("releasing after a failed run failed too: %s", exc, extra=where)
+        _drop_broken_connection()
+
+
+def _drop_broken_connection() -> None:
+    """Close the durable connection if an error left it unusable, so the next query reconnects."""
+    connection = connections[db.alias()]
+    if connection.in_atomic_block:
+        return
+    connection.close_if_unusable_or_obsolete()
 
 
 def _persist(outcome: replay.Outcome, backend: OrmBackend, definition: Any) -> None:

@@ -12,11 +12,8 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from django.db import IntegrityError
-
 from durable import db, journal, leases, routing, transitions
 from durable.engine.types import NewStep
-from durable.exceptions import LeaseLost
 
 MAX_SECONDS = 0.25
 MAX_STEPS = 200
@@ -70,7 +67,8 @@ class Segment:
         """
         self.open()
         try:
-            seqs = self._write()
+            # The lease first: once it is proved inside this transaction nobody else writes this
+            # instance's history, so a conflict below is a fault, never a takeover.
             if transition is not None:
                 transitions.apply(
                     self.instance_id,
@@ -88,6 +86,7 @@ class Segment:
                     wake_seq=self.wake_seq if suspend else None,
                     **{**self.changes, **changes},
                 )
+            seqs = journal.record_steps(self.instance_id, self.pending, self.updates)
             if seqs:
                 db.on_commit(lambda: [routing.deliver(seq) for seq in seqs])
         except BaseException as exc:
@@ -107,10 +106,3 @@ class Segment:
         self.changes.clear()
         if atomic is not None:
             atomic.__exit__(type(error), error, error.__traceback__)
-
-    def _write(self) -> list[int]:
-        try:
-            return journal.record_steps(self.instance_id, self.pending, self.updates)
-        except IntegrityError:
-            # Another worker recorded one of these positions: it holds the instance now.
-            raise LeaseLost() from None

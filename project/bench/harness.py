@@ -16,8 +16,6 @@ from django.db import connections
 from django.db.models import Count
 
 from durable import store
-from durable.bench.processes import BenchError, HttpServer, WorkerPool
-from durable.bench.workflows import EVENT_SOURCE
 from durable.models import (
     TERMINAL,
     Delivery,
@@ -29,6 +27,8 @@ from durable.models import (
     Wait,
     WorkflowInstance,
 )
+from project.bench.processes import BenchError, HttpServer, WorkerPool
+from project.bench.workflows import EVENT_SOURCE
 
 logger = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 logger = logging.getLogger(__name__)
 
-WORKFLOW_MODULE = "durable.bench.workflows"
+WORKFLOW_MODULE = "project.bench.workflows"
 READY_TEXT = b"durable worker running"
 START_TIMEOUT = 60.0
 

@@ -16,11 +16,11 @@ import time
 from django.test.utils import override_settings
 
 from durable import executor, store, timers
-from durable.bench import workflows
-from durable.bench.harness import Bench
-from durable.bench.processes import BenchError
 from durable.engine import codec
 from durable.models import Status, Timer, WorkflowInstance
+from project.bench import workflows
+from project.bench.harness import Bench
+from project.bench.processes import BenchError
 
 logger = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ import durable
 
 logger = logging.getLogger(__name__)
 
-EVENT_TYPE = "durable.bench.event"
+EVENT_TYPE = "project.bench.event"
 EVENT_SOURCE = "durable-bench"
 MATCH_FIELD = "key"
 

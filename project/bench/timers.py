@@ -5,11 +5,11 @@ from __future__ import annotations
 import logging
 
 import durable
-from durable.bench import workflows
-from durable.bench.harness import Bench, decode_results
-from durable.bench.processes import BenchError
-from durable.bench.stats import latency_figures
 from durable.models import Status
+from project.bench import workflows
+from project.bench.harness import Bench, decode_results
+from project.bench.processes import BenchError
+from project.bench.stats import latency_figures
 
 logger = logging.getLogger(__name__)
 

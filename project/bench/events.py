@@ -10,11 +10,11 @@ import urllib.request
 from typing import Any
 
 import durable
-from durable.bench import workflows
-from durable.bench.harness import Bench
-from durable.bench.processes import BenchError
-from durable.bench.stats import latency_figures
 from durable.models import Status, WorkflowInstance
+from project.bench import workflows
+from project.bench.harness import Bench
+from project.bench.processes import BenchError
+from project.bench.stats import latency_figures
 
 logger = logging.getLogger(__name__)
 

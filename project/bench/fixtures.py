@@ -27,11 +27,11 @@ from collections.abc import Callable
 from django.db import connections
 
 from durable import routing, store
-from durable.bench import workflows
 from durable.engine import codec
 from durable.engine.types import SLEEP, TIMER_SLEEP
 from durable.models import Status, Timer, Wait, WaitShape, WorkflowInstance
 from durable.steps import waiting_summary
+from project.bench import workflows
 
 logger = logging.getLogger(__name__)
 

@@ -15,9 +15,9 @@ from django.db.models import Max
 
 import durable
 from durable import store
-from durable.bench import workflows
-from durable.bench.harness import Bench, cleanup
 from durable.models import Status, WorkflowInstance
+from project.bench import workflows
+from project.bench.harness import Bench, cleanup
 
 logger = logging.getLogger(__name__)
 

@@ -15,8 +15,8 @@ from django.conf import settings as django_settings
 from django.db import connections
 
 from durable import store
-from durable.bench.processes import child_env
 from durable.conf import settings
+from project.bench.processes import child_env
 
 logger = logging.getLogger(__name__)
 

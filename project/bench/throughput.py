@@ -8,9 +8,9 @@ import time
 from django.db.models import Max
 
 import durable
-from durable.bench import workflows
-from durable.bench.harness import Bench
 from durable.models import Status, WorkflowInstance
+from project.bench import workflows
+from project.bench.harness import Bench
 
 logger = logging.getLogger(__name__)
 

@@ -12,9 +12,9 @@ from typing import Any
 import durable
 from durable.models import Status, WorkflowInstance
 from project.bench import workflows
-from project.bench.harness import Bench
-from project.bench.processes import BenchError
+from project.bench.harness import Bench, BenchError
 from project.bench.stats import latency_figures
+from project.processes import LOCAL
 
 logger = logging.getLogger(__name__)
 
@@ -93,7 +93,7 @@ def post_event(url: str, token: str, key: str, event_id: str) -> dict:
         headers={"Content-Type": "application/cloudevents+json", "Authorization": f"Bearer {token}"},
     )
     try:
-        with urllib.request.urlopen(request, timeout=30) as response:
+        with LOCAL.open(request, timeout=30) as response:
             return json.loads(response.read())
     except urllib.error.HTTPError as exc:
         raise BenchError(f"POST {url} answered {exc.code}: {exc.read()[:500]!r}") from None

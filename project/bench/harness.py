@@ -27,13 +27,17 @@ from durable.models import (
     Wait,
     WorkflowInstance,
 )
-from project.bench.processes import BenchError, HttpServer, WorkerPool
+from project.bench.services import HttpServer, WorkerPool
 from project.bench.workflows import EVENT_SOURCE
 
 logger = logging.getLogger(__name__)
 
 PREFIX = "bench-"
 POLL = 0.05
+
+
+class BenchError(Exception):
+    """The benchmark cannot go on; the message says why and what to do."""
 
 
 @dataclass
@@ -122,8 +126,7 @@ class Bench:
         if self.http is None:
             self.say("starting the HTTP server (runserver)")
             self.http = HttpServer(self.token, self.log_dir)
-        if not self.http.child.alive():
-            raise BenchError(f"the HTTP server died; its output:\n{self.http.child.output()}")
+        self.http.service.check()
         return self.http
 
     def close(self) -> None:

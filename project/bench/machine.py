@@ -16,7 +16,7 @@ from django.db import connections
 
 from durable import store
 from durable.conf import settings
-from project.bench.processes import child_env
+from project.bench.services import bench_env
 
 logger = logging.getLogger(__name__)
 
@@ -25,7 +25,7 @@ def context(workers: int) -> dict[str, Any]:
     """Everything a reader needs to compare two result files."""
     connection = connections[store.alias()]
     q_cluster = getattr(django_settings, "Q_CLUSTER", {})
-    env = child_env()
+    env = bench_env()
     return {
         "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "host": platform.node(),

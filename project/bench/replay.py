@@ -19,8 +19,7 @@ from durable import executor, store, timers
 from durable.engine import codec
 from durable.models import Status, Timer, WorkflowInstance
 from project.bench import workflows
-from project.bench.harness import Bench
-from project.bench.processes import BenchError
+from project.bench.harness import Bench, BenchError
 
 logger = logging.getLogger(__name__)
 

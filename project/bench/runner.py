@@ -15,8 +15,7 @@ from typing import Any, TextIO
 from django.db import connections
 
 from project.bench import harness, machine, report
-from project.bench.harness import Bench, Options
-from project.bench.processes import BenchError
+from project.bench.harness import Bench, BenchError, Options
 
 logger = logging.getLogger(__name__)
 

@@ -7,8 +7,7 @@ import logging
 import durable
 from durable.models import Status
 from project.bench import workflows
-from project.bench.harness import Bench, decode_results
-from project.bench.processes import BenchError
+from project.bench.harness import Bench, BenchError, decode_results
 from project.bench.stats import latency_figures
 
 logger = logging.getLogger(__name__)

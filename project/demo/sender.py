@@ -9,7 +9,7 @@ import urllib.request
 import uuid
 from typing import Any
 
-from project.demo.processes import LOCAL
+from project.processes import LOCAL
 
 logger = logging.getLogger(__name__)
 

@@ -10,7 +10,8 @@ from django.core.management import call_command
 from django.core.management.base import CommandError, OutputWrapper
 from django.core.management.color import no_style
 
-from project.demo import processes, runner
+from project import processes
+from project.demo import runner
 from project.demo.patterns import Unexpected
 
 

@@ -69,8 +69,8 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options) -> None:
         from project.bench import runner
-        from project.bench.harness import Options
-        from project.bench.processes import BenchError
+        from project.bench.harness import BenchError, Options
+        from project.processes import ServiceError
 
         sizes: dict[str, Any] = dict(QUICK) if options["quick"] else {}
         for name in (
@@ -100,7 +100,7 @@ class Command(BaseCommand):
         previous = signal.signal(signal.SIGTERM, _terminate)
         try:
             results = runner.run(bench_options, self.stdout, force=options["force"])
-        except BenchError as exc:
+        except (BenchError, ServiceError) as exc:
             raise CommandError(str(exc)) from None
         finally:
             signal.signal(signal.SIGTERM, previous)

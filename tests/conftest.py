@@ -1,8 +1,7 @@
-"""Shared fixtures: in-process draining, and real durable_worker subprocesses on the test database."""
+"""Shared fixtures: in-process draining (durable.testing), and real durable_worker subprocesses on the test database."""
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import threading
 import time
@@ -17,7 +16,6 @@ if TYPE_CHECKING:
     from project.processes import Service
 
 ROOT = Path(__file__).resolve().parent.parent
-TERMINAL_OR_PAUSED = {"completed", "failed", "cancelled", "paused"}
 
 
 def is_postgres() -> bool:
@@ -75,40 +73,12 @@ def background(fn: Callable[[], object]):
 
 
 @pytest.fixture
-def drain(django_capture_on_commit_callbacks) -> Callable:
-    """Run workflows in this process: claim due instances and fire due timers until `until` holds.
-
-    `until` is a handle (wait until it ends or pauses), a predicate, or None: until nothing is
-    due and no timer is due within a second. Commit callbacks run as
-    they would in a worker, even inside the `db` fixture's transaction.
-    """
-    from django.utils import timezone
-
-    from durable import executor, timers
-    from durable.models import Timer, WorkflowInstance
+def drain(django_capture_on_commit_callbacks) -> Callable[..., None]:
+    """durable.testing.run_until, with commit callbacks run even inside the `db` fixture's transaction."""
+    from durable.testing import run_until
 
     def run(until=None, timeout: float = 15.0) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
-            with django_capture_on_commit_callbacks(execute=True):
-                executor.run_due(max_seconds=5)
-                timers.fire_due()
-            if until is None:
-                # Settled: nothing due now, and no timer due within the next second.
-                moment = timezone.now()
-                if (
-                    not WorkflowInstance.objects.claimable(moment).exists()
-                    and not Timer.objects.filter(due_at__lte=moment + dt.timedelta(seconds=1)).exists()
-                ):
-                    return
-            elif hasattr(until, "instance_id"):
-                if until.status in TERMINAL_OR_PAUSED:
-                    return
-            elif until():
-                return
-            if time.monotonic() > deadline:
-                raise AssertionError(f"workflows did not settle within {timeout} s")
-            time.sleep(0.01)
+        run_until(until, timeout=timeout, each_pass=lambda: django_capture_on_commit_callbacks(execute=True))
 
     return run
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 import time
 import urllib.error
 import urllib.request
@@ -15,8 +14,6 @@ from project.bench import workflows
 from project.bench.harness import Bench, BenchError
 from project.bench.stats import latency_figures
 from project.processes import LOCAL
-
-logger = logging.getLogger(__name__)
 
 NAME = "events"
 NEEDS_WORKERS = True

@@ -21,7 +21,6 @@ someone runs ANALYZE (or PRAGMA optimize), so there the engine meets its tables 
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from collections.abc import Callable
 
 from django.db import connections
@@ -32,8 +31,6 @@ from durable.engine.types import SLEEP, TIMER_SLEEP
 from durable.models import Status, Timer, Wait, WaitShape, WorkflowInstance
 from durable.steps import waiting_summary
 from project.bench import workflows
-
-logger = logging.getLogger(__name__)
 
 BATCH = 2000
 FAR = dt.timedelta(days=30)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import secrets
 import sys
 import time
@@ -29,8 +28,6 @@ from durable.models import (
 )
 from project.bench.services import HttpServer, WorkerPool
 from project.bench.workflows import EVENT_SOURCE
-
-logger = logging.getLogger(__name__)
 
 PREFIX = "bench-"
 POLL = 0.05

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import os
 import platform
 import subprocess
@@ -17,8 +16,6 @@ from django.db import connections
 from durable import store
 from durable.conf import settings
 from project.bench.services import bench_env
-
-logger = logging.getLogger(__name__)
 
 
 def context(workers: int) -> dict[str, Any]:

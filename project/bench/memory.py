@@ -8,7 +8,6 @@ reads it again.
 
 from __future__ import annotations
 
-import logging
 import time
 
 from django.db.models import Max
@@ -18,8 +17,6 @@ from durable import store
 from durable.models import Status, WorkflowInstance
 from project.bench import workflows
 from project.bench.harness import Bench, cleanup
-
-logger = logging.getLogger(__name__)
 
 NAME = "memory"
 NEEDS_WORKERS = True

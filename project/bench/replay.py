@@ -9,7 +9,6 @@ stopped meanwhile so nobody else claims the instance; no wake-up task is enqueue
 from __future__ import annotations
 
 import contextlib
-import logging
 import statistics
 import time
 
@@ -20,8 +19,6 @@ from durable.engine import codec
 from durable.models import Status, Timer, WorkflowInstance
 from project.bench import workflows
 from project.bench.harness import Bench, BenchError
-
-logger = logging.getLogger(__name__)
 
 NAME = "replay"
 NEEDS_WORKERS = False

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import logging
 import os
 import tempfile
 import time
@@ -16,8 +15,6 @@ from django.db import connections
 
 from project.bench import harness, machine, report
 from project.bench.harness import Bench, BenchError, Options
-
-logger = logging.getLogger(__name__)
 
 # In the order they run: the replay runs in this process with the workers stopped, and the
 # memory scenario starts workers of its own.

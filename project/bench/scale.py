@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 import time
 
 from project.bench import fixtures
 from project.bench.events import round_trips
 from project.bench.harness import PREFIX, Bench
 from project.bench.timers import lateness
-
-logger = logging.getLogger(__name__)
 
 NAME = "scale"
 NEEDS_WORKERS = True

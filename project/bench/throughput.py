@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import time
 
 from django.db.models import Max
@@ -11,8 +10,6 @@ import durable
 from durable.models import Status, WorkflowInstance
 from project.bench import workflows
 from project.bench.harness import Bench
-
-logger = logging.getLogger(__name__)
 
 NAME = "throughput"
 NEEDS_WORKERS = True

@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import logging
-
 import durable
 from durable.models import Status
 from project.bench import workflows
 from project.bench.harness import Bench, BenchError, decode_results
 from project.bench.stats import latency_figures
-
-logger = logging.getLogger(__name__)
 
 NAME = "timers"
 NEEDS_WORKERS = True

@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
-import logging
 
 import durable
-
-logger = logging.getLogger(__name__)
 
 EVENT_TYPE = "project.bench.event"
 EVENT_SOURCE = "durable-bench"

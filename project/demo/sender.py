@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import json
-import logging
 import urllib.error
 import urllib.request
 import uuid
 from typing import Any
 
 from project.processes import LOCAL
-
-logger = logging.getLogger(__name__)
 
 
 class ReceiverError(Exception):

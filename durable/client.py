@@ -59,8 +59,9 @@ class Delivery:
 class WorkflowHandle:
     """A reference to one workflow instance; every property reads the database afresh."""
 
-    def __init__(self, instance_id: str) -> None:
+    def __init__(self, instance_id: str, *, created: bool = False) -> None:
         self.instance_id = instance_id
+        self.created = created  # True when `start` inserted the instance rather than found it
 
     def __repr__(self) -> str:
         return f"<WorkflowHandle {self.instance_id}>"
@@ -138,7 +139,8 @@ def start(
         **kwargs: keyword inputs.
 
     Returns:
-        The WorkflowHandle; for an id that exists already, the handle of that instance.
+        The WorkflowHandle (`created` True when this call inserted it); for an id that exists
+        already, the handle of that instance.
 
     Raises:
         WorkflowNotFound: no workflow has that name.
@@ -161,7 +163,7 @@ def start(
     if store.create_instance(instance_id, definition.name, inputs, store.now()):
         signals.send_on_commit(signals.workflow_started, definition.name, instance_id, Status.PENDING)
         store.request_run()
-        return WorkflowHandle(instance_id)
+        return WorkflowHandle(instance_id, created=True)
     existing = instance(instance_id)
     if existing.workflow_name != definition.name:
         raise InvalidTransition(

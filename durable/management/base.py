@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
 from durable.exceptions import DurableError
+from durable.inspect import summary
 from durable.management import format as fmt
-
-logger = logging.getLogger(__name__)
 
 
 class DurableCommand(BaseCommand):
@@ -37,7 +35,7 @@ class DurableCommand(BaseCommand):
 
 
 class TransitionCommand(DurableCommand):
-    """cancel / pause / resume / retry: one instance id, maybe a reason, one client call."""
+    """cancel / pause / resume / retry: one instance id, maybe a reason, one client call, then the instance."""
 
     action: Callable[..., Any]  # a client function, set as staticmethod(client.cancel)
     takes_reason = False
@@ -51,5 +49,6 @@ class TransitionCommand(DurableCommand):
 
     def run(self, **options: Any) -> None:
         extra = {"reason": options["reason"]} if self.takes_reason else {}
-        row = self.action(options["instance_id"], **extra)
-        self.stdout.write(self.style.SUCCESS(f"Instance {row.id} ({row.workflow_name}) is now {row.status}."))
+        self.action(options["instance_id"], **extra)
+        row = summary(options["instance_id"])
+        self.stdout.write(self.style.SUCCESS(f"Instance {row.instance_id} ({row.workflow_name}) is now {row.status}."))

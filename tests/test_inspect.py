@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 import dataclasses
 import datetime as dt
+from pathlib import Path
 
 import pytest
 from django.utils import timezone
@@ -15,6 +17,7 @@ from tests import admin_workflows, workflows
 
 pytestmark = pytest.mark.django_db
 
+DURABLE = Path(inspect.__file__).parent
 # inspect.instance: the instance row, history, waits, timers, deliveries, queued events, values.
 INSTANCE_QUERIES = 7
 
@@ -237,3 +240,16 @@ def test_list_instances__without_payloads_reads_no_input_result_or_error(listed,
 def test_list_instances__a_page_needs_a_positive_limit(limit, offset):
     with pytest.raises(durable.InvalidArgument):
         inspect.list_instances(limit=limit, offset=offset)
+
+
+def test_api_and_commands_read_through_inspect_never_models():
+    for package in ("api", "management"):
+        for path in sorted((DURABLE / package).rglob("*.py")):
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.ImportFrom):
+                    names = [node.module or ""] + [f"{node.module}.{alias.name}" for alias in node.names]
+                elif isinstance(node, ast.Import):
+                    names = [alias.name for alias in node.names]
+                else:
+                    continue
+                assert "durable.models" not in names, f"{path.relative_to(DURABLE)} imports durable.models"

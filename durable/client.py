@@ -54,8 +54,9 @@ class Delivery:
 class WorkflowHandle:
     """A reference to one workflow instance; every property reads the database afresh."""
 
-    def __init__(self, instance_id: str) -> None:
+    def __init__(self, instance_id: str, *, created: bool = False) -> None:
         self.instance_id = instance_id
+        self.created = created  # True when `start` inserted the instance rather than found it
 
     def __repr__(self) -> str:
         return f"<WorkflowHandle {self.instance_id}>"
@@ -133,7 +134,8 @@ def start(
         **kwargs: keyword inputs.
 
     Returns:
-        The WorkflowHandle; for an id that exists already, the handle of that instance.
+        The WorkflowHandle (`created` True when this call inserted it); for an id that exists
+        already, the handle of that instance.
 
     Raises:
         WorkflowNotFound: no workflow has that name.
@@ -155,7 +157,7 @@ def start(
     inputs = codec.encode({"args": list(args), "kwargs": kwargs}, where=f"input of workflow '{definition.name}'")
     if transitions.start(instance_id, definition.name, inputs, db.now()):
         db.request_run()
-        return WorkflowHandle(instance_id)
+        return WorkflowHandle(instance_id, created=True)
     existing = transitions.get(instance_id)
     if existing.workflow_name != definition.name:
         raise InvalidTransition(

@@ -1,1 +1,1 @@
-"""The demo project: settings, urls and example workflows for durable."""
+"""The demo project: settings, urls, example workflows, and the demo and the bench with their commands."""

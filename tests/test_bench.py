@@ -11,10 +11,10 @@ from datetime import timedelta
 import pytest
 
 import durable
-from durable.bench import fixtures, harness, runner
-from durable.bench import workflows as bench_workflows
-from durable.bench.stats import percentile
 from durable.models import HistoryStep, Status, Timer, Wait, WaitShape, WorkflowInstance
+from project.bench import fixtures, harness, runner
+from project.bench import workflows as bench_workflows
+from project.bench.stats import percentile
 from tests import conftest
 
 TINY = [

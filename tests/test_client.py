@@ -21,6 +21,12 @@ def test_start__is_idempotent_on_instance_id():
     assert WorkflowInstance.objects.get(id="order-1").input == {"args": [1], "kwargs": {}}
 
 
+def test_start__handle_says_whether_this_call_created_the_instance():
+    assert durable.start(workflows.three_steps, 1, instance_id="order-3").created is True
+    assert durable.start(workflows.three_steps, 1, instance_id="order-3").created is False
+    assert durable.get_handle("order-3").created is False
+
+
 def test_start__same_id_for_another_workflow_is_refused():
     durable.start(workflows.three_steps, 1, instance_id="order-2")
     with pytest.raises(durable.InvalidTransition, match="already exists for workflow 'three_steps'"):

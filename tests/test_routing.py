@@ -9,7 +9,7 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 import durable
-from durable import db, journal
+from durable import db
 from durable.models import Delivery, Event, HistoryStep, Status, Timer, Wait, WorkflowInstance
 from tests import event_workflows as ew
 
@@ -263,21 +263,3 @@ def test_scale__delivery_to_one_of_many_waiting_instances_costs_the_same(drain):
         return len(queries)
 
     assert deliver_one(5) == deliver_one(60)
-
-
-def test_send_event__stored_but_undelivered_event_is_delivered_by_the_sweep(drain):
-    # A worker that dies between committing a step that sent an event and delivering it leaves
-    # exactly this behind: the event row, not yet dispatched.
-    from durable import timers
-
-    handle = durable.start(ew.waits_once, "lost")
-    drain()
-    WorkflowInstance.objects.filter(id=handle.instance_id).update(created_at=db.now() - dt.timedelta(seconds=60))
-    record = {"id": "orphan-event", "source": "/dead-worker", "type": "thing.happened", "data": {"key": "lost"}}
-    journal.record_event(record, received_at=db.now() - dt.timedelta(seconds=5))
-    report = timers.recover()
-    assert report.redelivered == 1
-    drain(handle)
-    assert handle.result() == {"outcome": "event", "id": "orphan-event"}
-    assert Event.objects.get(event_id="orphan-event").dispatched_at is not None
-    assert timers.recover().redelivered == 0

@@ -1,21 +1,20 @@
-"""Everything the instance page shows, read in a fixed handful of queries whatever the history length."""
+"""What the instance page shows: the read model (durable.inspect) put into the viewer's words."""
 
 from __future__ import annotations
 
 import datetime as dt
-import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
-from django.db.models import Exists, OuterRef
+from django.db.models import TextChoices
 
+from durable import inspect
 from durable.admin.words import Payload, arguments, event_record, payload
 from durable.engine.registry import registry
 from durable.engine.types import StepKind
-from durable.models import Delivery, Event, HistoryStep, PublishedValue, Status, Timer, Wait, WorkflowInstance
+from durable.models import WorkflowInstance
 from durable.words import clock, moment, readable, span, took, until, waiting_words
-
-logger = logging.getLogger(__name__)
 
 EVENT_STEPS = (StepKind.WAIT_EVENT, StepKind.SEND_EVENT)
 KIND_LABELS = {
@@ -30,7 +29,7 @@ KIND_LABELS = {
 }
 
 
-@dataclass
+@dataclass(frozen=True)
 class Failure:
     """The error of one step or instance: type, message and (folded) traceback."""
 
@@ -45,7 +44,7 @@ class Failure:
         return cls(str(error.get("type", "Error")), str(error.get("message", "")), str(error.get("traceback") or ""))
 
 
-@dataclass
+@dataclass(frozen=True)
 class TimelineRow:
     """One recorded step, as the timeline shows it."""
 
@@ -62,26 +61,88 @@ class TimelineRow:
     input: Payload | None
     result: Payload | None
     error: Failure | None
-    failures: list[dict[str, Any]]
+    failures: tuple[dict[str, Any], ...]
     retry_at: dt.datetime | None
 
 
-@dataclass
+@dataclass(frozen=True)
+class WaitRow:
+    """One current wait: its match in words and when it times out."""
+
+    position: int
+    event_type: str
+    match: str
+    subject: str | None
+    since: dt.datetime
+    timeout_at: dt.datetime | None
+    timeout_in: str
+
+
+@dataclass(frozen=True)
+class TimerRow:
+    """One pending timer: what it is for and when it is due."""
+
+    position: int
+    purpose: str
+    name: str
+    due_at: dt.datetime
+    due_in: str
+
+
+@dataclass(frozen=True)
+class EventRow:
+    """One event delivered to the instance, its data and how it was delivered."""
+
+    event: inspect.EventView
+    data: Payload | None
+    how: str
+
+
+@dataclass(frozen=True)
+class ValueRow:
+    """One published value."""
+
+    key: str
+    value: Payload | None
+    updated_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class IncidentRow:
+    """One entry of the incident log: what happened, when, and its details in one line."""
+
+    kind: str
+    at: dt.datetime | None
+    details: str
+
+
+@dataclass(frozen=True)
 class InstanceDetail:
     """What the instance page shows about one instance."""
 
+    summary: inspect.Summary
     waiting: str
     elapsed: str
     input: Payload | None
     result: Payload | None
     error: Failure | None
-    timeline: list[TimelineRow] = field(default_factory=list)
-    waits: list[dict[str, Any]] = field(default_factory=list)
-    timers: list[dict[str, Any]] = field(default_factory=list)
-    delivered: list[dict[str, Any]] = field(default_factory=list)
-    queued: list[Event] = field(default_factory=list)
-    values: list[dict[str, Any]] = field(default_factory=list)
-    incidents: list[dict[str, Any]] = field(default_factory=list)
+    timeline: tuple[TimelineRow, ...]
+    waits: tuple[WaitRow, ...]
+    timers: tuple[TimerRow, ...]
+    delivered: tuple[EventRow, ...]
+    queued: tuple[inspect.EventView, ...]
+    values: tuple[ValueRow, ...]
+    incidents: tuple[IncidentRow, ...]
+
+
+def label(codes: type[TextChoices] | type[StrEnum], value: str | None) -> str:
+    """A stored code's label, or the code itself when it is not one of the choices (as get_FOO_display)."""
+    if value is None:
+        return ""
+    try:
+        return str(getattr(codes(value), "label", value))
+    except ValueError:
+        return value
 
 
 def _incident_key_order(key: str) -> tuple[int, str]:
@@ -89,21 +150,21 @@ def _incident_key_order(key: str) -> tuple[int, str]:
     return (first.index(key) if key in first else len(first), key)
 
 
-def elapsed(instance: WorkflowInstance, now: dt.datetime) -> str:
+def elapsed(instance: WorkflowInstance | inspect.Summary, now: dt.datetime) -> str:
     """From creation to its end, or to now while it runs."""
     end = (instance.finished_at or instance.updated_at) if instance.is_terminal else now
     return span((end - instance.created_at).total_seconds())
 
 
-def instance_waiting(instance: WorkflowInstance, now: dt.datetime) -> str:
+def instance_waiting(instance: WorkflowInstance | inspect.Summary, now: dt.datetime) -> str:
     """What the instance waits for, in words; a paused one waits for an operator."""
-    if instance.status == Status.PAUSED:
+    if instance.status == inspect.Status.PAUSED:
         reason = instance.status_reason or "paused"
         return f"an operator to resume it ({reason})"
     return waiting_words(instance.waiting_for, now)
 
 
-def _attempt(step: HistoryStep) -> str:
+def _attempt(step: inspect.StepView) -> str:
     if step.kind != StepKind.ACTIVITY:
         return ""
     definition = registry.activities.get(step.name)
@@ -111,70 +172,74 @@ def _attempt(step: HistoryStep) -> str:
     return f"{step.attempt} of {most}" if most and most > 1 else str(step.attempt)
 
 
-def timeline(instance_id: str) -> list[TimelineRow]:
-    rows = []
-    for step in HistoryStep.objects.filter(instance_id=instance_id).order_by("position"):
-        spent = (step.recorded_at - step.started_at).total_seconds() if step.started_at else None
-        rows.append(
-            TimelineRow(
-                position=step.position,
-                kind=KIND_LABELS.get(step.kind, step.kind),
-                name=step.name,
-                status=step.status,
-                status_label=step.status.replace("_", " "),
-                attempt=_attempt(step),
-                started=clock(step.started_at),
-                recorded=clock(step.recorded_at),
-                recorded_at=step.recorded_at,
-                duration=took(spent),
-                input=arguments(step.input),
-                result=event_record(step.result) if step.kind in EVENT_STEPS else payload(step.result),
-                error=Failure.of(step.error),
-                failures=[{**f, "at": moment(f.get("at"))} for f in step.failures or []],
-                retry_at=step.retry_at,
-            )
-        )
-    return rows
-
-
-def build(instance: WorkflowInstance, now: dt.datetime) -> InstanceDetail:
-    """Read the instance's history, waits, timers, events and values (seven queries)."""
-    pk = instance.pk
-    detail = InstanceDetail(
-        waiting=instance_waiting(instance, now),
-        elapsed=elapsed(instance, now),
-        input=arguments(instance.input),
-        result=payload(instance.result) if instance.status == Status.COMPLETED else None,
-        error=Failure.of(instance.error),
-        timeline=timeline(pk),
+def _timeline_row(step: inspect.StepView) -> TimelineRow:
+    return TimelineRow(
+        position=step.position,
+        kind=KIND_LABELS.get(step.kind, step.kind),
+        name=step.name,
+        status=step.status,
+        status_label=step.status.replace("_", " "),
+        attempt=_attempt(step),
+        started=clock(step.started_at),
+        recorded=clock(step.recorded_at),
+        recorded_at=step.recorded_at,
+        duration=took(step.duration),
+        input=arguments(step.input),
+        result=event_record(step.result) if step.kind in EVENT_STEPS else payload(step.result),
+        error=Failure.of(step.error),
+        failures=tuple({**f, "at": moment(f.get("at"))} for f in step.failures),
+        retry_at=step.retry_at,
     )
-    for wait in Wait.objects.filter(instance_id=pk).order_by("position", "event_type"):
-        match = readable(wait.match or {})
-        detail.waits.append(
-            {
-                "position": wait.position,
-                "event_type": wait.event_type,
-                "match": ", ".join(f"{k}={v}" for k, v in match.items()) if isinstance(match, dict) else str(match),
-                "subject": wait.subject,
-                "since": wait.created_at,
-                "timeout_at": wait.timeout_at,
-                "timeout_in": until(wait.timeout_at, now, future="in {}", past="overdue by {}"),
-            }
-        )
-    for timer in Timer.objects.filter(instance_id=pk).order_by("due_at"):
-        due_in = until(timer.due_at, now, future="in {}", past="overdue by {}")
-        detail.timers.append({"timer": timer, "purpose": timer.get_purpose_display(), "due_in": due_in})
-    for delivery in Delivery.objects.filter(instance_id=pk).select_related("event").order_by("delivered_at", "pk"):
-        detail.delivered.append(
-            {"delivery": delivery, "event": delivery.event, "data": payload(delivery.event.data), "kind": delivery.kind}
-        )
-    delivered_here = Delivery.objects.filter(instance_id=pk, event=OuterRef("pk"))
-    detail.queued = list(Event.objects.filter(target_id=pk).filter(~Exists(delivered_here)).order_by("seq")[:100])
-    for value in PublishedValue.objects.filter(instance_id=pk).order_by("key"):
-        detail.values.append({"key": value.key, "value": payload(value.value), "updated_at": value.updated_at})
-    for entry in reversed(instance.incidents or []):
-        # jsonb on PostgreSQL reorders keys: put them in reading order.
-        keys = sorted((k for k in entry if k not in ("kind", "at") and entry[k]), key=_incident_key_order)
-        details = "; ".join(f"{k.replace('_', ' ')}: {entry[k]}" for k in keys)
-        detail.incidents.append({"kind": entry.get("kind", ""), "at": moment(entry.get("at")), "details": details})
-    return detail
+
+
+def _wait_row(wait: inspect.WaitView, now: dt.datetime) -> WaitRow:
+    match = readable(wait.match or {})
+    return WaitRow(
+        position=wait.position,
+        event_type=wait.event_type,
+        match=", ".join(f"{k}={v}" for k, v in match.items()) if isinstance(match, dict) else str(match),
+        subject=wait.subject,
+        since=wait.created_at,
+        timeout_at=wait.timeout_at,
+        timeout_in=until(wait.timeout_at, now, future="in {}", past="overdue by {}"),
+    )
+
+
+def _timer_row(timer: inspect.TimerView, now: dt.datetime) -> TimerRow:
+    return TimerRow(
+        position=timer.position,
+        purpose=label(inspect.Purpose, timer.purpose),
+        name=timer.name,
+        due_at=timer.due_at,
+        due_in=until(timer.due_at, now, future="in {}", past="overdue by {}"),
+    )
+
+
+def _incident_row(entry: dict[str, Any]) -> IncidentRow:
+    # jsonb on PostgreSQL reorders keys: put them in reading order.
+    keys = sorted((k for k in entry if k not in ("kind", "at") and entry[k]), key=_incident_key_order)
+    details = "; ".join(f"{k.replace('_', ' ')}: {entry[k]}" for k in keys)
+    return IncidentRow(kind=entry.get("kind", ""), at=moment(entry.get("at")), details=details)
+
+
+def build(view: inspect.InstanceView, now: dt.datetime) -> InstanceDetail:
+    """The page's words for one instance, from its read model (no query of its own)."""
+    summary = view.summary
+    return InstanceDetail(
+        summary=summary,
+        waiting=instance_waiting(summary, now),
+        elapsed=elapsed(summary, now),
+        input=arguments(summary.input),
+        result=payload(summary.result) if summary.status == inspect.Status.COMPLETED else None,
+        error=Failure.of(summary.error),
+        timeline=tuple(_timeline_row(step) for step in view.history),
+        waits=tuple(_wait_row(wait, now) for wait in view.waits),
+        timers=tuple(_timer_row(timer, now) for timer in view.timers),
+        delivered=tuple(
+            EventRow(event=event, data=payload(event.data), how=label(inspect.DeliveryKind, event.delivery))
+            for event in view.delivered
+        ),
+        queued=view.queued,
+        values=tuple(ValueRow(key=v.key, value=payload(v.value), updated_at=v.updated_at) for v in view.values),
+        incidents=tuple(_incident_row(entry) for entry in reversed(view.incidents)),
+    )

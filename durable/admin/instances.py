@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import admin
-from django.contrib.admin.utils import unquote
+from django.contrib.admin.utils import quote, unquote
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
@@ -11,12 +11,14 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from durable import inspect
 from durable.admin import detail
 from durable.admin.base import ReadOnlyAdmin, stamp
 from durable.admin.counting import STATUS_EXACT_UP_TO, status_counts
 from durable.admin.forms import SendEventForm
 from durable.admin.operations import InstanceOperations
 from durable.engine.registry import registry
+from durable.exceptions import InstanceNotFound
 from durable.models import Wait, WorkflowInstance
 
 # Large JSON columns the list never shows.
@@ -126,24 +128,30 @@ class WorkflowInstanceAdmin(InstanceOperations, ReadOnlyAdmin):
         return self.render_detail(request, instance)
 
     def render_detail(self, request, instance: WorkflowInstance, send_form: SendEventForm | None = None):
-        may_send = self.has_send_event_permission(request) and not instance.is_terminal
+        # The model row served the permission checks; the page shows one read of the read model.
+        try:
+            view = inspect.instance(instance.pk)
+        except InstanceNotFound:
+            return self.missing(request, quote(instance.pk))
+        summary = view.summary
+        may_send = self.has_send_event_permission(request) and not summary.is_terminal
         if may_send and send_form is None:
-            send_form = SendEventForm.for_wait(instance.waiting_for)
-        operations = self.operations_for(request, instance)
+            send_form = SendEventForm.for_wait(summary.waiting_for)
+        operations = self.operations_for(request, summary)
         context = {
             **self.admin_site.each_context(request),
             "opts": self.opts,
             "app_label": self.opts.app_label,
-            "title": f"{instance.workflow_name} {instance.pk}",
-            "subtitle": instance.pk,
+            "title": f"{summary.workflow_name} {summary.instance_id}",
+            "subtitle": summary.instance_id,
             "original": instance,
             "instance": instance,
-            "status_badge": badge(instance.status, instance.get_status_display()),
-            "detail": detail.build(instance, timezone.now()),
+            "status_badge": badge(summary.status, detail.label(inspect.Status, summary.status)),
+            "detail": detail.build(view, timezone.now()),
             "operations": operations,
             "reason_wanted": any(op.takes_reason for op in operations),
             "send_form": send_form if may_send else None,
-            "refresh_seconds": None if instance.is_terminal else self.refresh_seconds,
+            "refresh_seconds": None if summary.is_terminal else self.refresh_seconds,
             "media": self.media,
             "has_view_permission": True,
         }

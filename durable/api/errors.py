@@ -32,11 +32,11 @@ class BadRequest(exceptions.APIException):
     default_code = "invalid_request"
 
 
-def _detail(detail) -> str:
+def detail_text(detail) -> str:
     if isinstance(detail, list):
-        return "; ".join(_detail(item) for item in detail)
+        return "; ".join(detail_text(item) for item in detail)
     if isinstance(detail, dict):
-        return "; ".join(f"{key}: {_detail(value)}" for key, value in detail.items())
+        return "; ".join(f"{key}: {detail_text(value)}" for key, value in detail.items())
     return str(detail)
 
 
@@ -47,7 +47,7 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     elif isinstance(exc, exceptions.APIException):
         detail_code = exc.detail.code if isinstance(exc.detail, exceptions.ErrorDetail) else None
         code = str(detail_code or exc.default_code)
-        message, status_code = _detail(exc.detail), exc.status_code
+        message, status_code = detail_text(exc.detail), exc.status_code
         retryable = status_code == 429 or status_code >= 500
     elif isinstance(exc, Http404):
         code, message, status_code, retryable = "not_found", str(exc) or "Not found.", 404, False

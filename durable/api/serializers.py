@@ -1,18 +1,16 @@
-"""Representations of instances, their history, waits, timers and events."""
+"""Representations of the read model (durable.inspect): instances, their history, waits, timers and events."""
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from durable import inspect
 from durable.engine import codec
-from durable.models import Delivery, Event, HistoryStep, Timer, Wait, WorkflowInstance
-
-logger = logging.getLogger(__name__)
+from durable.engine.types import choices
 
 
 class PlainJSONField(serializers.Field):
@@ -29,127 +27,115 @@ class PlainJSONField(serializers.Field):
 extend_schema_field(OpenApiTypes.ANY)(PlainJSONField)
 
 
-class InstanceSerializer(serializers.ModelSerializer):
-    instance_id = serializers.CharField(source="id", read_only=True)
+def _text(**kwargs: Any) -> serializers.CharField:
+    return serializers.CharField(read_only=True, **kwargs)
+
+
+def _moment(**kwargs: Any) -> serializers.DateTimeField:
+    return serializers.DateTimeField(read_only=True, **kwargs)
+
+
+def _number() -> serializers.IntegerField:
+    return serializers.IntegerField(read_only=True)
+
+
+def _stored() -> serializers.JSONField:
+    return serializers.JSONField(read_only=True)
+
+
+# The serializers below carry no docstrings: drf-spectacular would publish them as schema descriptions.
+
+
+class InstanceSerializer(serializers.Serializer):  # an inspect.Summary
+    instance_id = _text()
+    workflow_name = _text()
+    status = serializers.ChoiceField(choices=inspect.Status.choices, read_only=True)
+    status_reason = _text()
     input = PlainJSONField()
     result = PlainJSONField()
-    error = serializers.JSONField(read_only=True)
-    waiting_for = serializers.JSONField(read_only=True)
-
-    class Meta:
-        model = WorkflowInstance
-        fields = [
-            "instance_id",
-            "workflow_name",
-            "status",
-            "status_reason",
-            "input",
-            "result",
-            "error",
-            "created_at",
-            "updated_at",
-            "finished_at",
-            "waiting_for",
-        ]
-        read_only_fields = fields
+    error = _stored()
+    created_at = _moment()
+    updated_at = _moment()
+    finished_at = _moment(allow_null=True)
+    waiting_for = _stored()
 
 
-class StepSerializer(serializers.ModelSerializer):
+class StepSerializer(serializers.Serializer):  # an inspect.StepView
+    position = _number()
+    kind = _text()
+    name = _text()
+    status = _text()
+    attempt = _number()
     input = PlainJSONField()
     result = PlainJSONField()
-    error = serializers.JSONField(read_only=True)
-    failures = serializers.JSONField(read_only=True)
-
-    class Meta:
-        model = HistoryStep
-        fields = [
-            "position",
-            "kind",
-            "name",
-            "status",
-            "attempt",
-            "input",
-            "result",
-            "error",
-            "failures",
-            "retry_at",
-            "started_at",
-            "recorded_at",
-        ]
-        read_only_fields = fields
+    error = _stored()
+    failures = _stored()
+    retry_at = _moment(allow_null=True)
+    started_at = _moment(allow_null=True)
+    recorded_at = _moment()
 
 
-class WaitSerializer(serializers.ModelSerializer):
+class WaitSerializer(serializers.Serializer):  # an inspect.WaitView
+    position = _number()
+    event_type = _text()
     match = PlainJSONField()
-
-    class Meta:
-        model = Wait
-        fields = ["position", "event_type", "match", "subject", "timeout_at", "created_at"]
-        read_only_fields = fields
+    subject = _text(allow_null=True)
+    timeout_at = _moment(allow_null=True)
+    created_at = _moment()
 
 
-class TimerSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = Timer
-        fields = ["position", "purpose", "name", "due_at", "created_at"]
-        read_only_fields = fields
+class TimerSerializer(serializers.Serializer):  # an inspect.TimerView
+    position = _number()
+    purpose = serializers.ChoiceField(choices=choices(inspect.Purpose), read_only=True)
+    name = _text()
+    due_at = _moment()
+    created_at = _moment()
 
 
-class EventSerializer(serializers.ModelSerializer):
-    id = serializers.CharField(source="event_id", read_only=True)
+class EventSerializer(serializers.Serializer):  # an inspect.EventView, without how it was delivered
+    id = _text(source="event_id")
+    # The metaclass takes declared fields out of the class, so this never shadows Field.source.
+    source = _text()  # type: ignore[assignment]
+    type = _text()
+    subject = _text(allow_null=True)
+    time = _moment(allow_null=True)
+    received_at = _moment()
 
-    class Meta:
-        model = Event
-        fields = ["id", "source", "type", "subject", "time", "received_at"]
-        read_only_fields = fields
-
-    def to_representation(self, instance: Event) -> dict[str, Any]:
+    def to_representation(self, instance: inspect.EventView) -> dict[str, Any]:
         # "data" is added here: a declared field of that name would hide Serializer.data.
         return {**super().to_representation(instance), "data": codec.to_plain(instance.data)}
 
 
-class InstanceDetailSerializer(InstanceSerializer):
-    history = serializers.SerializerMethodField()
-    waits = serializers.SerializerMethodField()
-    timers = serializers.SerializerMethodField()
+def _received(event: inspect.EventView) -> dict[str, Any]:
+    # delivered_at is left to the JSON encoder (UTC), as it always was, not to a DateTimeField.
+    delivery = {"delivery": event.delivery, "position": event.position, "delivered_at": event.delivered_at}
+    return {**EventSerializer(event).data, **delivery}
+
+
+class InstanceDetailSerializer(InstanceSerializer):  # an inspect.InstanceView
+    incidents = _stored()
+    history = StepSerializer(many=True, read_only=True)
+    waits = WaitSerializer(many=True, read_only=True)
+    timers = TimerSerializer(many=True, read_only=True)
     events = serializers.SerializerMethodField()
     values = serializers.SerializerMethodField()
-    incidents = serializers.JSONField(read_only=True)
 
-    class Meta(InstanceSerializer.Meta):
-        fields = [*InstanceSerializer.Meta.fields, "incidents", "history", "waits", "timers", "events", "values"]
-        read_only_fields = fields
-
-    @extend_schema_field(StepSerializer(many=True))
-    def get_history(self, instance: WorkflowInstance) -> Any:
-        return StepSerializer(instance.steps.order_by("position"), many=True).data
-
-    @extend_schema_field(WaitSerializer(many=True))
-    def get_waits(self, instance: WorkflowInstance) -> Any:
-        return WaitSerializer(instance.waits.order_by("position", "event_type"), many=True).data
-
-    @extend_schema_field(TimerSerializer(many=True))
-    def get_timers(self, instance: WorkflowInstance) -> Any:
-        return TimerSerializer(instance.timers.order_by("due_at"), many=True).data
+    def get_fields(self) -> dict[str, serializers.Field]:
+        fields = super().get_fields()
+        for name in InstanceSerializer._declared_fields:
+            fields[name].source = f"summary.{name}"
+        return fields
 
     @extend_schema_field(OpenApiTypes.OBJECT)
-    def get_events(self, instance: WorkflowInstance) -> dict:
-        deliveries = Delivery.objects.filter(instance=instance).select_related("event").order_by("delivered_at")
-        received = [
-            {
-                **EventSerializer(d.event).data,
-                "delivery": d.kind,
-                "position": d.position,
-                "delivered_at": d.delivered_at,
-            }
-            for d in deliveries
-        ]
-        queued = Event.objects.filter(target=instance).exclude(deliveries__instance=instance).order_by("seq")
-        return {"received": received, "queued": EventSerializer(queued, many=True).data}
+    def get_events(self, view: inspect.InstanceView) -> dict[str, Any]:
+        return {
+            "received": [_received(event) for event in view.delivered],
+            "queued": EventSerializer(view.queued, many=True).data,
+        }
 
     @extend_schema_field(OpenApiTypes.OBJECT)
-    def get_values(self, instance: WorkflowInstance) -> dict:
-        return {key: codec.to_plain(value) for key, value in instance.values.values_list("key", "value")}
+    def get_values(self, view: inspect.InstanceView) -> dict[str, Any]:
+        return {value.key: codec.to_plain(value.value) for value in view.values}
 
 
 class StartSerializer(serializers.Serializer):

@@ -1,4 +1,4 @@
-"""Thin DRF views: parse, check permission, call durable.client, render."""
+"""Thin DRF views: parse, check permission, call durable.client, render what durable.inspect reads."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from durable import client, events, permissions
+from durable import client, events, inspect, permissions
 from durable.api import auth, errors
 from durable.api.serializers import (
     ErrorSerializer,
@@ -28,7 +28,6 @@ from durable.api.serializers import (
     StartSerializer,
 )
 from durable.conf import settings
-from durable.models import Status, WorkflowInstance
 from durable.transitions import OPERATIONS, START_PERMISSION, Transition
 
 OPERATE = {"pause": client.pause, "resume": client.resume, "retry": client.retry, "cancel": client.cancel}
@@ -131,7 +130,7 @@ class InstanceEvents(DurableView):
 class InstanceList(DurableView):
     @extend_schema(
         parameters=[
-            OpenApiParameter("status", str, enum=list(Status.values)),
+            OpenApiParameter("status", str, enum=list(inspect.Status.values)),
             OpenApiParameter("workflow", str),
             OpenApiParameter("created_after", OpenApiTypes.DATETIME),
             OpenApiParameter("created_before", OpenApiTypes.DATETIME),
@@ -142,26 +141,28 @@ class InstanceList(DurableView):
     )
     def get(self, request) -> Response:
         query = request.query_params
-        rows = WorkflowInstance.objects.order_by("-created_at", "id")
+        statuses = None
         if query.get("status"):
-            if query["status"] not in Status.values:
-                raise errors.BadRequest(f"status must be one of {', '.join(Status.values)}.")
-            rows = rows.filter(status=query["status"])
-        if query.get("workflow"):
-            rows = rows.filter(workflow_name=query["workflow"])
-        for name, lookup in (("created_after", "created_at__gte"), ("created_before", "created_at__lt")):
-            if query.get(name):
-                rows = rows.filter(**{lookup: _datetime(name, query[name])})
+            if query["status"] not in inspect.Status.values:
+                raise errors.BadRequest(f"status must be one of {', '.join(inspect.Status.values)}.")
+            statuses = [query["status"]]
+        after, before = _datetime(query, "created_after"), _datetime(query, "created_before")
         limit = _int(query, "limit", 50, 1, MAX_LIST)
         offset = _int(query, "offset", 0, 0, 10**9)
-        page = list(rows[offset : offset + limit + 1])
-        more = len(page) > limit
+        page = inspect.list_instances(
+            statuses=statuses,
+            workflow=query.get("workflow") or None,
+            created_after=after,
+            created_before=before,
+            limit=limit,
+            offset=offset,
+        )
         next_url = None
-        if more:
+        if page.more:
             params = query.copy()
             params["offset"] = str(offset + limit)
             next_url = request.build_absolute_uri(f"{request.path}?{params.urlencode()}")
-        return Response({"results": InstanceSerializer(page[:limit], many=True).data, "next": next_url})
+        return Response({"results": InstanceSerializer(page.rows, many=True).data, "next": next_url})
 
 
 def _int(query, name: str, default: int, low: int, high: int) -> int:
@@ -177,7 +178,10 @@ def _int(query, name: str, default: int, low: int, high: int) -> int:
     return value
 
 
-def _datetime(name: str, raw: str) -> dt.datetime:
+def _datetime(query, name: str) -> dt.datetime | None:
+    raw = query.get(name)
+    if not raw:
+        return None
     try:
         value = parse_datetime(raw)
     except ValueError:
@@ -190,10 +194,7 @@ def _datetime(name: str, raw: str) -> dt.datetime:
 class InstanceDetail(DurableView):
     @extend_schema(responses={200: InstanceDetailSerializer, **ERRORS})
     def get(self, request, instance_id: str) -> Response:
-        instance = WorkflowInstance.objects.filter(id=instance_id).first()
-        if instance is None:
-            client.get_handle(instance_id)
-        return Response(InstanceDetailSerializer(instance).data)
+        return Response(InstanceDetailSerializer(inspect.instance(instance_id)).data)
 
 
 class Start(DurableView):
@@ -203,15 +204,11 @@ class Start(DurableView):
     def post(self, request, name: str) -> Response:
         body = StartSerializer(data=request.data)
         if not body.is_valid():
-            raise errors.BadRequest(errors._detail(body.errors))
+            raise errors.BadRequest(errors.detail_text(body.errors))
         values = body.validated_data
-        existed = (
-            values["instance_id"] is not None and WorkflowInstance.objects.filter(id=values["instance_id"]).exists()
-        )
         handle = client.start(name, *values["args"], instance_id=values["instance_id"], **values["kwargs"])
-        instance = WorkflowInstance.objects.get(id=handle.instance_id)
-        code = status.HTTP_200_OK if existed else status.HTTP_201_CREATED
-        return Response(InstanceSerializer(instance).data, status=code)
+        code = status.HTTP_201_CREATED if handle.created else status.HTTP_200_OK
+        return Response(InstanceSerializer(inspect.summary(handle.instance_id)).data, status=code)
 
 
 class _Operation(DurableView):
@@ -228,10 +225,10 @@ class _Operation(DurableView):
         if self.transition.takes_reason:
             body = ReasonSerializer(data=request.data if isinstance(request.data, dict) else {})
             if not body.is_valid():
-                raise errors.BadRequest(errors._detail(body.errors))
+                raise errors.BadRequest(errors.detail_text(body.errors))
             reason = body.validated_data["reason"]
-        instance = OPERATE[self.transition.name](instance_id, reason)
-        return Response(InstanceSerializer(instance).data)
+        OPERATE[self.transition.name](instance_id, reason)
+        return Response(InstanceSerializer(inspect.summary(instance_id)).data)
 
 
 class Cancel(_Operation):

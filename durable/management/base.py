@@ -8,6 +8,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from durable.exceptions import DurableError
+from durable.inspect import summary
 from durable.management import format as fmt
 from durable.transitions import OPERATIONS
 
@@ -35,7 +36,7 @@ class DurableCommand(BaseCommand):
 
 
 class TransitionCommand(DurableCommand):
-    """cancel / pause / resume / retry: one instance id, maybe a reason, one client call."""
+    """cancel / pause / resume / retry: one instance id, maybe a reason, one client call, then the instance."""
 
     action: Callable[..., Any]  # a client function, set as staticmethod(client.cancel)
     transition = ""  # its name in durable.transitions.OPERATIONS
@@ -48,5 +49,6 @@ class TransitionCommand(DurableCommand):
             )
 
     def run(self, **options: Any) -> None:
-        row = self.action(options["instance_id"], options.get("reason") or "")
-        self.stdout.write(self.style.SUCCESS(f"Instance {row.id} ({row.workflow_name}) is now {row.status}."))
+        self.action(options["instance_id"], options.get("reason") or "")
+        row = summary(options["instance_id"])
+        self.stdout.write(self.style.SUCCESS(f"Instance {row.instance_id} ({row.workflow_name}) is now {row.status}."))

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import logging
-
 from project.demo.runner import run
-
-logger = logging.getLogger(__name__)
 
 __all__ = ["run"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,8 +14,6 @@ from durable.models import TERMINAL, Status
 from project import workflows
 from project.demo.sender import Sender, event
 from project.models import Order
-
-logger = logging.getLogger(__name__)
 
 # Seconds, where a shop would use minutes or days.
 PAYMENT_TIMEOUT = 2.0

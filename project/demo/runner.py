@@ -20,10 +20,10 @@ from django.db.migrations.executor import MigrationExecutor
 from django.urls import NoReverseMatch, reverse
 
 from durable.conf import settings as durable_settings
-from project.demo import processes
+from project import processes
 from project.demo.patterns import PATTERNS, Run, Unexpected
-from project.demo.processes import HOST, Service, ServiceError
 from project.demo.sender import ReceiverError, Sender
+from project.processes import HOST, Service, ServiceError
 
 logger = logging.getLogger(__name__)
 
@@ -198,11 +198,8 @@ def _stop(console: Console, services: list[Service]) -> None:
     if not services:
         return
     console.part(f"stopping the worker and the server{console.more} ")
-    for service in services:
-        service.terminate()
     try:
-        for service in services:
-            service.stop()
+        processes.stop_all(services)
     except KeyboardInterrupt:
         for service in services:
             service.kill()

@@ -3,15 +3,12 @@
 from __future__ import annotations
 
 import json
-import logging
 import urllib.error
 import urllib.request
 import uuid
 from typing import Any
 
-from project.demo.processes import LOCAL
-
-logger = logging.getLogger(__name__)
+from project.processes import LOCAL
 
 
 class ReceiverError(Exception):

@@ -12,7 +12,7 @@ from django.utils import timezone
 
 import durable
 from durable.models import Status, WorkflowInstance
-from tests import admin_workflows
+from tests import admin_workflows, workflows
 
 pytestmark = pytest.mark.django_db
 
@@ -134,6 +134,17 @@ def test_page__long_payloads_are_folded(admin_client, waiting_order):
     # The reservation result (five order lines) is long: a <details> with a one-line summary.
     # (PostgreSQL's jsonb keeps keys in its own order.)
     assert re.search(r'<details class="durable-payload"><summary><code>\{&quot;(reservation|lines)&quot;', body)
+
+
+def test_page__the_same_queries_whatever_the_history_length(admin_client, drain):
+    counts = []
+    for steps in (1, 40):
+        drain(durable.start(workflows.n_activities, steps, instance_id=f"n-{steps}"))
+        with CaptureQueriesContext(connection) as queries:
+            assert admin_client.get(page(f"n-{steps}")).status_code == 200
+        counts.append(len(queries))
+    # The session, the user, the admin's own row (permissions), then inspect.instance's seven.
+    assert counts == [10, 10]
 
 
 def test_page__unknown_instance_redirects_with_a_message(admin_client):

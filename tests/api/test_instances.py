@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 import durable
+from durable import models
 from durable.models import Status, WorkflowInstance
 from tests import event_workflows as ew
 from tests import workflows
@@ -89,6 +93,103 @@ def test_detail__has_history_waits_timers_events_and_values(operator, drain):
     assert detail["events"]["received"][0]["id"] == "ev-3" and detail["events"]["received"][0]["delivery"] == "resumed"
     assert detail["values"] == {"status": "paid"}
     assert operator.get("/durable/instances/nope/").status_code == 404
+
+
+AT = dt.datetime(2030, 1, 2, 3, 4, 5, 678000, tzinfo=dt.UTC)
+AT_TEXT = "2030-01-02T03:04:05.678000Z"
+
+
+def test_detail__every_part_in_its_json_shape(operator):
+    decimal = {"$t": "decimal", "v": "1.50"}
+    waiting = {"kind": "event", "types": ["paid"], "match": {"order_id": "o-1"}, "timeout_at": None}
+    incident = {"kind": "paused", "at": "2030-01-02T03:04:05+00:00", "reason": "checking"}
+    instance = WorkflowInstance.objects.create(
+        id="shape",
+        workflow_name="viewer_order",
+        status=Status.WAITING_FOR_EVENT,
+        input={"args": [decimal], "kwargs": {}},
+        waiting_for=waiting,
+        incidents=[incident],
+        created_at=AT,
+        updated_at=AT,
+    )
+    failure = {"attempt": 1, "type": "ValueError", "message": "no", "at": "2030-01-02T03:04:05+00:00"}
+    models.HistoryStep.objects.create(
+        instance=instance,
+        position=0,
+        kind="activity",
+        name="viewer_reserve",
+        input={"args": ["o-1"], "kwargs": {}},
+        result={"$t": "set", "v": [1]},
+        failures=[failure],
+        started_at=AT,
+        recorded_at=AT,
+    )
+    models.Wait.objects.create(
+        instance=instance, position=1, name="paid", event_type="paid", match={"order_id": "o-1"}, shape="s",
+        match_key="k", created_at=AT,
+    )  # fmt: skip
+    models.Timer.objects.create(instance=instance, position=1, purpose="timeout", name="paid", due_at=AT, created_at=AT)
+    delivered = models.Event.objects.create(
+        event_id="e-1", source="/s", type="paid", data={"amount": decimal}, time=AT, received_at=AT
+    )
+    models.Delivery.objects.create(event=delivered, instance=instance, position=1, kind="resumed", delivered_at=AT)
+    models.Event.objects.create(event_id="e-2", source="/s", type="note", subject="x", target=instance, received_at=AT)
+    models.PublishedValue.objects.create(instance=instance, key="total", value=decimal, position=0, updated_at=AT)
+    response = operator.get("/durable/instances/shape/")
+    body = response.json()
+    assert list(body) == [
+        "instance_id", "workflow_name", "status", "status_reason", "input", "result", "error", "created_at",
+        "updated_at", "finished_at", "waiting_for", "incidents", "history", "waits", "timers", "events", "values",
+    ]  # fmt: skip
+    assert body == {
+        "instance_id": "shape",
+        "workflow_name": "viewer_order",
+        "status": "waiting_for_event",
+        "status_reason": "",
+        "input": {"args": ["1.50"], "kwargs": {}},
+        "result": None,
+        "error": None,
+        "created_at": AT_TEXT,
+        "updated_at": AT_TEXT,
+        "finished_at": None,
+        "waiting_for": waiting,
+        "incidents": [incident],
+        "history": [
+            {
+                "position": 0, "kind": "activity", "name": "viewer_reserve", "status": "completed", "attempt": 1,
+                "input": {"args": ["o-1"], "kwargs": {}}, "result": [1], "error": None, "failures": [failure],
+                "retry_at": None, "started_at": AT_TEXT, "recorded_at": AT_TEXT,
+            }
+        ],
+        "waits": [
+            {"position": 1, "event_type": "paid", "match": {"order_id": "o-1"}, "subject": None, "timeout_at": None,
+             "created_at": AT_TEXT}
+        ],
+        "timers": [{"position": 1, "purpose": "timeout", "name": "paid", "due_at": AT_TEXT, "created_at": AT_TEXT}],
+        "events": {
+            "received": [
+                {"id": "e-1", "source": "/s", "type": "paid", "subject": None, "time": AT_TEXT, "received_at": AT_TEXT,
+                 "data": {"amount": "1.50"}, "delivery": "resumed", "position": 1, "delivered_at": AT_TEXT}
+            ],
+            "queued": [
+                {"id": "e-2", "source": "/s", "type": "note", "subject": "x", "time": None, "received_at": AT_TEXT,
+                 "data": None}
+            ],
+        },
+        "values": {"total": "1.50"},
+    }  # fmt: skip
+
+
+def test_detail__the_same_queries_whatever_the_history_length(operator, drain):
+    counts = []
+    for steps in (1, 40):
+        drain(durable.start(workflows.n_activities, steps, instance_id=f"n-{steps}"))
+        operator.get(f"/durable/instances/n-{steps}/")  # fills the user's permission cache
+        with CaptureQueriesContext(connection) as queries:
+            assert len(operator.get(f"/durable/instances/n-{steps}/").json()["history"]) == steps
+        counts.append(len(queries))
+    assert counts == [7, 7]  # inspect.instance's seven
 
 
 def test_cancel__200_then_409_and_404(operator, drain):

@@ -6,6 +6,8 @@ import re
 
 import pytest
 from django.core.management.base import CommandError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 import durable
 from durable.models import HistoryStep, Status
@@ -111,6 +113,16 @@ def test_show__long_values_are_cut_and_full_prints_them_whole(run, drain):
     assert f'Input      cmd_echoes("{long}")\n' in full
     assert f'Result     ["{long}"]\n' in full
     assert HistoryStep.objects.get(instance_id="long").status == Status.COMPLETED
+
+
+def test_show__the_same_queries_whatever_the_history_length(run, drain):
+    counts = []
+    for steps in (1, 40):
+        drain(durable.start(workflows.n_activities, steps, instance_id=f"n-{steps}"))
+        with CaptureQueriesContext(connection) as queries:
+            assert f"History ({steps} step" in run("durable_show", f"n-{steps}")[0]
+        counts.append(len(queries))
+    assert counts == [7, 7]  # inspect.instance's seven
 
 
 def test_show__unknown_instance_is_a_command_error(run):

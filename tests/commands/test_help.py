@@ -1,9 +1,13 @@
-"""Every durable_* command explains itself and each of its arguments in --help."""
+"""Every durable_* command, the app's and the demo project's, explains itself and each argument in --help."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
-from django.core.management import load_command_class
+from django.core.management import find_commands, get_commands, load_command_class
+
+import durable.management
 
 COMMANDS = [
     "durable_start",
@@ -17,6 +21,8 @@ COMMANDS = [
     "durable_sweep",
     "durable_worker",
 ]
+# The demo project's own commands (project/management/commands/), not in the wheel.
+PROJECT_COMMANDS = ["durable_bench", "durable_demo"]
 DJANGO_OPTIONS = {
     "help",
     "version",
@@ -30,9 +36,18 @@ DJANGO_OPTIONS = {
 }
 
 
-@pytest.mark.parametrize("name", COMMANDS)
-def test_help__the_command_and_every_argument_have_help(name):
-    command = load_command_class("durable", name)
+def test_help__the_app_ships_the_durable_commands_and_the_demo_project_its_own():
+    shipped = find_commands(str(Path(durable.management.__file__).parent))
+    assert sorted(shipped) == sorted(COMMANDS), "a new command of the app needs its --help test here"
+    owners = get_commands()
+    assert {name: owners[name] for name in PROJECT_COMMANDS} == dict.fromkeys(PROJECT_COMMANDS, "project")
+
+
+@pytest.mark.parametrize(
+    ("app", "name"), [("durable", name) for name in COMMANDS] + [("project", name) for name in PROJECT_COMMANDS]
+)
+def test_help__the_command_and_every_argument_have_help(app, name):
+    command = load_command_class(app, name)
     parser = command.create_parser("manage.py", name)
     assert len(command.help) > 60
     own = [action for action in parser._actions if action.dest not in DJANGO_OPTIONS]

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import io
 import socket
-import sys
 
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError, OutputWrapper
 from django.core.management.color import no_style
 
-import project
-from project.demo import processes, runner
+from project import processes
+from project.demo import runner
 from project.demo.patterns import Unexpected
 
 
@@ -64,13 +63,6 @@ def test_command__problems_make_a_command_error_that_names_them(monkeypatch):
     with pytest.raises(CommandError, match="- checkout: the order is cancelled"):
         call_command("durable_demo", "--exit", "--port", "0")
     assert calls == [(0, True)]
-
-
-def test_command__without_the_demo_project_says_where_to_run_it(monkeypatch):
-    monkeypatch.setitem(sys.modules, "project.demo", None)
-    monkeypatch.delattr(project, "demo")
-    with pytest.raises(CommandError, match="run it from a checkout of the repository"):
-        call_command("durable_demo", "--exit")
 
 
 @pytest.mark.django_db(transaction=True)

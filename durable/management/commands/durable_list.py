@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 from django.core.management.base import CommandError
+from django.utils import timezone
 
-from durable import db
+from durable import inspect
 from durable.engine.registry import registry
+from durable.inspect import ACTIVE, Status
 from durable.management import format as fmt
 from durable.management.base import DurableCommand
-from durable.models import ACTIVE, Status, WorkflowInstance
-
-logger = logging.getLogger(__name__)
 
 HEADERS = ("ID", "WORKFLOW", "STATUS", "WAITING FOR", "CREATED", "UPDATED")
 WIDTHS = (40, 30, 17, 64, 19, 19)  # a row of uuid ids stays within about 180 columns
@@ -40,35 +38,29 @@ class Command(DurableCommand):
         limit, workflow = options["limit"], options["workflow"]
         if limit < 1:
             raise CommandError(f"--limit must be at least 1, not {limit}.")
-        rows = WorkflowInstance.objects.order_by("-created_at", "-id")
-        statuses = _statuses(options["status"])
-        if statuses:
-            rows = rows.filter(status__in=sorted(statuses))
-        if workflow:
-            rows = rows.filter(workflow_name=workflow)
-        fields = ("id", "workflow_name", "status", "waiting_for", "created_at", "updated_at")
-        found = list(rows.values_list(*fields)[: limit + 1])
-        if not found:
+        page = inspect.list_instances(
+            statuses=_statuses(options["status"]) or None, workflow=workflow or None, limit=limit, payloads=False
+        )
+        if not page.rows:
             unknown = workflow and workflow not in registry.workflows
             hint = f" No workflow named '{workflow}' is registered." if unknown else ""
             self.stdout.write(f"No instances match.{hint}")
             return
-        now = db.now()
-        self.write_table(HEADERS, [_row(values, now) for values in found[:limit]], WIDTHS)
-        if len(found) > limit:
+        now = timezone.now()
+        self.write_table(HEADERS, [_row(row, now) for row in page.rows], WIDTHS)
+        if page.more:
             more = f"Showing the newest {limit}; there are more. Raise --limit or filter."
             self.stdout.write(self.style.NOTICE(more))
 
 
-def _row(values: tuple, now) -> tuple:
-    instance_id, workflow, status, waiting_for, created_at, updated_at = values
+def _row(row: inspect.Summary, now) -> tuple:
     return (
-        instance_id,
-        workflow,
-        status,
-        fmt.waiting(waiting_for, now, WIDTHS[3]),
-        fmt.when(created_at),
-        fmt.when(updated_at),
+        row.instance_id,
+        row.workflow_name,
+        row.status,
+        fmt.waiting(row.waiting_for, now, WIDTHS[3]),
+        fmt.when(row.created_at),
+        fmt.when(row.updated_at),
     )
 
 

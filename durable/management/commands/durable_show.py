@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import json
-import logging
 import sys
 from typing import Any
 
-from durable import client, db, words
+from django.utils import timezone
+
+from durable import inspect, words
 from durable.engine.types import StepKind, StepStatus
+from durable.inspect import Status
 from durable.management import format as fmt
 from durable.management.base import DurableCommand
-from durable.models import HistoryStep, PublishedValue, Status, Timer, Wait, WorkflowInstance
-
-logger = logging.getLogger(__name__)
 
 SUMMARY_WIDTH = 200
 TRACEBACK_LINES = 8
@@ -34,42 +33,38 @@ class Command(DurableCommand):
         )
 
     def run(self, **options: Any) -> None:
-        handle = client.get_handle(options["instance_id"])  # InstanceNotFound, with the client's message
-        row = WorkflowInstance.objects.get(id=handle.instance_id)
-        self.full, self.now = options["full"], db.now()
-        self._summary(row)
-        steps = HistoryStep.objects.filter(instance_id=row.id).order_by("position")
+        view = inspect.instance(options["instance_id"])  # InstanceNotFound says "check the id"
+        self.full, self.now = options["full"], timezone.now()
+        self._summary(view)
+        steps = len(view.history)
         self._section(
-            f"History ({len(steps)} step{'' if len(steps) == 1 else 's'})",
+            f"History ({steps} step{'' if steps == 1 else 's'})",
             ("#", "KIND", "NAME", "STATUS", "ATTEMPT", "DURATION", "RESULT OR ERROR", "RECORDED AT"),
-            [_step_row(step) for step in steps],
+            [_step_row(step) for step in view.history],
         )
-        waits = Wait.objects.filter(instance_id=row.id).order_by("position", "event_type")
         self._section(
             "Waits",
             ("#", "NAME", "EVENT TYPE", "MATCH", "SUBJECT", "TIMES OUT"),
-            [_wait_row(wait, self.now) for wait in waits],
+            [_wait_row(wait, self.now) for wait in view.waits],
         )
-        timers = Timer.objects.filter(instance_id=row.id).order_by("due_at")
         self._section(
             "Timers",
             ("#", "PURPOSE", "NAME", "DUE"),
-            [(t.position, t.purpose, t.name, _at(t.due_at, self.now)) for t in timers],
+            [(t.position, t.purpose, t.name, _at(t.due_at, self.now)) for t in view.timers],
         )
-        values = PublishedValue.objects.filter(instance_id=row.id).order_by("key")
         self._section(
             "Published values",
             ("KEY", "VALUE", "STEP", "UPDATED"),
-            [(v.key, fmt.dumps(v.value), v.position, fmt.when(v.updated_at)) for v in values],
+            [(v.key, fmt.dumps(v.value), v.position, fmt.when(v.updated_at)) for v in view.values],
         )
 
-    def _summary(self, row: WorkflowInstance) -> None:
-        width = sys.maxsize if self.full else SUMMARY_WIDTH
+    def _summary(self, view: inspect.InstanceView) -> None:
+        row, width = view.summary, sys.maxsize if self.full else SUMMARY_WIDTH
 
         def field(label: str, value: str) -> None:
             self.stdout.write(f"{self.style.MIGRATE_LABEL(label.ljust(10))} {value}")
 
-        field("Instance", row.id)
+        field("Instance", row.instance_id)
         field("Workflow", row.workflow_name)
         field("Status", self._status(row.status))
         if row.status_reason:
@@ -86,7 +81,7 @@ class Command(DurableCommand):
         field("Created", fmt.when(row.created_at))
         field("Updated", fmt.when(row.updated_at))
         field("Finished", fmt.when(row.finished_at))
-        self._section("Incidents", ("AT", "KIND", "DETAILS"), [_incident_row(i) for i in row.incidents or []])
+        self._section("Incidents", ("AT", "KIND", "DETAILS"), [_incident_row(i) for i in view.incidents])
 
     def _section(self, title: str, headers: tuple[str, ...], rows: list) -> None:
         self.stdout.write("")
@@ -126,26 +121,25 @@ def _incident_row(incident: dict) -> tuple:
     return (fmt.when(incident.get("at")), incident.get("kind"), details)
 
 
-def _wait_row(wait: Wait, now) -> tuple:
+def _wait_row(wait: inspect.WaitView, now) -> tuple:
     match = fmt.dumps(wait.match) if wait.match else None
     return (wait.position, wait.name, wait.event_type, match, wait.subject, _at(wait.timeout_at, now))
 
 
-def _step_row(step: HistoryStep) -> tuple:
-    duration = (step.recorded_at - step.started_at).total_seconds() if step.started_at else None
+def _step_row(step: inspect.StepView) -> tuple:
     return (
         step.position,
         step.kind,
         step.name,
         step.status,
         step.attempt if step.kind == StepKind.ACTIVITY else None,
-        words.took(duration) if duration is not None else None,
+        words.took(step.duration) if step.duration is not None else None,
         _outcome(step),
         fmt.when(step.recorded_at),
     )
 
 
-def _outcome(step: HistoryStep) -> str:
+def _outcome(step: inspect.StepView) -> str:
     """The step's result, error or last failed attempt, in one line."""
     if step.error:
         return fmt.error_line(step.error)

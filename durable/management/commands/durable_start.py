@@ -12,9 +12,9 @@ from durable import client
 from durable.engine import codec
 from durable.engine.registry import WorkflowDefinition, registry
 from durable.exceptions import WorkflowCancelled, WorkflowFailed
+from durable.inspect import Status, summary
 from durable.management import format as fmt
 from durable.management.base import DurableCommand
-from durable.models import Status, WorkflowInstance
 
 PAUSE_CHECK = 1.0  # seconds between looks for a pause while --wait waits
 
@@ -61,11 +61,10 @@ class Command(DurableCommand):
         args, kwargs = _split(fmt.parse_json(text, "--input")) if text is not None else ([], {})
         definition = registry.workflow(options["workflow"])
         _check_fits(definition, args, kwargs)
-        existed = instance_id is not None and WorkflowInstance.objects.filter(id=instance_id).exists()
         handle = client.start(definition, *args, instance_id=instance_id, **kwargs)
         if quiet:
             self.stdout.write(handle.instance_id)
-        elif existed:
+        elif not handle.created:
             self.stdout.write(
                 self.style.WARNING(
                     f"Instance {handle.instance_id} of {definition.name} exists already ({handle.status}); "
@@ -100,16 +99,17 @@ def _result(handle: client.WorkflowHandle, timeout: float | None) -> Any:
             return handle.result(left)
         except TimeoutError:
             pass
-        row = WorkflowInstance.objects.get(id=handle.instance_id)
+        row = summary(handle.instance_id)
         if row.status == Status.PAUSED:
             reason = f": {row.status_reason}" if row.status_reason else ""
             raise CommandError(
-                f"Instance {row.id} is paused{reason}. Resume it with manage.py durable_resume {row.id}."
+                f"Instance {row.instance_id} is paused{reason}. "
+                f"Resume it with manage.py durable_resume {row.instance_id}."
             )
         if deadline is not None and time.monotonic() >= deadline:
             raise CommandError(
-                f"Instance {row.id} is still {row.status} after {timeout:g} s; it keeps running "
-                f"(check it with manage.py durable_show {row.id})."
+                f"Instance {row.instance_id} is still {row.status} after {timeout:g} s; it keeps running "
+                f"(check it with manage.py durable_show {row.instance_id})."
             )
 
 

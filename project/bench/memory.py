@@ -8,18 +8,15 @@ reads it again.
 
 from __future__ import annotations
 
-import logging
 import time
 
 from django.db.models import Max
 
 import durable
 from durable import db
-from durable.bench import workflows
-from durable.bench.harness import Bench, cleanup
 from durable.models import Status, WorkflowInstance
-
-logger = logging.getLogger(__name__)
+from project.bench import workflows
+from project.bench.harness import Bench, cleanup
 
 NAME = "memory"
 NEEDS_WORKERS = True

@@ -3,13 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-import logging
 
 import durable
 
-logger = logging.getLogger(__name__)
-
-EVENT_TYPE = "durable.bench.event"
+EVENT_TYPE = "project.bench.event"
 EVENT_SOURCE = "durable-bench"
 MATCH_FIELD = "key"
 

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-import logging
 import time
 
 from django.db.models import Max
 
 import durable
-from durable.bench import workflows
-from durable.bench.harness import Bench
 from durable.models import Status, WorkflowInstance
-
-logger = logging.getLogger(__name__)
+from project.bench import workflows
+from project.bench.harness import Bench
 
 NAME = "throughput"
 NEEDS_WORKERS = True

@@ -9,21 +9,17 @@ stopped meanwhile so nobody else claims the instance; no wake-up task is enqueue
 from __future__ import annotations
 
 import contextlib
-import logging
 import statistics
 import time
 
 from django.test.utils import override_settings
 
 from durable import db, journal, leases, timers, transitions
-from durable.bench import workflows
-from durable.bench.harness import Bench
-from durable.bench.processes import BenchError
 from durable.engine import codec
 from durable.models import Status, Timer, WorkflowInstance
 from durable.run import executor
-
-logger = logging.getLogger(__name__)
+from project.bench import workflows
+from project.bench.harness import Bench, BenchError
 
 NAME = "replay"
 NEEDS_WORKERS = False

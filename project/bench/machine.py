@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import os
 import platform
 import subprocess
@@ -15,17 +14,15 @@ from django.conf import settings as django_settings
 from django.db import connections
 
 from durable import db
-from durable.bench.processes import child_env
 from durable.conf import settings
-
-logger = logging.getLogger(__name__)
+from project.bench.services import bench_env
 
 
 def context(workers: int) -> dict[str, Any]:
     """Everything a reader needs to compare two result files."""
     connection = connections[db.alias()]
     q_cluster = getattr(django_settings, "Q_CLUSTER", {})
-    env = child_env()
+    env = bench_env()
     return {
         "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
         "host": platform.node(),

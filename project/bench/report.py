@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import logging
 from typing import Any
-
-logger = logging.getLogger(__name__)
 
 # (scenario, figure) -> (comparison, bar): the performance bars of SPEC section 10.
 BARS: dict[tuple[str, str], tuple[str, float]] = {

@@ -2,16 +2,11 @@
 
 from __future__ import annotations
 
-import logging
-
 import durable
-from durable.bench import workflows
-from durable.bench.harness import Bench, decode_results
-from durable.bench.processes import BenchError
-from durable.bench.stats import latency_figures
 from durable.models import Status
-
-logger = logging.getLogger(__name__)
+from project.bench import workflows
+from project.bench.harness import Bench, BenchError, decode_results
+from project.bench.stats import latency_figures
 
 NAME = "timers"
 NEEDS_WORKERS = True

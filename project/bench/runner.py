@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import importlib
 import json
-import logging
 import os
 import tempfile
 import time
@@ -14,11 +13,8 @@ from typing import Any, TextIO
 
 from django.db import connections
 
-from durable.bench import harness, machine, report
-from durable.bench.harness import Bench, Options
-from durable.bench.processes import BenchError
-
-logger = logging.getLogger(__name__)
+from project.bench import harness, machine, report
+from project.bench.harness import Bench, BenchError, Options
 
 # In the order they run: the replay runs in this process with the workers stopped, and the
 # memory scenario starts workers of its own.
@@ -26,7 +22,7 @@ SCENARIOS = ("throughput", "events", "timers", "scale", "replay", "memory")
 
 
 def module(name: str):
-    return importlib.import_module(f"durable.bench.{name}")
+    return importlib.import_module(f"project.bench.{name}")
 
 
 def figures(names) -> dict[str, dict[str, tuple[str, str]]]:
@@ -35,7 +31,7 @@ def figures(names) -> dict[str, dict[str, tuple[str, str]]]:
 
 def run(options: Options, out: TextIO | TextIOBase, *, force: bool = False) -> dict[str, Any]:
     """Run every chosen scenario `options.repeat` times; returns the results document."""
-    importlib.import_module("durable.bench.workflows")
+    importlib.import_module("project.bench.workflows")
     unknown = [name for name in options.scenarios if name not in SCENARIOS]
     if unknown:
         raise BenchError(f"unknown scenario(s) {', '.join(unknown)}; choose from {', '.join(SCENARIOS)}")
@@ -86,7 +82,7 @@ def run(options: Options, out: TextIO | TextIOBase, *, force: bool = False) -> d
 
 
 def report_medians(runs: list[dict[str, float]]) -> dict[str, float]:
-    from durable.bench.stats import median_figures
+    from project.bench.stats import median_figures
 
     return median_figures(runs)
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import secrets
 import sys
 import time
@@ -16,8 +15,6 @@ from django.db import connections
 from django.db.models import Count
 
 from durable import db
-from durable.bench.processes import BenchError, HttpServer, WorkerPool
-from durable.bench.workflows import EVENT_SOURCE
 from durable.models import (
     TERMINAL,
     Delivery,
@@ -29,11 +26,15 @@ from durable.models import (
     Wait,
     WorkflowInstance,
 )
-
-logger = logging.getLogger(__name__)
+from project.bench.services import HttpServer, WorkerPool
+from project.bench.workflows import EVENT_SOURCE
 
 PREFIX = "bench-"
 POLL = 0.05
+
+
+class BenchError(Exception):
+    """The benchmark cannot go on; the message says why and what to do."""
 
 
 @dataclass
@@ -122,8 +123,7 @@ class Bench:
         if self.http is None:
             self.say("starting the HTTP server (runserver)")
             self.http = HttpServer(self.token, self.log_dir)
-        if not self.http.child.alive():
-            raise BenchError(f"the HTTP server died; its output:\n{self.http.child.output()}")
+        self.http.service.check()
         return self.http
 
     def close(self) -> None:

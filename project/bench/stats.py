@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import logging
 import math
 import statistics
 from collections.abc import Sequence
-
-logger = logging.getLogger(__name__)
 
 
 def percentile(values: Sequence[float], q: float) -> float:

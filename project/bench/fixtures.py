@@ -21,19 +21,16 @@ someone runs ANALYZE (or PRAGMA optimize), so there the engine meets its tables 
 from __future__ import annotations
 
 import datetime as dt
-import logging
 from collections.abc import Callable
 
 from django.db import connections
 
 from durable import db
-from durable.bench import workflows
 from durable.engine import codec, matching
 from durable.engine.types import StepKind, TimerPurpose
 from durable.models import Status, Timer, Wait, WaitShape, WorkflowInstance
 from durable.run.backend import waiting_summary
-
-logger = logging.getLogger(__name__)
+from project.bench import workflows
 
 BATCH = 2000
 FAR = dt.timedelta(days=30)

@@ -1,15 +1,12 @@
-"""durable_bench: run the performance scenarios against real durable_worker processes."""
+"""durable_bench: the demo project's performance scenarios, run against real durable_worker processes."""
 
 from __future__ import annotations
 
-import logging
 import signal
 from pathlib import Path
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
-
-logger = logging.getLogger(__name__)
 
 QUICK = {
     "workflows": 100,
@@ -42,7 +39,7 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser) -> None:
-        from durable.bench.runner import SCENARIOS
+        from project.bench.runner import SCENARIOS
 
         parser.add_argument(
             "--scenarios",
@@ -71,9 +68,9 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options) -> None:
-        from durable.bench import runner
-        from durable.bench.harness import Options
-        from durable.bench.processes import BenchError
+        from project.bench import runner
+        from project.bench.harness import BenchError, Options
+        from project.processes import ServiceError
 
         sizes: dict[str, Any] = dict(QUICK) if options["quick"] else {}
         for name in (
@@ -103,7 +100,7 @@ class Command(BaseCommand):
         previous = signal.signal(signal.SIGTERM, _terminate)
         try:
             results = runner.run(bench_options, self.stdout, force=options["force"])
-        except BenchError as exc:
+        except (BenchError, ServiceError) as exc:
             raise CommandError(str(exc)) from None
         finally:
             signal.signal(signal.SIGTERM, previous)

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import logging
-
 from django.core.management.base import BaseCommand, CommandError
 
-logger = logging.getLogger(__name__)
+from project import demo
 
 
 class Command(BaseCommand):
@@ -30,15 +28,6 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options) -> None:
-        try:
-            from project import demo
-        except ModuleNotFoundError as error:
-            if error.name not in ("project", "project.demo"):
-                raise
-            raise CommandError(
-                "durable_demo runs the demo project of durable's repository (project/demo/); run it from a "
-                "checkout of the repository: python manage.py durable_demo"
-            ) from None
         problems = demo.run(self.stdout, self.style, port=options["port"], exit_after=options["exit"])
         if problems:
             raise CommandError(f"the demo found {len(problems)} problem(s):\n" + "\n".join(f"- {p}" for p in problems))

@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import logging
 import time
 
-from durable.bench import fixtures
-from durable.bench.events import round_trips
-from durable.bench.harness import PREFIX, Bench
-from durable.bench.timers import lateness
-
-logger = logging.getLogger(__name__)
+from project.bench import fixtures
+from project.bench.events import round_trips
+from project.bench.harness import PREFIX, Bench
+from project.bench.timers import lateness
 
 NAME = "scale"
 NEEDS_WORKERS = True

@@ -3,20 +3,17 @@
 from __future__ import annotations
 
 import json
-import logging
 import time
 import urllib.error
 import urllib.request
 from typing import Any
 
 import durable
-from durable.bench import workflows
-from durable.bench.harness import Bench
-from durable.bench.processes import BenchError
-from durable.bench.stats import latency_figures
 from durable.models import Status, WorkflowInstance
-
-logger = logging.getLogger(__name__)
+from project.bench import workflows
+from project.bench.harness import Bench, BenchError
+from project.bench.stats import latency_figures
+from project.processes import LOCAL
 
 NAME = "events"
 NEEDS_WORKERS = True
@@ -93,7 +90,7 @@ def post_event(url: str, token: str, key: str, event_id: str) -> dict:
         headers={"Content-Type": "application/cloudevents+json", "Authorization": f"Bearer {token}"},
     )
     try:
-        with urllib.request.urlopen(request, timeout=30) as response:
+        with LOCAL.open(request, timeout=30) as response:
             return json.loads(response.read())
     except urllib.error.HTTPError as exc:
         raise BenchError(f"POST {url} answered {exc.code}: {exc.read()[:500]!r}") from None

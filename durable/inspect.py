@@ -1,0 +1,351 @@
+"""One read model of an instance (and one list query) for admin, API and commands.
+
+Everything here reads; nothing writes. Stored JSON trees (inputs, results, errors, matches, event
+data, published values, incidents, failures) come back as stored: each renderer decides how to
+show them (`codec.to_plain` for the API, `words.readable` for people).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Exists, OuterRef
+
+from durable import models
+from durable.exceptions import InstanceNotFound, InvalidArgument
+
+# The vocabulary of the codes below, so that renderers never import models.
+Status = models.Status
+Purpose = models.Timer.Purpose
+DeliveryKind = models.Delivery.Kind
+ACTIVE = models.ACTIVE
+TERMINAL = models.TERMINAL
+
+QUEUED_SHOWN = 100  # queued events beyond this many are left out of an InstanceView
+
+_PAYLOADS = ("input", "result", "error")
+_SUMMARY_COLUMNS = (
+    "id",
+    "workflow_name",
+    "status",
+    "status_reason",
+    *_PAYLOADS,
+    "created_at",
+    "updated_at",
+    "finished_at",
+    "waiting_for",
+)
+_STEP_COLUMNS = (
+    "position",
+    "kind",
+    "name",
+    "status",
+    "attempt",
+    "input",
+    "result",
+    "error",
+    "failures",
+    "retry_at",
+    "started_at",
+    "recorded_at",
+)
+_WAIT_COLUMNS = ("position", "name", "event_type", "match", "subject", "timeout_at", "created_at")
+_TIMER_COLUMNS = ("position", "purpose", "name", "due_at", "created_at")
+_EVENT_COLUMNS = ("seq", "event_id", "source", "type", "subject", "time", "data", "received_at")
+_VALUE_COLUMNS = ("key", "value", "position", "updated_at")
+
+
+@dataclass(frozen=True)
+class Summary:
+    """One instance as the list shows it and as operations return it.
+
+    Attributes:
+        instance_id: the instance's id.
+        workflow_name: the registered name of its workflow.
+        status: one of `Status`.
+        status_reason: why it is paused, cancelled or failed ("" when nothing was said).
+        input: the stored call tree, {"args": [...], "kwargs": {...}}.
+        result: the stored result tree (None until it completes).
+        error: the stored error ({"type", "message", "traceback", ...}) or None.
+        created_at: when it was started.
+        updated_at: when its row last changed.
+        finished_at: when it ended, or None.
+        waiting_for: the stored summary of what it waits for, or None.
+    """
+
+    instance_id: str
+    workflow_name: str
+    status: str
+    status_reason: str
+    input: Any
+    result: Any
+    error: Any
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    finished_at: dt.datetime | None
+    waiting_for: Any
+
+    @property
+    def is_terminal(self) -> bool:
+        """Completed, failed or cancelled."""
+        return self.status in TERMINAL
+
+
+@dataclass(frozen=True)
+class StepView:
+    """One recorded step of the history, by position."""
+
+    position: int
+    kind: str
+    name: str
+    status: str
+    attempt: int
+    input: Any
+    result: Any
+    error: Any
+    failures: tuple[dict[str, Any], ...]
+    retry_at: dt.datetime | None
+    started_at: dt.datetime | None
+    recorded_at: dt.datetime
+
+    @property
+    def duration(self) -> float | None:
+        """Seconds from its start to its record; None for steps that record no start (waits, sleeps)."""
+        if self.started_at is None:
+            return None
+        return (self.recorded_at - self.started_at).total_seconds()
+
+
+@dataclass(frozen=True)
+class WaitView:
+    """One current wait for an event type (a wait on several types has one per type)."""
+
+    position: int
+    name: str
+    event_type: str
+    match: Any
+    subject: str | None
+    timeout_at: dt.datetime | None
+    created_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class TimerView:
+    """One pending timer: a sleep, a wait's timeout or a retry's backoff (`Purpose`)."""
+
+    position: int
+    purpose: str
+    name: str
+    due_at: dt.datetime
+    created_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class EventView:
+    """One event delivered to the instance or kept for it.
+
+    `delivery` (a `DeliveryKind`), `position` (the step it resumed, if any) and `delivered_at` are
+    None for an event that is still queued.
+    """
+
+    seq: int
+    event_id: str
+    source: str
+    type: str
+    subject: str | None
+    time: dt.datetime | None
+    data: Any
+    received_at: dt.datetime
+    delivery: str | None = None
+    position: int | None = None
+    delivered_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True)
+class ValueView:
+    """One value the workflow published with `ctx.set_event`, and the step that last set it."""
+
+    key: str
+    value: Any
+    position: int
+    updated_at: dt.datetime
+
+
+@dataclass(frozen=True)
+class InstanceView:
+    """Everything there is to show about one instance.
+
+    Attributes:
+        summary: the instance itself.
+        incidents: its incident log as stored (pauses, resumes, retries, failures, cancels), oldest first.
+        history: its recorded steps by position.
+        waits: its current waits, by position and event type.
+        timers: its pending timers, soonest first.
+        delivered: the events delivered to it, in delivery order.
+        queued: events addressed to it and not delivered (yet), oldest first, at most `QUEUED_SHOWN`.
+        values: its published values, by key.
+    """
+
+    summary: Summary
+    incidents: tuple[dict[str, Any], ...]
+    history: tuple[StepView, ...]
+    waits: tuple[WaitView, ...]
+    timers: tuple[TimerView, ...]
+    delivered: tuple[EventView, ...]
+    queued: tuple[EventView, ...]
+    values: tuple[ValueView, ...]
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of `list_instances`: its rows, and whether more rows follow."""
+
+    rows: tuple[Summary, ...]
+    more: bool
+
+
+def _summary(row: dict[str, Any]) -> Summary:
+    return Summary(
+        instance_id=row["id"],
+        workflow_name=row["workflow_name"],
+        status=row["status"],
+        status_reason=row["status_reason"],
+        input=row.get("input"),
+        result=row.get("result"),
+        error=row.get("error"),
+        created_at=row["created_at"],
+        updated_at=row["updated_at"],
+        finished_at=row["finished_at"],
+        waiting_for=row["waiting_for"],
+    )
+
+
+def _missing(instance_id: str) -> InstanceNotFound:
+    return InstanceNotFound(f"No workflow instance has id {instance_id!r}; check the id.")
+
+
+def summary(instance_id: str) -> Summary:
+    """One instance as the list shows it (one query).
+
+    Args:
+        instance_id: the instance's id.
+
+    Returns:
+        Its Summary, read now.
+
+    Raises:
+        InstanceNotFound: no instance has that id.
+    """
+    row = models.WorkflowInstance.objects.filter(id=instance_id).values(*_SUMMARY_COLUMNS).first()
+    if row is None:
+        raise _missing(instance_id)
+    return _summary(row)
+
+
+def instance(instance_id: str) -> InstanceView:
+    """Everything about one instance, in seven queries whatever the length of its history.
+
+    Args:
+        instance_id: the instance's id.
+
+    Returns:
+        Its InstanceView: summary, incidents, history, waits, timers, events and values.
+
+    Raises:
+        InstanceNotFound: no instance has that id.
+    """
+    row = models.WorkflowInstance.objects.filter(id=instance_id).values(*_SUMMARY_COLUMNS, "incidents").first()
+    if row is None:
+        raise _missing(instance_id)
+    pk = row["id"]
+    steps = models.HistoryStep.objects.filter(instance_id=pk).order_by("position").values(*_STEP_COLUMNS)
+    waits = models.Wait.objects.filter(instance_id=pk).order_by("position", "event_type").values(*_WAIT_COLUMNS)
+    timers = models.Timer.objects.filter(instance_id=pk).order_by("due_at", "position").values(*_TIMER_COLUMNS)
+    values = models.PublishedValue.objects.filter(instance_id=pk).order_by("key").values(*_VALUE_COLUMNS)
+    return InstanceView(
+        summary=_summary(row),
+        incidents=tuple(row["incidents"] or ()),
+        history=tuple(StepView(**{**step, "failures": tuple(step["failures"] or ())}) for step in steps),
+        waits=tuple(WaitView(**wait) for wait in waits),
+        timers=tuple(TimerView(**timer) for timer in timers),
+        delivered=_delivered(pk),
+        queued=_queued(pk),
+        values=tuple(ValueView(**value) for value in values),
+    )
+
+
+def _delivered(instance_id: str) -> tuple[EventView, ...]:
+    columns = {f"event__{name}": name for name in _EVENT_COLUMNS}
+    rows = (
+        models.Delivery.objects.filter(instance_id=instance_id)
+        .order_by("delivered_at", "pk")
+        .values("kind", "position", "delivered_at", *columns)
+    )
+    return tuple(
+        EventView(
+            **{name: row[column] for column, name in columns.items()},
+            delivery=row["kind"],
+            position=row["position"],
+            delivered_at=row["delivered_at"],
+        )
+        for row in rows
+    )
+
+
+def _queued(instance_id: str) -> tuple[EventView, ...]:
+    delivered_here = models.Delivery.objects.filter(instance_id=instance_id, event=OuterRef("pk"))
+    rows = (
+        models.Event.objects.filter(target_id=instance_id)
+        .filter(~Exists(delivered_here))
+        .order_by("seq")
+        .values(*_EVENT_COLUMNS)[:QUEUED_SHOWN]
+    )
+    return tuple(EventView(**row) for row in rows)
+
+
+def list_instances(
+    *,
+    statuses: Iterable[str] | None = None,
+    workflow: str | None = None,
+    created_after: dt.datetime | None = None,
+    created_before: dt.datetime | None = None,
+    limit: int = 50,
+    offset: int = 0,
+    payloads: bool = True,
+) -> Page:
+    """Instances newest first (ties by id), filtered, one page of them, in one query.
+
+    Args:
+        statuses: only instances in one of these statuses; None for any.
+        workflow: only instances of this workflow.
+        created_after: only instances created at or after this time.
+        created_before: only instances created before this time.
+        limit: at most this many rows (>= 1).
+        offset: rows to skip first (>= 0).
+        payloads: False leaves input, result and error out of the query (they come back None),
+            for a list that does not show them.
+
+    Returns:
+        The Page: its rows, and whether more rows follow.
+
+    Raises:
+        InvalidArgument: limit below 1 or offset below 0.
+    """
+    if limit < 1 or offset < 0:
+        raise InvalidArgument(f"A page needs limit >= 1 and offset >= 0, not limit={limit}, offset={offset}.")
+    rows = models.WorkflowInstance.objects.order_by("-created_at", "id")
+    if statuses is not None:
+        rows = rows.filter(status__in=sorted(set(statuses)))
+    if workflow is not None:
+        rows = rows.filter(workflow_name=workflow)
+    if created_after is not None:
+        rows = rows.filter(created_at__gte=created_after)
+    if created_before is not None:
+        rows = rows.filter(created_at__lt=created_before)
+    columns = _SUMMARY_COLUMNS if payloads else tuple(c for c in _SUMMARY_COLUMNS if c not in _PAYLOADS)
+    # One row more than the page tells whether another page follows, without a COUNT.
+    found = [_summary(row) for row in rows.values(*columns)[offset : offset + limit + 1]]
+    return Page(rows=tuple(found[:limit]), more=len(found) > limit)

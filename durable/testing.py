@@ -1,0 +1,105 @@
+"""What users need for their own tests: run workflows in the test process, without a worker."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager, nullcontext
+from typing import Protocol
+
+from django.utils import timezone
+
+# An instance at rest: it ended, or it was paused (by an operator, pause_after_errors or non-determinism).
+AT_REST = frozenset({"completed", "failed", "cancelled", "paused"})
+# A timer due this soon is part of settling: a short sleep or a retry's backoff is waited for.
+SOON = dt.timedelta(seconds=1)
+# How long one pass may run due instances before `until` is checked again.
+PASS_SECONDS = 5.0
+POLL_SECONDS = 0.01
+
+
+class Handle(Protocol):
+    """What `run_until` reads of a workflow handle (`durable.WorkflowHandle`)."""
+
+    @property
+    def instance_id(self) -> str: ...
+
+    @property
+    def status(self) -> str: ...
+
+
+def run_until(
+    until: Handle | Callable[[], object] | None = None,
+    *,
+    timeout: float = 15.0,
+    each_pass: Callable[[], AbstractContextManager[object]] = nullcontext,
+) -> None:
+    """Run workflows in this process, as a worker would, until `until` holds.
+
+    Each pass claims and runs every due instance here, fires the timers that are due, and then
+    checks `until`. Timers keep the real clock: a workflow sleeping 0.2 s resumes in a pass at
+    least 0.2 s later.
+
+    Args:
+        until: a handle (until its instance ends or is paused), a predicate (until it returns a
+            true value), or None (until settled: no instance is due and no timer is due within
+            the next second).
+        timeout: seconds to go on before giving up.
+        each_pass: a factory of the context manager each pass runs inside. Inside a transaction
+            that is never committed, such as pytest-django's `db` fixture's, on-commit callbacks
+            (lifecycle signals, wake-ups) run only if it runs them: pass
+            `lambda: django_capture_on_commit_callbacks(execute=True)` there. The default
+            does nothing, which suits `transactional_db` and code outside tests.
+
+    Raises:
+        TimeoutError: `until` did not hold within `timeout` seconds.
+
+    Example:
+        handle = durable.start(order_payment, "o-1")
+        run_until(lambda: handle.status == "waiting_for_event")
+        durable.send_event("payment.completed", "/payments", {"order_id": "o-1"})
+        run_until(handle)
+        assert handle.result() == {"status": "paid"}
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        settled = _run_pass(each_pass, check_settled=until is None)
+        if until is None:
+            if settled:
+                return
+        elif callable(until):
+            if until():
+                return
+        elif until.status in AT_REST:
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"Workflows did not {_goal(until)} within {timeout:g} s.")
+        time.sleep(POLL_SECONDS)
+
+
+def _run_pass(each_pass: Callable[[], AbstractContextManager[object]], *, check_settled: bool) -> bool:
+    """Run due instances and fire due timers once; returns whether all is settled (if asked)."""
+    # The one place this module reaches into the engine's internals.
+    from durable import timers
+    from durable.models import Timer, WorkflowInstance
+    from durable.run import executor
+
+    with each_pass():
+        executor.run_due(max_seconds=PASS_SECONDS)
+        timers.fire_due()
+    if not check_settled:
+        return False
+    moment = timezone.now()
+    return not (
+        WorkflowInstance.objects.claimable(moment).exists() or Timer.objects.filter(due_at__lte=moment + SOON).exists()
+    )
+
+
+def _goal(until: Handle | Callable[[], object] | None) -> str:
+    if until is None:
+        return "settle (an instance or a timer was still due)"
+    if callable(until):
+        name = getattr(until, "__name__", "")
+        return f"make {name if name.isidentifier() else 'the predicate'} true"
+    return f"bring instance {until.instance_id} to an end or a pause (it is {until.status})"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 from django.utils.module_loading import autodiscover_modules
 
 
@@ -20,6 +21,16 @@ class DurableConfig(AppConfig):
 
         checks.register()
         db.set_waker(wakeup.request)
+        post_migrate.connect(ensure_backstop, sender=self, dispatch_uid="durable-backstop")
         autodiscover_modules("workflows")
         for module in settings.WORKFLOW_MODULES:
             importlib.import_module(module)
+
+
+def ensure_backstop(sender: AppConfig, using: str = "default", **kwargs: object) -> None:
+    """After migrate, the backstop sweep's schedule exists, so plain `qcluster` fires timers too."""
+    from durable import db
+    from durable.worker import schedules
+
+    if using == db.alias():
+        schedules.ensure_backstop()

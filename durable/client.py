@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from durable import db, routing, transitions
+from durable import db, leases, routing, transitions
 from durable.conf import settings
 from durable.engine import codec
 from durable.engine.context import to_seconds
@@ -278,6 +278,8 @@ def deliver_many(records: list[dict[str, Any]]) -> dict[str, Any]:
     """Deliver the events of one request together: if one is refused, none is stored."""
     totals: dict[str, Any] = {"duplicates": 0, "resumed": [], "started": []}
     with db.atomic():
+        # Every type's lock up front, in the one order every sender and waiter takes them.
+        leases.lock_event_types(record["type"] for record in records)
         for record in records:
             delivery = deliver(record)
             totals["duplicates"] += delivery.duplicate

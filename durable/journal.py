@@ -151,17 +151,18 @@ def due_timers(moment: dt.datetime, limit: int, *, skip_locked: bool) -> list[Du
 def fire(timers: list[DueTimer], moment: dt.datetime) -> set[str]:
     """Fire due timers: record the sleep or the timeout, remove the timers; returns who woke.
 
-    A wait timeout and an event race to delete the wait rows; whoever deletes them resolves
-    the wait, so each wait ends exactly one way. A retry timer only wakes its instance.
+    A wait timeout and an event race to record the wait's step (under the instance locks);
+    whoever records it first resolves the wait, so each wait ends exactly one way. A retry
+    timer only wakes its instance.
     """
     steps, woken = [], set()
     for timer in timers:
         if timer.purpose == TimerPurpose.SLEEP:
             kind, name, status = StepKind.SLEEP, StepKind.SLEEP.value, StepStatus.COMPLETED
         elif timer.purpose == TimerPurpose.TIMEOUT:
-            deleted, _ = Wait.objects.filter(instance_id=timer.instance_id, position=timer.position).delete()
-            if not deleted:
-                continue
+            # An event that won the race recorded the step already: the insert below is ignored.
+            # A wait withdrawn at a resume (re-opened by the next run) still times out on time.
+            Wait.objects.filter(instance_id=timer.instance_id, position=timer.position).delete()
             kind, name, status = StepKind.WAIT_EVENT, timer.name, StepStatus.TIMED_OUT
         else:
             woken.add(timer.instance_id)
@@ -289,6 +290,12 @@ def resolve(
         event=event, instance_id=instance_id, position=position, kind=Delivery.Kind.RESUMED, delivered_at=moment
     )
     return True
+
+
+def withdraw_waits(instance_id: str) -> None:
+    """Remove an instance's waits but keep its timers (a resume: the next run opens the waits
+    its code makes now, and a timeout keeps its original due time)."""
+    Wait.objects.filter(instance_id=instance_id).delete()
 
 
 def withdraw(instance_ids: Iterable[str]) -> None:

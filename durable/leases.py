@@ -104,9 +104,10 @@ def claim(owner: str, limit: int, lease_seconds: float, only: str | None = None)
         # Rows another worker is claiming right now are skipped, not waited for.
         inner += " FOR UPDATE SKIP LOCKED"
     ops, table = connection.ops, connection.ops.quote_name(WorkflowInstance._meta.db_table)
+    returning = ", ".join(ops.quote_name(f) for f in CLAIM_COLUMNS)
     sql = (
         f"UPDATE {table} SET status = %s, lease_owner = %s, lease_expires_at = %s, waiting_for = NULL, "
-        f"failed_runs = failed_runs + 1, updated_at = %s WHERE id IN ({inner}) RETURNING {', '.join(ops.quote_name(f) for f in CLAIM_COLUMNS)}"
+        f"failed_runs = failed_runs + 1, updated_at = %s WHERE id IN ({inner}) RETURNING {returning}"
     )
     params = [
         Status.RUNNING,

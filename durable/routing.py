@@ -7,11 +7,13 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.db.models import Exists, OuterRef
+
 from durable import db, journal, leases, transitions
 from durable.engine import codec, matching
 from durable.engine.registry import registry
 from durable.engine.types import ReceivedEvent
-from durable.models import TERMINAL, Event, Wait, WaitShape
+from durable.models import TERMINAL, Delivery, Event, HistoryStep, Wait, WaitShape
 
 STARTER_NAMESPACE = uuid.UUID("0b6d8f3e-51a4-4c1e-8e4f-2d7c9a6b5e30")
 
@@ -70,7 +72,14 @@ def _resolvable(event: Event) -> list[tuple[str, int, str, bool]]:
         waits = Wait.objects.filter(event_type=event.type, match_key__in=set(keys.values()))
     else:
         return []
-    rows = waits.filter(instance__created_at__lte=event.received_at).exclude(instance__status__in=TERMINAL)
+    rows = (
+        waits.filter(instance__created_at__lte=event.received_at)
+        .exclude(instance__status__in=TERMINAL)
+        # A position recorded meanwhile (a wait left from older code) is never resolved again,
+        # and an instance that took this event already (a later wait consumed it) gets no repeat.
+        .filter(~Exists(HistoryStep.objects.filter(instance_id=OuterRef("instance_id"), position=OuterRef("position"))))
+        .filter(~Exists(Delivery.objects.filter(instance_id=OuterRef("instance_id"), event_id=event.seq)))
+    )
     found: dict[str, tuple[str, int, str, bool]] = {}
     for instance_id, position, name, match, subject, timeout_at in rows.order_by("instance_id").values_list(
         "instance_id", "position", "name", "match", "subject", "timeout_at"

@@ -47,6 +47,7 @@ class SweepReport:
     requeued: bool = False
     redelivered: int = 0
     purged: int = 0
+    failed: int = 0
 
 
 def recover() -> SweepReport:
@@ -59,9 +60,19 @@ def recover() -> SweepReport:
         report.requeued = True
         db.request_run(force=True)
     for seq in journal.undispatched(stale, REDELIVER_BATCH):
-        routing.deliver(seq)
-        report.redelivered += 1
-    report.purged = journal.purge_events(moment - settings.event_retention, PURGE_BATCH)
+        # One event that cannot be delivered must not stop the others, nor the purge.
+        try:
+            routing.deliver(seq)
+        except Exception:
+            logger.exception("redelivering a stored event failed; the next sweep tries again", extra={"seq": seq})
+            report.failed += 1
+        else:
+            report.redelivered += 1
+    try:
+        report.purged = journal.purge_events(moment - settings.event_retention, PURGE_BATCH)
+    except Exception:
+        logger.exception("purging expired events failed; the next sweep tries again")
+        report.failed += 1
     return report
 
 

@@ -158,6 +158,9 @@ def apply(
             raise InvalidTransition(f"Cannot {transition.name} instance {instance_id}: it is {row.status}.")
         if transition.name == "cancel":
             journal.withdraw([instance_id])
+        if transition.to == Status.PENDING:
+            # The code may have changed: a wait it no longer makes must not catch events.
+            journal.withdraw_waits(instance_id)
         if transition.name == "retry":
             if (row.error or {}).get("type") == "ActivityError":
                 journal.reopen_failed_activity(instance_id, moment)

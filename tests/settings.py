@@ -8,5 +8,6 @@ DURABLE_WORKFLOW_MODULES = [
     "tests.workflows",
     "tests.command_workflows",
     "tests.admin_workflows",
+    "tests.fault_workflows",
 ]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

@@ -151,15 +151,30 @@ def test_resolve__only_the_first_resolution_counts(drain):
 
 
 @pytest.mark.django_db
-def test_fire__a_timeout_that_lost_the_race_records_nothing(drain):
+def test_fire__a_timeout_that_lost_the_race_records_nothing_new(drain):
     handle = durable.start(ew.waits_once, "race", timeout=30)
     drain()
+    wait = Wait.objects.get(instance_id=handle.instance_id)
     [timer] = journal.due_timers(db.now() + dt.timedelta(minutes=1), 10, skip_locked=False)
     assert timer.purpose == TimerPurpose.TIMEOUT
-    Wait.objects.filter(instance_id=handle.instance_id).delete()  # as if an event had resolved it
-    assert journal.fire([timer], db.now()) == set()
-    assert not HistoryStep.objects.filter(instance_id=handle.instance_id, kind=StepKind.WAIT_EVENT).exists()
+    # The event got there first (the timer row is still there when the sweep looks).
+    event = journal.record_event({"id": "e", "source": "/j", "type": "thing.happened"}, received_at=db.now())
+    journal.resolve(handle.instance_id, wait.position, wait.name, event, journal.record_of(event), db.now())
+    journal.fire([timer], db.now())
+    [step] = HistoryStep.objects.filter(instance_id=handle.instance_id, position=wait.position)
+    assert step.status == StepStatus.COMPLETED and step.result["id"] == "e"
     assert not Timer.objects.exists()
+
+
+@pytest.mark.django_db
+def test_fire__a_withdrawn_wait_still_times_out_on_time(drain):
+    handle = durable.start(ew.waits_once, "resumed", timeout=30)
+    drain()
+    journal.withdraw_waits(handle.instance_id)  # as a resume does; the next run re-opens it
+    [timer] = journal.due_timers(db.now() + dt.timedelta(minutes=1), 10, skip_locked=False)
+    assert journal.fire([timer], db.now()) == {handle.instance_id}
+    [step] = HistoryStep.objects.filter(instance_id=handle.instance_id, kind=StepKind.WAIT_EVENT)
+    assert step.status == StepStatus.TIMED_OUT
 
 
 @pytest.mark.django_db

@@ -14,7 +14,7 @@ from typing import Any, TypeVar
 from django.conf import settings as django_settings
 from django.db import DatabaseError, InterfaceError, OperationalError
 
-from durable import db, journal, leases, routing
+from durable import db, events, journal, leases, routing
 from durable.conf import settings
 from durable.engine import codec, retry
 from durable.engine.context import ActivityContext, ActivityFailure
@@ -91,6 +91,10 @@ class OrmBackend:
 
     @guarded
     def record(self, step: NewStep) -> None:
+        if step.kind == StepKind.SEND_EVENT:
+            # The rules of incoming events, at the call site: a refused event is the workflow's error.
+            sent = step.result
+            events.build(sent["type"], sent["source"], subject=sent.get("subject"), event_id=sent["id"])
         self.segment.add(step)
         self._checkpoint()
 

@@ -61,3 +61,17 @@ def sends_one(ctx: durable.WorkflowContext, event_type: str) -> str:
 @durable.workflow
 def takes_two(ctx: durable.WorkflowContext, key: str) -> list:
     return [ctx.wait_event("tick.tock", match={"key": key}).id for _ in range(2)]
+
+
+@durable.activity(transactional=False)
+def kills_its_worker(ctx: durable.ActivityContext) -> None:
+    """Like an activity that runs out of memory or segfaults: the process is gone, no exception."""
+    import os
+
+    Ledger.objects.create(instance_id=ctx.instance_id, step=f"attempt-{os.getpid()}")
+    os._exit(3)
+
+
+@durable.workflow
+def crash_loop(ctx: durable.WorkflowContext) -> None:
+    kills_its_worker(ctx)

@@ -1,5 +1,7 @@
 """Test settings: the demo project's, plus the test app and the test workflows."""
 
+import os
+
 from project.settings import *  # noqa: F403
 from project.settings import INSTALLED_APPS
 
@@ -11,3 +13,6 @@ DURABLE_WORKFLOW_MODULES = [
     "tests.fault_workflows",
 ]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+if os.environ.get("DURABLE_PAUSE_AFTER_FAILED_RUNS"):
+    DURABLE_PAUSE_AFTER_FAILED_RUNS = int(os.environ["DURABLE_PAUSE_AFTER_FAILED_RUNS"])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from django.core.exceptions import PermissionDenied
+from django.db import DatabaseError
 from django.http import Http404
 from rest_framework import exceptions, status
 from rest_framework.response import Response
@@ -53,6 +54,11 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
         code, message, status_code, retryable = "not_found", str(exc) or "Not found.", 404, False
     elif isinstance(exc, PermissionDenied):
         code, message, status_code, retryable = "permission_denied", str(exc) or "Permission denied.", 403, False
+    elif isinstance(exc, DatabaseError):
+        # The transaction was rolled back: nothing of the request was stored.
+        logger.warning("database error in the durable API: %s", exc, extra={"view": repr(context.get("view"))})
+        code, status_code, retryable = "database_unavailable", 503, True
+        message = "The database failed and nothing was stored; send the request again."
     else:
         logger.exception("unexpected error in the durable API", extra={"view": repr(context.get("view"))})
         code, message, status_code, retryable = "server_error", "Unexpected error; try again later.", 500, True
@@ -63,4 +69,6 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
     wait = getattr(exc, "wait", None)
     if isinstance(exc, exceptions.Throttled) and wait is not None:
         response["Retry-After"] = str(int(wait))
+    if isinstance(exc, DatabaseError):
+        response["Retry-After"] = "1"
     return response

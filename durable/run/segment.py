@@ -66,6 +66,11 @@ class Segment:
             Rewind: it was woken during the run; everything in the segment is rolled back.
         """
         self.open()
+        # Recording something is progress: only then does the run stop counting as failed.
+        progress = bool(self.pending or self.updates or suspend or transition)
+        applied = {**self.changes, **changes}
+        if not progress:
+            applied.pop("failed_runs", None)
         try:
             # The lease first: once it is proved inside this transaction nobody else writes this
             # instance's history, so a conflict below is a fault, never a takeover.
@@ -76,15 +81,11 @@ class Segment:
                     reason,
                     held_by=self.owner,
                     workflow_name=self.workflow_name,
-                    **{**self.changes, **changes},
+                    **applied,
                 )
             else:
                 leases.fence(
-                    self.instance_id,
-                    self.owner,
-                    self.lease,
-                    wake_seq=self.wake_seq if suspend else None,
-                    **{**self.changes, **changes},
+                    self.instance_id, self.owner, self.lease, wake_seq=self.wake_seq if suspend else None, **applied
                 )
             seqs = journal.record_steps(self.instance_id, self.pending, self.updates)
             if seqs:
@@ -96,7 +97,7 @@ class Segment:
         atomic.__exit__(None, None, None)
         self.pending.clear()
         self.updates.clear()
-        self.changes.clear()
+        self.changes = {} if progress else {k: v for k, v in self.changes.items() if k == "failed_runs"}
 
     def rollback(self, error: BaseException) -> None:
         """Undo the segment (when the run is abandoned or fails unexpectedly)."""

@@ -127,3 +127,94 @@ def test_fault_sweep__every_statement_of_a_run(fast_recovery, capsys):
         )
     # Only the last few indexes can go unreached: a recovered run may end its final pass sooner.
     assert missed == list(range(statements - len(missed), statements)) and len(missed) < 10, missed
+
+
+def test_fault_sweep__the_receiver_stores_all_or_nothing(fast_recovery, settings, capsys):
+    """A fault at any statement of a POSTed event: a retryable 503 and nothing stored, or a 202;
+    the sender's retry then delivers it, and the waiting instance takes it exactly once."""
+    import json
+
+    from rest_framework.test import APIClient
+
+    from durable.models import Event
+    from tests import event_workflows as ew
+
+    settings.DURABLE_EVENT_TOKEN = "sweep-token"
+    api = APIClient()
+    api.credentials(HTTP_AUTHORIZATION="Bearer sweep-token")
+
+    def post(key: str, event_id: str):
+        body = {
+            "specversion": "1.0",
+            "id": event_id,
+            "source": "/sweep",
+            "type": "thing.happened",
+            "data": {"key": key},
+        }
+        return api.generic("POST", "/durable/", json.dumps(body).encode(), content_type="application/cloudevents+json")
+
+    def waiting(key: str) -> str:
+        handle = durable.start(ew.waits_once, key, instance_id=key)
+        settle_until_waiting(key)
+        return handle.instance_id
+
+    def settle_until_waiting(key: str) -> None:
+        deadline = time.monotonic() + 10
+        while WorkflowInstance.objects.get(id=key).status != Status.WAITING_FOR_EVENT:
+            executor.run_due(max_seconds=1)
+            assert time.monotonic() < deadline
+
+    clean = Injector()
+    waiting("r-clean")
+    with connection.execute_wrapper(clean), clean.section():
+        assert post("r-clean", "e-clean").status_code == 202
+    statements, refused = clean.count, 0
+    for k in range(statements):
+        key = f"r-{k}"
+        waiting(key)
+        injector = Injector(fail_at=k)
+        with connection.execute_wrapper(injector), injector.section():
+            response = post(key, f"e-{k}")
+        if response.status_code != 202:
+            refused += 1
+            assert response.status_code == 503 and response.json()["retryable"] is True, response.content
+            assert not Event.objects.filter(event_id=f"e-{k}").exists(), f"fault at {k}: stored though refused"
+            assert post(key, f"e-{k}").status_code == 202
+        assert Event.objects.filter(event_id=f"e-{k}").count() == 1
+        assert settle(key, Injector()) == Status.COMPLETED
+        assert durable.get_handle(key).result() == {"outcome": "event", "id": f"e-{k}"}, f"fault at {k}"
+    with capsys.disabled():
+        print(f"\nreceiver fault sweep ({connection.vendor}): {statements} statements, {refused} refused with 503")
+    assert refused > 0
+
+
+def test_fault_sweep__the_timer_loop_fires_each_timer_once(fast_recovery, capsys):
+    from durable.worker.loop import TimerLoop
+    from tests import workflows
+
+    def sleeping(instance_id: str) -> None:
+        durable.start(workflows.sleeper, 0.05, instance_id=instance_id)
+        executor.run_due(max_seconds=1)
+        time.sleep(0.06)
+
+    clean = Injector()
+    sleeping("t-clean")
+    with connection.execute_wrapper(clean), clean.section():
+        TimerLoop().tick()
+    statements = clean.count
+    for k in range(statements):
+        instance_id = f"t-{k}"
+        sleeping(instance_id)
+        injector = Injector(fail_at=k)
+        loop = TimerLoop()
+        with connection.execute_wrapper(injector), injector.section():
+            for _ in range(3):  # the loop's next passes after the one that failed
+                try:
+                    loop.tick()
+                except DatabaseError:
+                    pass
+        assert settle(instance_id, Injector()) == Status.COMPLETED
+        sleeps = HistoryStep.objects.filter(instance_id=instance_id, kind="sleep").count()
+        assert sleeps == 1, f"fault at {k}: {sleeps} sleeps recorded"
+    with capsys.disabled():
+        print(f"\ntimer loop fault sweep ({connection.vendor}): {statements} statements of a firing pass")

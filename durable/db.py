@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections.abc import Callable
 
 from django.db import connections, router, transaction
@@ -11,6 +12,9 @@ from django.utils import timezone
 from durable.models import WorkflowInstance
 
 _waker: Callable[..., object] | None = None
+# How far the database's clock is ahead of this machine's, and when (monotonic) that was measured.
+_clock: dict[str, tuple[dt.timedelta, float]] = {}
+CLOCK_REFRESH_SECONDS = 60.0
 
 
 def alias() -> str:
@@ -35,7 +39,32 @@ def is_postgres() -> bool:
 
 
 def now() -> dt.datetime:
-    return timezone.now()
+    """The database's time, read from this machine's clock corrected by its measured offset.
+
+    Every time durable stores (creation, arrival, leases, due times, wake-ups) comes from here,
+    so machines whose clocks disagree still compare on one clock. The offset is measured once a
+    minute on PostgreSQL; SQLite lives on this machine, whose clock is the database's.
+    """
+    local = timezone.now()
+    if not is_postgres():
+        return local
+    offset, measured = _clock.get(alias(), (dt.timedelta(0), -CLOCK_REFRESH_SECONDS))
+    if time.monotonic() - measured >= CLOCK_REFRESH_SECONDS:
+        offset = sync_clock()
+    return local + offset
+
+
+def sync_clock() -> dt.timedelta:
+    """Measure how far the database's clock is ahead of this machine's (half a round trip precise)."""
+    connection = connections[alias()]
+    before = timezone.now()
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT clock_timestamp()")
+        (database,) = cursor.fetchone()
+    after = timezone.now()
+    offset = database - (before + (after - before) / 2)
+    _clock[alias()] = (offset, time.monotonic())
+    return offset
 
 
 def set_waker(fn: Callable[..., object] | None) -> None:

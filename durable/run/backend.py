@@ -85,6 +85,8 @@ class OrmBackend:
         self.failures = failures
         # The claim counted this run as failed until it records something.
         self.segment.changes["failed_runs"] = 0
+        if row.get("status_reason"):
+            self.segment.changes["status_reason"] = ""  # the note of an earlier failed run
 
     def clock(self) -> dt.datetime:
         return db.now()

@@ -132,32 +132,24 @@ def run_claimed(row: dict[str, Any], owner: str) -> None:
 
 def _run(row: dict[str, Any], owner: str, where: dict[str, str]) -> None:
     instance_id, workflow_name = row["id"], row["workflow_name"]
-    limit = int(settings.PAUSE_AFTER_FAILED_RUNS)
-    if row["failed_runs"] > limit:
-        # The claim counted this run too: that many runs before it recorded nothing.
-        last = row["status_reason"] or "the worker running it stopped (a crash, out of memory, killed or timed out)"
-        reason = (
-            f"Paused after {row['failed_runs'] - 1} runs in a row that recorded nothing; the last failed with: "
-            f"{last}. Fix the cause, then resume the instance."
-        )
-        with db.atomic():
-            transitions.apply(
-                instance_id, "pause_run", reason, held_by=owner, workflow_name=workflow_name, run_after=None
-            )
-        logger.error("instance paused: %s", reason, extra=where)
-        return
     try:
         definition = registry.workflow(workflow_name)
     except DurableError as exc:
-        reason = f"{exc} This worker ({owner}) cannot run it; resume after deploying the code."
-        try:
-            with db.atomic():
-                transitions.apply(
-                    instance_id, "pause_run", reason, held_by=owner, workflow_name=workflow_name, run_after=None
-                )
-        except LeaseLost:
-            return
-        logger.error("instance paused: %s", reason, extra=where)
+        _pause(row, owner, where, f"{exc} This worker ({owner}) cannot run it; resume after deploying the code.")
+        return
+    limit = int(settings.PAUSE_AFTER_FAILED_RUNS)
+    if definition.pause_after_errors is not None:
+        limit = min(limit, definition.pause_after_errors)
+    if row["failed_runs"] > limit:
+        # The claim counted this run too: the ones before it recorded nothing.
+        last = row["status_reason"] or "the worker running it stopped (a crash, out of memory, killed or timed out)"
+        _pause(
+            row,
+            owner,
+            where,
+            f"Paused after {row['failed_runs'] - 1} runs in a row that recorded nothing; the last failed with: "
+            f"{last}. Fix the cause, then resume the instance.",
+        )
         return
     inputs = codec.decode(row["input"])
     args, kwargs = list(inputs.get("args", [])), dict(inputs.get("kwargs", {}))
@@ -175,6 +167,17 @@ def _run(row: dict[str, Any], owner: str, where: dict[str, str]) -> None:
             backend.segment.rollback(exc)
             raise
     leases.release(instance_id, owner, run_after=db.now(), failed_runs=0)
+
+
+def _pause(row: dict[str, Any], owner: str, where: dict[str, str], reason: str) -> None:
+    try:
+        with db.atomic():
+            transitions.apply(
+                row["id"], "pause_run", reason, held_by=owner, workflow_name=row["workflow_name"], run_after=None
+            )
+    except LeaseLost:
+        return
+    logger.error("instance paused: %s", reason, extra=where)
 
 
 def _failed_run(row: dict[str, Any], owner: str, where: dict[str, str], error: str) -> None:

@@ -173,3 +173,27 @@ def test_backstop__migrate_creates_the_schedule():
     emit_post_migrate_signal(verbosity=0, interactive=False, db=db.alias())
     schedule = Schedule.objects.get(name=schedules.BACKSTOP_NAME)
     assert schedule.func == schedules.BACKSTOP_FUNC and schedule.minutes == 1
+
+
+def test_clock_skew__an_instance_started_on_a_machine_whose_clock_runs_ahead_gets_its_event(drain, monkeypatch):
+    if connection.vendor != "postgresql":
+        pytest.skip("an SQLite database lives on one machine, whose clock is the database's")
+    from django.utils import timezone
+
+    real_now = timezone.now
+    # Machine A's clock runs a minute ahead; it measures the database's clock as every process does.
+    monkeypatch.setattr(timezone, "now", lambda: real_now() + dt.timedelta(minutes=1))
+    db.sync_clock()
+    handle = durable.start(fw.takes_two, "skew")
+    drain(lambda: handle.status == Status.WAITING_FOR_EVENT)
+    # Machine B, on time, sends the events a moment later.
+    monkeypatch.setattr(timezone, "now", real_now)
+    db.sync_clock()
+    durable.send_event("tick.tock", "/b", {"key": "skew"}, id="first")
+    assert (
+        WorkflowInstance.objects.get(id=handle.instance_id).created_at
+        <= Event.objects.get(event_id="first").received_at
+    )
+    durable.send_event("tick.tock", "/b", {"key": "skew"}, id="second")
+    drain(handle)
+    assert handle.result() == ["first", "second"]

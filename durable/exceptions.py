@@ -127,6 +127,11 @@ class Rewind(Halt):
     """The instance was woken while this run decided to wait; replay it again."""
 
 
+class WorkerLost(Exception):
+    """The worker running an activity attempt stopped (it crashed, ran out of memory, was killed
+    or timed out); the attempt counts as failed under the activity's RetryPolicy."""
+
+
 class StorageFault(Halt):
     """The database failed under a run (locked, deadlock, dropped connection); the run is rolled
     back and retried later. A Halt, so workflow code never sees it."""

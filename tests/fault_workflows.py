@@ -63,15 +63,42 @@ def takes_two(ctx: durable.WorkflowContext, key: str) -> list:
     return [ctx.wait_event("tick.tock", match={"key": key}).id for _ in range(2)]
 
 
-@durable.activity(transactional=False)
-def kills_its_worker(ctx: durable.ActivityContext) -> None:
-    """Like an activity that runs out of memory or segfaults: the process is gone, no exception."""
+QUICK_RETRY = durable.RetryPolicy(max_attempts=3, initial_interval=0.2, backoff=1.0)
+
+
+def _die(ctx: durable.ActivityContext | None, marker: str) -> None:
+    """Like running out of memory or a segfault: the process is gone, no exception, no cleanup."""
     import os
 
-    Ledger.objects.create(instance_id=ctx.instance_id, step=f"attempt-{os.getpid()}")
+    with open(marker, "a") as fh:
+        fh.write(f"{ctx.attempt if ctx else 0} {os.getpid()}\n")
     os._exit(3)
 
 
+@durable.activity(transactional=False, retry=QUICK_RETRY)
+def kills_its_worker(ctx: durable.ActivityContext, marker: str, survive_on: int = 0) -> int:
+    if ctx.attempt != survive_on:
+        _die(ctx, marker)
+    return ctx.attempt
+
+
+@durable.activity(retry=durable.RetryPolicy(max_attempts=2, initial_interval=0.2))
+def kills_its_worker_in_a_transaction(ctx: durable.ActivityContext, marker: str) -> None:
+    Ledger.objects.create(instance_id=ctx.instance_id, step=f"attempt-{ctx.attempt}")
+    _die(ctx, marker)
+
+
 @durable.workflow
-def crash_loop(ctx: durable.WorkflowContext) -> None:
-    kills_its_worker(ctx)
+def crash_loop(ctx: durable.WorkflowContext, marker: str, survive_on: int = 0, transactional: bool = False):
+    try:
+        if transactional:
+            kills_its_worker_in_a_transaction(ctx, marker)
+        return kills_its_worker(ctx, marker, survive_on)
+    except durable.ActivityError as error:
+        return {"gave_up": error.error_type, "attempts": error.attempts}
+
+
+@durable.workflow
+def crashes_in_workflow_code(ctx: durable.WorkflowContext, marker: str) -> None:
+    ctx.now()
+    _die(None, marker)

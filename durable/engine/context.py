@@ -28,6 +28,7 @@ from durable.exceptions import (
     NonDeterminismError,
     Suspend,
     WaitTimeout,
+    WorkerLost,
 )
 
 
@@ -281,6 +282,15 @@ class WorkflowContext:
         input_tree = codec.encode({"args": list(args), "kwargs": kwargs}, where=where)
         args, kwargs = tuple(codec.decode(input_tree["args"])), codec.decode(input_tree["kwargs"])
         attempt = 1
+        lost: ActivityFailure | None = None
+        if step is not None and step.status == StepStatus.STARTED:
+            # The worker running this attempt stopped before recording how it ended.
+            attempt = step.attempt
+            exc = WorkerLost(
+                f"The worker running attempt {attempt} of activity '{definition.name}' stopped before it "
+                "ended (it crashed, ran out of memory, was killed or timed out)."
+            )
+            lost = ActivityFailure({"type": "WorkerLost", "message": str(exc)}, exc)
         if step is not None and step.status == StepStatus.RETRYING:
             attempt = step.attempt + 1
             now = self._backend.clock()
@@ -298,6 +308,9 @@ class WorkflowContext:
                 idempotency_key=f"{self.instance_id}:{position}",
             )
             try:
+                if lost is not None:
+                    failed, lost = lost, None
+                    raise failed
                 tree = self._call(self._backend.run_activity, call)
             except ActivityFailure as failure:
                 retry_at = None

@@ -38,6 +38,9 @@ class StepStatus(StrEnum):
     FAILED = "failed"
     RETRYING = "retrying"
     TIMED_OUT = "timed_out"
+    # An attempt is running (recorded before an outside effect, or after a run made no progress):
+    # found on replay, it means the worker running that attempt stopped.
+    STARTED = "started"
 
     @property
     def label(self) -> str:

@@ -83,6 +83,9 @@ class OrmBackend:
         )
         self.existing = {step.position for step in history}
         self.failures = failures
+        # A run before this one recorded nothing (it failed, or its worker died): mark each
+        # attempt as started before running it, so a crash inside it counts as a failed attempt.
+        self.careful = row.get("failed_runs", 0) > 1
         # The claim counted this run as failed until it records something.
         self.segment.changes["failed_runs"] = 0
         if row.get("status_reason"):
@@ -143,6 +146,20 @@ class OrmBackend:
         )
         where = f"Instance {self.instance_id} step {call.position}: result of activity '{definition.name}'"
         retried = call.position in self.existing
+        if not definition.transactional or self.careful:
+            # Recorded with the commit that precedes an outside effect anyway (or, after a run that
+            # recorded nothing, in one of its own): a crash during the attempt is found on replay.
+            self._step(
+                call.position,
+                StepKind.ACTIVITY,
+                definition.name,
+                status=StepStatus.STARTED,
+                input=call.input,
+                attempt=call.attempt,
+                started_at=started,
+                failures=self.failures.get(call.position, []),
+            )
+            self.segment.commit()
         if definition.transactional:
             self.segment.open()
             try:
@@ -155,8 +172,8 @@ class OrmBackend:
             except Exception as exc:
                 raise ActivityFailure(describe(exc), exc) from None
         else:
-            # Commit what came before (and prove the lease) ahead of any outside effect.
-            self.segment.commit()
+            # What came before was committed with the marker above (the lease proved) ahead of
+            # the outside effect.
             try:
                 tree = codec.encode(definition.fn(context, *call.args, **call.kwargs), where=where)
             except Exception as exc:

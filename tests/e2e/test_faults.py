@@ -10,7 +10,7 @@ import pytest
 from django.db import connection
 
 import durable
-from durable.models import Status, WorkflowInstance
+from durable.models import HistoryStep, Status, WorkflowInstance
 from tests import fault_workflows as fw
 from tests import workflows
 from tests.conftest import is_postgres, wait_for
@@ -19,16 +19,39 @@ from tests.testapp.models import Ledger
 pytestmark = [pytest.mark.cluster, pytest.mark.django_db(transaction=True)]
 
 
-def test_crash_loop__an_activity_that_kills_its_worker_is_paused_after_the_limit(worker_factory):
+def test_crash_loop__an_attempt_that_kills_its_worker_counts_under_the_retry_policy(worker_factory, tmp_path):
+    worker_factory(DURABLE_LEASE_SECONDS="1")
+    marker = tmp_path / "deaths"
+    survives = durable.start(fw.crash_loop, str(marker), survive_on=3)
+    assert survives.result(timeout=60) == 3
+    step = HistoryStep.objects.get(instance_id=survives.instance_id, position=0)
+    assert [f["type"] for f in step.failures] == ["WorkerLost", "WorkerLost"]
+    gives_up = durable.start(fw.crash_loop, str(tmp_path / "more-deaths"))
+    assert gives_up.result(timeout=60) == {"gave_up": "WorkerLost", "attempts": 3}
+    print("\n[report] crash loop: 2 deaths then success; 3 deaths then ActivityError(WorkerLost) (lease 1 s)")
+
+
+def test_crash_loop__a_transactional_attempt_that_kills_its_worker_counts_too(worker_factory, tmp_path):
+    worker_factory(DURABLE_LEASE_SECONDS="1")
+    marker = tmp_path / "deaths"
+    handle = durable.start(fw.crash_loop, str(marker), transactional=True)
+    assert handle.result(timeout=90) == {"gave_up": "WorkerLost", "attempts": 2}
+    assert not Ledger.objects.filter(instance_id=handle.instance_id).exists(), "each death rolled its writes back"
+    attempts = [line.split()[0] for line in marker.read_text().splitlines()]
+    # Without a record of the attempt, a death is found by the next run that records nothing either;
+    # that run marks the attempt before running it, so its death counts.
+    assert attempts == ["1", "1", "2", "2"], attempts
+
+
+def test_crash_loop__workflow_code_that_kills_its_worker_is_paused_after_the_limit(worker_factory, tmp_path):
     worker_factory(DURABLE_LEASE_SECONDS="1", DURABLE_PAUSE_AFTER_FAILED_RUNS="3")
-    handle = durable.start(fw.crash_loop)
+    marker = tmp_path / "deaths"
+    handle = durable.start(fw.crashes_in_workflow_code, str(marker))
     wait_for(lambda: handle.status == Status.PAUSED, timeout=60, what="the crash loop to be paused")
     row = WorkflowInstance.objects.get(id=handle.instance_id)
     assert "Paused after 3 runs in a row that recorded nothing" in row.status_reason
     assert "the worker running it stopped" in row.status_reason
-    attempts = Ledger.objects.filter(instance_id=handle.instance_id).count()
-    assert attempts == 3, f"the activity ran {attempts} times"
-    print(f"\n[report] crash loop: paused after {attempts} runs that killed their worker (lease 1 s)")
+    assert len(marker.read_text().splitlines()) == 3
 
 
 @pytest.mark.postgres

@@ -275,3 +275,26 @@ def test_received_event__data_as_builds_dataclasses_and_pydantic_models():
     assert event.data_as(PaidModel).amount == 2.5
     with pytest.raises(TypeError):
         ReceivedEvent(id="e", type="t", source="/s", data="text").data_as(Paid)
+
+
+def test_replay__an_attempt_whose_worker_died_counts_as_failed():
+    from durable.engine.types import Step
+
+    backend = MemoryBackend()
+    # The history holds attempt 3 marked started: its worker died before recording how it ended.
+    backend.steps[0] = Step(0, "activity", "engine_test.flaky", StepStatus.STARTED, None, None, 3)
+    outcome = run(retries, backend)
+    assert outcome.kind == replay.COMPLETED
+    assert outcome.result["type"] == "WorkerLost" and outcome.result["attempts"] == 3
+    assert backend.steps[0].status == StepStatus.FAILED
+    assert backend.ran == [], "the lost attempt is not run again: the policy allows no fourth"
+
+
+def test_replay__a_lost_attempt_with_attempts_left_is_retried_after_its_backoff():
+    from durable.engine.types import Step
+
+    backend = MemoryBackend()
+    backend.steps[0] = Step(0, "activity", "engine_test.flaky", StepStatus.STARTED, None, None, 1)
+    assert run(retries, backend).kind == replay.SUSPENDED
+    assert backend.steps[0].status == StepStatus.RETRYING and backend.steps[0].error["type"] == "WorkerLost"
+    assert backend.steps[0].retry_at - backend.moment == dt.timedelta(seconds=10)

@@ -1,4 +1,4 @@
-"""System checks: the apps and settings durable needs, and SQLite settings that would lock."""
+"""System checks: the apps and settings durable needs, SQLite settings that would lock, PostgreSQL connection reuse."""
 
 from __future__ import annotations
 
@@ -51,6 +51,24 @@ def check_sqlite(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
     return sqlite_messages(settings.DATABASES.get("default", {}))
 
 
+def check_postgres(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    return postgres_messages(settings.DATABASES.get("default", {}))
+
+
+def postgres_messages(db: dict) -> list[checks.CheckMessage]:
+    """What is wrong with one database's settings for durable's worker on PostgreSQL."""
+    if "postgresql" not in db.get("ENGINE", "") or db.get("CONN_MAX_AGE", 0) not in (0, None):
+        return []
+    return [
+        checks.Warning(
+            "CONN_MAX_AGE is 0 on PostgreSQL: django-q2 closes 'old' connections before every broker call, "
+            "so each poll of the worker opens a new connection.",
+            hint='Set DATABASES["default"]["CONN_MAX_AGE"] = 600 (or None to keep connections).',
+            id="durable.W004",
+        )
+    ]
+
+
 def sqlite_messages(db: dict) -> list[checks.CheckMessage]:
     """What is wrong with one database's settings for a multi-process worker on SQLite."""
     if "sqlite3" not in db.get("ENGINE", ""):
@@ -78,5 +96,5 @@ def sqlite_messages(db: dict) -> list[checks.CheckMessage]:
 
 
 def register() -> None:
-    for check in (check_apps, check_cluster, check_sqlite):
+    for check in (check_apps, check_cluster, check_sqlite, check_postgres):
         checks.register(check, "durable")

@@ -123,7 +123,7 @@ def _pause_poll(deadline: float | None) -> None:
 
 
 def start(
-    workflow: WorkflowDefinition | str, *args: Any, instance_id: str | None = None, **kwargs: Any
+    workflow: WorkflowDefinition | str, /, *args: Any, instance_id: str | None = None, **kwargs: Any
 ) -> WorkflowHandle:
     """Start a workflow instance; it runs on a worker once the current transaction commits.
 
@@ -143,8 +143,23 @@ def start(
         InvalidTransition: the id belongs to an instance of another workflow.
         EncodingError: an input cannot be stored as JSON.
     """
+    return start_with(workflow, args, kwargs, instance_id=instance_id)
+
+
+def start_with(
+    workflow: WorkflowDefinition | str,
+    args: list | tuple,
+    kwargs: dict[str, Any],
+    *,
+    instance_id: str | None = None,
+    check: bool = False,
+) -> WorkflowHandle:
+    """`start` with the inputs as values (so a workflow argument may be named `instance_id`);
+    with `check`, inputs that do not fit the function's signature are refused (InvalidArgument)."""
     name = workflow.name if isinstance(workflow, WorkflowDefinition) else workflow
     definition = registry.workflow(name)
+    if check:
+        definition.check_arguments(args, kwargs)
     if instance_id is None:
         from durable.models import new_instance_id
 

@@ -84,3 +84,13 @@ def test_backstop__the_sweep_task_fires_due_timers(drain):
     assert report["fired"] == 1
     drain(handle)
     assert handle.status == Status.COMPLETED
+
+
+def test_checks__postgres_without_conn_max_age_warns():
+    from durable.checks import postgres_messages
+
+    engine = "django.db.backends.postgresql"
+    assert [m.id for m in postgres_messages({"ENGINE": engine})] == ["durable.W004"]
+    assert [m.id for m in postgres_messages({"ENGINE": engine, "CONN_MAX_AGE": 0})] == ["durable.W004"]
+    assert postgres_messages({"ENGINE": engine, "CONN_MAX_AGE": 600}) == []
+    assert postgres_messages({"ENGINE": "django.db.backends.sqlite3"}) == []

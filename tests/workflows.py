@@ -176,3 +176,9 @@ def n_activities(ctx: durable.WorkflowContext, n: int) -> int:
     for i in range(n):
         total = add(ctx, total, i)
     return total
+
+
+@durable.workflow
+def names_like_ours(ctx: durable.WorkflowContext, instance_id: str, workflow: str) -> list:
+    """Arguments named like durable.start's own keywords still reach the workflow."""
+    return [instance_id, workflow]

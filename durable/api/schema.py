@@ -11,13 +11,20 @@ from drf_spectacular.renderers import (
     OpenApiYamlRenderer2,
 )
 from drf_spectacular.views import SpectacularAPIView
-from rest_framework.permissions import IsAuthenticated
 
+from durable import permissions
 from durable.api import auth, errors
 
 
 class SchemaView(SpectacularAPIView):
-    permission_classes = [IsAuthenticated]
+    # A user who may view instances; the event token may only send events.
+    permission_classes = [auth.HasDurablePermission]
+    required_permission = permissions.qualified(permissions.VIEW_INSTANCE)
+    accepts_event_token = False
+
+    def get_required_permission(self) -> str:
+        return self.required_permission
+
     # JSON first: the schema by default, and error bodies in the API's JSON shape.
     renderer_classes = [OpenApiJsonRenderer, OpenApiJsonRenderer2, OpenApiYamlRenderer, OpenApiYamlRenderer2]
     custom_settings = {

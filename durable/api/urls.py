@@ -15,6 +15,7 @@ urlpatterns = [
     re_path(rf"^instances/{ID}/?$", views.InstanceDetail.as_view(), name="instance-detail"),
     re_path(rf"^instances/{ID}/events/?$", views.InstanceEvents.as_view(), name="instance-events"),
     re_path(rf"^instances/{ID}/events/(?P<key>[^/]+)/?$", views.GetEvent.as_view(), name="get-event"),
+    re_path(rf"^instances/{ID}/cancel/?$", views.Cancel.as_view(), name="instance-cancel"),
     re_path(rf"^instances/{ID}/pause/?$", views.Pause.as_view(), name="pause"),
     re_path(rf"^instances/{ID}/resume/?$", views.Resume.as_view(), name="resume"),
     re_path(rf"^instances/{ID}/retry/?$", views.Retry.as_view(), name="retry"),

@@ -12,7 +12,7 @@ from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
-from rest_framework.parsers import JSONParser
+from rest_framework.parsers import BaseParser, JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -37,6 +37,27 @@ logger = logging.getLogger(__name__)
 MAX_LIST = 500
 MAX_GET_EVENT_WAIT = 60.0
 ERRORS = {code: ErrorSerializer for code in (400, 401, 403, 404, 409, 413, 415)}
+
+
+def described(**kwargs):
+    """drf-spectacular's extend_schema on a view method, built on drf-spectacular's AutoSchema
+    whatever the project's REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] is (DRF's own by default)."""
+
+    def decorate(method):
+        method.schema = AutoSchema  # the base extend_schema extends, ahead of the project's default
+        return extend_schema(**kwargs)(method)
+
+    return decorate
+
+
+class UnparsedBody(BaseParser):
+    """Accepts any content type and reads nothing: the receiver parses CloudEvents from the raw
+    body itself. With it a session's CSRF check (which reads request.POST) finds a parser."""
+
+    media_type = "*/*"
+
+    def parse(self, stream, media_type=None, parser_context=None) -> dict:
+        return {}
 
 
 class DurableView(APIView):
@@ -101,11 +122,11 @@ def _receive(request, instance_id: str | None = None) -> Response:
 class EventReceiver(DurableView):
     """CloudEvents receiver: structured, binary and batch modes."""
 
-    parser_classes: list = []
+    parser_classes: list = [UnparsedBody]
     required_permission = permissions.qualified(permissions.SEND_EVENT)
     accepts_event_token = True
 
-    @extend_schema(
+    @described(
         request={events.STRUCTURED: OpenApiTypes.OBJECT, events.BATCH: OpenApiTypes.OBJECT},
         responses={202: ReceiptSerializer, **ERRORS},
         summary="Receive CloudEvents",
@@ -117,18 +138,18 @@ class EventReceiver(DurableView):
 class InstanceEvents(DurableView):
     """A CloudEvent addressed to one instance (any mode)."""
 
-    parser_classes: list = []
+    parser_classes: list = [UnparsedBody]
     required_permission = permissions.qualified(permissions.SEND_EVENT)
     accepts_event_token = True
 
-    @extend_schema(request={events.STRUCTURED: OpenApiTypes.OBJECT}, responses={202: ReceiptSerializer, **ERRORS})
+    @described(request={events.STRUCTURED: OpenApiTypes.OBJECT}, responses={202: ReceiptSerializer, **ERRORS})
     def post(self, request, instance_id: str) -> Response:
         client.get_handle(instance_id)
         return _receive(request, instance_id)
 
 
 class InstanceList(DurableView):
-    @extend_schema(
+    @described(
         parameters=[
             OpenApiParameter("status", str, enum=list(inspect.Status.values)),
             OpenApiParameter("workflow", str),
@@ -192,7 +213,7 @@ def _datetime(query, name: str) -> dt.datetime | None:
 
 
 class InstanceDetail(DurableView):
-    @extend_schema(responses={200: InstanceDetailSerializer, **ERRORS})
+    @described(responses={200: InstanceDetailSerializer, **ERRORS})
     def get(self, request, instance_id: str) -> Response:
         return Response(InstanceDetailSerializer(inspect.instance(instance_id)).data)
 
@@ -200,13 +221,15 @@ class InstanceDetail(DurableView):
 class Start(DurableView):
     required_permission = START_PERMISSION
 
-    @extend_schema(request=StartSerializer, responses={201: InstanceSerializer, 200: InstanceSerializer, **ERRORS})
+    @described(request=StartSerializer, responses={201: InstanceSerializer, 200: InstanceSerializer, **ERRORS})
     def post(self, request, name: str) -> Response:
         body = StartSerializer(data=request.data)
         if not body.is_valid():
             raise errors.BadRequest(errors.detail_text(body.errors))
         values = body.validated_data
-        handle = client.start(name, *values["args"], instance_id=values["instance_id"], **values["kwargs"])
+        handle = client.start_with(
+            name, values["args"], values["kwargs"], instance_id=values["instance_id"], check=True
+        )
         code = status.HTTP_201_CREATED if handle.created else status.HTTP_200_OK
         return Response(InstanceSerializer(inspect.summary(handle.instance_id)).data, status=code)
 
@@ -219,7 +242,7 @@ class _Operation(DurableView):
     def get_required_permission(self) -> str:
         return self.transition.permission or ""
 
-    @extend_schema(request=ReasonSerializer, responses={200: InstanceSerializer, **ERRORS})
+    @described(request=ReasonSerializer, responses={200: InstanceSerializer, **ERRORS})
     def post(self, request, instance_id: str) -> Response:
         reason = ""
         if self.transition.takes_reason:
@@ -248,7 +271,7 @@ class Retry(_Operation):
 
 
 class GetEvent(DurableView):
-    @extend_schema(
+    @described(
         parameters=[OpenApiParameter("timeout", float, description=f"seconds to wait, at most {MAX_GET_EVENT_WAIT}")],
         responses={200: PublishedValueSerializer, **ERRORS},
     )

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any, Generic, ParamSpec, TypeVar, overload
 
 from durable.engine.retry import DEFAULT_RETRY, RetryPolicy
-from durable.exceptions import DefinitionError, WorkflowNotFound
+from durable.exceptions import DefinitionError, InvalidArgument, WorkflowNotFound
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -29,6 +29,20 @@ class WorkflowDefinition(Generic[P, R]):
 
     def __repr__(self) -> str:
         return f"<workflow {self.name}>"
+
+    def check_arguments(self, args: list | tuple, kwargs: dict[str, Any]) -> None:
+        """Refuse inputs the function cannot take, rather than start an instance bound to fail.
+
+        Raises:
+            InvalidArgument: the arguments do not fit the function's signature.
+        """
+        signature = inspect.signature(self.fn)
+        try:
+            signature.bind(None, *args, **kwargs)
+        except TypeError as exc:
+            params = list(signature.parameters.values())[1:]
+            shown = ", ".join(str(p.replace(annotation=inspect.Parameter.empty)) for p in params)
+            raise InvalidArgument(f"The arguments do not fit {self.name}(ctx, {shown}): {exc}.") from None
 
 
 @dataclass(eq=False)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -19,8 +21,14 @@ class DurableCommand(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         try:
             self.run(**options)
+            self.stdout.flush()
         except DurableError as exc:
             raise CommandError(str(exc)) from exc
+        except BrokenPipeError:
+            # The reader went away (`| head`): stop quietly, and keep the interpreter's own
+            # flush at exit from failing on the closed pipe too.
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(0)
 
     def run(self, **options: Any) -> None:
         raise NotImplementedError

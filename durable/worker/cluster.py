@@ -8,6 +8,8 @@ import threading
 import time
 from typing import Any
 
+from django.db import connections
+
 from durable.worker import loop, schedules
 
 logger = logging.getLogger(__name__)
@@ -21,6 +23,9 @@ def serve(*, with_cluster: bool = True, on_ready=None) -> int:
         on_ready: called once both are running, e.g. to print a line.
     """
     schedules.ensure_backstop()
+    # The cluster forks its processes: a connection opened here must not be shared with them
+    # (on PostgreSQL the children's exits close it under the parent, and the other way round).
+    connections.close_all()
     stop = threading.Event()
     cluster = None
     if with_cluster:

@@ -282,3 +282,11 @@ def test_schema__is_openapi_3_with_the_mounted_paths(operator):
     }
     assert expected <= set(schema["paths"])
     assert "eventToken" in schema["components"]["securitySchemes"]
+
+
+def test_cancel__also_at_the_instance_path(operator, drain):
+    handle = durable.start(workflows.sleeper, 60)
+    drain()
+    response = operator.post(f"/durable/instances/{handle.instance_id}/cancel/", {"reason": "here"}, format="json")
+    assert response.status_code == 200 and response.json()["status"] == "cancelled"
+    assert operator.post(f"/durable/instances/{handle.instance_id}/cancel").status_code == 409

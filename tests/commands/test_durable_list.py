@@ -100,3 +100,20 @@ def test_list__shell_prints_the_table_or_exits_1_for_a_bad_status(manage, three)
     bad = manage("durable_list", "--status", "sleeping")
     assert (bad.returncode, bad.stdout) == (1, "")
     assert "CommandError: Unknown status 'sleeping'. Use one of: pending, running," in bad.stderr
+
+
+@pytest.mark.django_db(transaction=True)
+def test_list__piped_to_head_stops_quietly():
+    import subprocess
+    import sys
+
+    from tests.conftest import ROOT, test_database_url
+
+    # More than a pipe's buffer (64 KiB), so the writer meets the closed pipe.
+    for n in range(1200):
+        durable.start(workflows.sleeper, 60, instance_id=f"pipe-{n:04}")
+    env = {**__import__("os").environ, "DATABASE_URL": test_database_url(), "DJANGO_SETTINGS_MODULE": "tests.settings"}
+    command = f"{sys.executable} manage.py durable_list --limit 1200 | head -2"
+    done = subprocess.run(command, shell=True, cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert len(done.stdout.splitlines()) == 2
+    assert "Traceback" not in done.stderr and "BrokenPipeError" not in done.stderr, done.stderr

@@ -163,3 +163,12 @@ def test_worker__redis_broker_runs_workflows(worker_factory, monkeypatch):
     assert [h.result()["result"] for h in handles] == [n + 3 for n in range(20)]
     assert pushed and broker.queue_size() == 0, "the wake-ups went through Redis and were consumed"
     print(f"\n[report] Redis broker: 20 workflows in {time.monotonic() - started:.2f} s, {len(pushed)} wake-up task(s)")
+
+
+def test_worker__starts_without_a_connection_shared_across_the_fork(worker):
+    handle = durable.start(workflows.three_steps, 1, nap=0.0)
+    assert handle.result(timeout=30)["result"] == 4
+    worker.stop()
+    log = worker.output()
+    assert "server closed the connection unexpectedly" not in log
+    assert "Traceback" not in log, log[-2000:]

@@ -154,6 +154,13 @@ class ReasonSerializer(serializers.Serializer):
     reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
 
 
+class InstancePageSerializer(serializers.Serializer):
+    """A page of the instance list, as GET /instances/ answers it."""
+
+    results = InstanceSerializer(many=True, read_only=True)
+    next = serializers.URLField(allow_null=True, read_only=True, help_text="The next page, or null on the last.")
+
+
 class ReceiptSerializer(serializers.Serializer):
     accepted = serializers.IntegerField()
     duplicates = serializers.IntegerField()

@@ -21,6 +21,7 @@ from durable.api import auth, errors
 from durable.api.serializers import (
     ErrorSerializer,
     InstanceDetailSerializer,
+    InstancePageSerializer,
     InstanceSerializer,
     PublishedValueSerializer,
     ReasonSerializer,
@@ -158,7 +159,7 @@ class InstanceList(DurableView):
             OpenApiParameter("limit", int),
             OpenApiParameter("offset", int),
         ],
-        responses={200: InstanceSerializer(many=True), **ERRORS},
+        responses={200: InstancePageSerializer, **ERRORS},
     )
     def get(self, request) -> Response:
         query = request.query_params

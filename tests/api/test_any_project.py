@@ -98,3 +98,11 @@ def test_start__a_workflow_may_take_arguments_named_instance_id_and_workflow(ses
     handle = durable.get_handle("ours")
     drain(handle)
     assert handle.result() == ["theirs", "also theirs"]
+
+
+def test_schema__describes_the_list_as_the_page_it_returns(session):
+    schema = json.loads(session.get("/durable/schema/").content)
+    ok = schema["paths"]["/durable/instances/"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]
+    page = schema["components"]["schemas"][ok["$ref"].rsplit("/", 1)[1]]
+    assert set(page["properties"]) == {"results", "next"}
+    assert page["properties"]["results"]["type"] == "array"

@@ -23,6 +23,7 @@ DEFAULTS: dict[str, Setting] = {
         dt.timedelta(days=7), (dt.timedelta, int, float), "How long events are kept for later waits."
     ),
     "MAX_EVENT_BYTES": Setting(1024 * 1024, int, "Largest accepted CloudEvents request body."),
+    "MAX_BATCH_EVENTS": Setting(1000, int, "Most events one batch request may carry (413 above)."),
     "EVENT_TOKEN": Setting(None, (str, type(None)), "Shared secret accepted as Bearer token by the receiver."),
     "TIMER_POLL": Setting(0.05, (int, float), "Seconds between looks for new timers in durable_worker."),
     "RECOVERY_INTERVAL": Setting(1.0, (int, float), "Seconds between recovery sweeps in durable_worker."),

@@ -23,6 +23,24 @@ STANDARD = frozenset(
 EXTENSION_NAME = re.compile(r"^[a-z0-9]{1,20}$")
 TARGET_EXTENSION = "durableinstanceid"
 LIMITS = {"id": 255, "source": 500, "type": 255, "subject": 500, "datacontenttype": 200, "dataschema": 500}
+# CloudEvents 1.0 String: no control characters (C0, DEL, C1) and no lone surrogates.
+NOT_A_STRING = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
+MAX_BATCH = 1000
+
+
+class BatchTooLarge(InvalidEvent):
+    """The batch holds more events than one request may carry."""
+
+    code = "batch_too_large"
+    status_code = 413
+
+
+def _string(name: str, value: str) -> str:
+    if NOT_A_STRING.search(value):
+        raise InvalidEvent(
+            f"The event's '{name}' holds a control character or a lone surrogate; CloudEvents strings may not."
+        )
+    return value
 
 
 def _text(attributes: dict[str, Any], name: str, *, required: bool) -> str | None:
@@ -35,7 +53,7 @@ def _text(attributes: dict[str, Any], name: str, *, required: bool) -> str | Non
         raise InvalidEvent(f"The event's '{name}' must be a non-empty string, not {value!r}.")
     if len(value) > LIMITS.get(name, 500):
         raise InvalidEvent(f"The event's '{name}' is longer than {LIMITS.get(name, 500)} characters.")
-    return value
+    return _string(name, value)
 
 
 def validate(attributes: dict[str, Any], data: Any = None) -> dict[str, Any]:
@@ -72,6 +90,8 @@ def validate(attributes: dict[str, Any], data: Any = None) -> dict[str, Any]:
             raise InvalidEvent(f"Extension attribute {name!r} is invalid: names are 1-20 lower-case letters or digits.")
         if not isinstance(value, str | int | bool) or isinstance(value, str) and len(value) > 1000:
             raise InvalidEvent(f"Extension attribute {name!r} must be a string, integer or boolean.")
+        if isinstance(value, str):
+            _string(name, value)
         extensions[name] = value
     target = extensions.get(TARGET_EXTENSION)
     if target is not None and (not isinstance(target, str) or not target):
@@ -99,6 +119,10 @@ def _time(value: Any) -> str | None:
         raise InvalidEvent(f"The event's 'time' must be an RFC 3339 string, not {value!r}.")
     if moment.tzinfo is None:
         raise InvalidEvent(f"The event's 'time' {value!r} has no time zone offset.")
+    try:
+        moment.astimezone(dt.UTC)
+    except OverflowError:
+        raise InvalidEvent(f"The event's 'time' {value!r} is outside the years 1-9999 in UTC.") from None
     return moment.isoformat()
 
 
@@ -142,7 +166,7 @@ def media_type(content_type: str | None) -> str:
     return (content_type or "").split(";", 1)[0].strip().lower()
 
 
-def parse_http(headers: dict[str, str], body: bytes) -> list[dict[str, Any]]:
+def parse_http(headers: dict[str, str], body: bytes, *, max_batch: int = MAX_BATCH) -> list[dict[str, Any]]:
     """Every event of one HTTP request, validated, in the order sent.
 
     Binary mode when any `ce-` header is present, else structured or batch by Content-Type.
@@ -162,6 +186,11 @@ def parse_http(headers: dict[str, str], body: bytes) -> list[dict[str, Any]]:
         items = _json(body)
         if not isinstance(items, list) or not items:
             raise InvalidEvent("A batch must be a non-empty JSON array of CloudEvents.")
+        if len(items) > max_batch:
+            raise BatchTooLarge(
+                f"The batch holds {len(items)} events; one request may carry at most {max_batch} "
+                "(DURABLE_MAX_BATCH_EVENTS). Send it in smaller batches."
+            )
         parsed = []
         for index, item in enumerate(items):
             try:
@@ -180,6 +209,8 @@ def _json(body: bytes) -> Any:
         return json.loads(body.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
         raise InvalidEvent(f"The body is not valid JSON: {exc}.") from None
+    except RecursionError:
+        raise InvalidEvent("The body's JSON is nested too deeply.") from None
 
 
 def _structured(document: Any) -> dict[str, Any]:

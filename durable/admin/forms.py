@@ -5,10 +5,28 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.core.exceptions import ValidationError
+from django.forms.fields import InvalidJSONInput
 
 from durable.words import readable
 
 ADMIN_SOURCE = "/durable/admin"
+
+
+class JSONDataField(forms.JSONField):
+    """A JSON field for which JSON nested past the interpreter's stack is a form error, not a 500."""
+
+    def to_python(self, value: Any) -> Any:
+        try:
+            return super().to_python(value)
+        except RecursionError:
+            raise ValidationError("The data is nested too deeply.", code="invalid") from None
+
+    def bound_data(self, data: Any, initial: Any) -> Any:
+        try:
+            return super().bound_data(data, initial)
+        except RecursionError:
+            return InvalidJSONInput(data)
 
 
 class SendEventForm(forms.Form):
@@ -18,7 +36,7 @@ class SendEventForm(forms.Form):
     source = forms.CharField(max_length=500, initial=ADMIN_SOURCE, help_text="Who sends it (a URI reference).")
     subject = forms.CharField(max_length=500, required=False, help_text="Optional CloudEvents subject.")
     # Not `data`: Form.data is the submitted data.
-    event_data = forms.JSONField(
+    event_data = JSONDataField(
         label="Data",
         required=False,
         initial=dict,

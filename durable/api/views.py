@@ -51,6 +51,16 @@ def described(**kwargs):
     return decorate
 
 
+class BoundedJSON(JSONParser):
+    """DRF's JSON parser, with JSON nested past the interpreter's stack a 400 and not a 500."""
+
+    def parse(self, stream, media_type=None, parser_context=None):
+        try:
+            return super().parse(stream, media_type, parser_context)
+        except RecursionError:
+            raise errors.BadRequest("The body's JSON is nested too deeply.") from None
+
+
 class UnparsedBody(BaseParser):
     """Accepts any content type and reads nothing: the receiver parses CloudEvents from the raw
     body itself. With it a session's CSRF check (which reads request.POST) finds a parser."""
@@ -66,7 +76,7 @@ class DurableView(APIView):
 
     schema = AutoSchema()
     permission_classes = [auth.HasDurablePermission]
-    parser_classes = [JSONParser]
+    parser_classes = [BoundedJSON]
     required_permission = permissions.qualified(permissions.VIEW_INSTANCE)
     accepts_event_token = False
 
@@ -100,7 +110,7 @@ def _body(request) -> bytes:
 
 
 def _receive(request, instance_id: str | None = None) -> Response:
-    records = events.parse_http(dict(request.headers), _body(request))
+    records = events.parse_http(dict(request.headers), _body(request), max_batch=int(settings.MAX_BATCH_EVENTS))
     if instance_id is not None:
         for record in records:
             if record["target"] not in (None, instance_id):

@@ -9,6 +9,7 @@ import enum
 import importlib
 import json
 import math
+import re
 import uuid
 from decimal import Decimal
 from typing import Any
@@ -17,6 +18,10 @@ from durable.exceptions import EncodingError
 
 TAG = "$t"
 VALUE = "v"
+# Deeper trees are refused: every store and renderer walks them recursively.
+MAX_DEPTH = 100
+# What no JSON column stores: NUL (PostgreSQL's jsonb refuses it) and lone surrogates (not UTF-8).
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 def encode(value: Any, *, where: str = "value") -> Any:
@@ -36,9 +41,17 @@ def encode(value: Any, *, where: str = "value") -> Any:
     return _encode(value, where, "$")
 
 
-def _encode(value: Any, where: str, path: str) -> Any:
-    if value is None or isinstance(value, bool | str):
+def _encode(value: Any, where: str, path: str, depth: int = 0) -> Any:
+    if isinstance(value, str):
+        if UNSTORABLE.search(value):
+            raise EncodingError(
+                f"{where} at {path}: the string holds a NUL or a lone surrogate, which JSON stores refuse."
+            )
         return value
+    if value is None or isinstance(value, bool):
+        return value
+    if depth > MAX_DEPTH:
+        raise EncodingError(f"{where} at {path}: nested deeper than {MAX_DEPTH} levels; flatten it.")
     if isinstance(value, int) and not isinstance(value, enum.Enum):
         return value
     if isinstance(value, float):
@@ -52,10 +65,12 @@ def _encode(value: Any, where: str, path: str) -> Any:
                 raise EncodingError(
                     f"{where} at {path}: dict key {key!r} is a {type(key).__name__}; JSON keys are strings."
                 )
-            out[key] = _encode(item, where, f"{path}.{key}")
+            if UNSTORABLE.search(key):
+                raise EncodingError(f"{where} at {path}: a key holds a NUL or a lone surrogate.")
+            out[key] = _encode(item, where, f"{path}.{key}", depth + 1)
         return {TAG: "dict", VALUE: out} if TAG in out else out
     if isinstance(value, list | tuple):
-        return [_encode(item, where, f"{path}[{i}]") for i, item in enumerate(value)]
+        return [_encode(item, where, f"{path}[{i}]", depth + 1) for i, item in enumerate(value)]
     tagged = _encode_special(value, where, path)
     if tagged is not None:
         return tagged

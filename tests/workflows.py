@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import decimal
 import os
 import time
 from datetime import timedelta
@@ -182,3 +184,18 @@ def n_activities(ctx: durable.WorkflowContext, n: int) -> int:
 def names_like_ours(ctx: durable.WorkflowContext, instance_id: str, workflow: str) -> list:
     """Arguments named like durable.start's own keywords still reach the workflow."""
     return [instance_id, workflow]
+
+
+@dataclasses.dataclass
+class Receipt:
+    number: str
+    amount: decimal.Decimal
+
+
+@durable.workflow
+def publishes_anything(ctx: durable.WorkflowContext, data: dict) -> dict:
+    """Publishes values of every kind the codec stores, and returns what it was given."""
+    ctx.set_event("receipt", Receipt("R-1", decimal.Decimal("9.50")))
+    ctx.set_event("raw", b"\xff\xfe not utf-8")
+    ctx.set_event("tagged", {"$t": "timedelta", "v": None})
+    return data

@@ -29,6 +29,7 @@ from durable.api.serializers import (
     StartSerializer,
 )
 from durable.conf import settings
+from durable.engine import codec
 from durable.transitions import OPERATIONS, START_PERMISSION, Transition
 
 OPERATE = {"pause": client.pause, "resume": client.resume, "retry": client.retry, "cancel": client.cancel}
@@ -297,4 +298,5 @@ class GetEvent(DurableView):
         value = client.get_event(instance_id, key, timeout=timeout, default=client.UNSET)
         if not client.is_set(value):
             raise errors.EventNotSet(f"Instance {instance_id} has not published {key!r} (waited {timeout:g} s).")
-        return Response({"key": key, "value": value})
+        # As stored, in plain JSON: a dataclass, bytes or a Decimal renders like everywhere else.
+        return Response({"key": key, "value": codec.to_plain(codec.encode(value, where=f"value {key!r}"))})

@@ -203,6 +203,9 @@ def to_plain(tree: Any) -> Any:
     raw: Any = tree.get(VALUE)
     if tag == "timedelta":
         return raw[0] * 86400 + raw[1] + raw[2] / 1_000_000
-    if tag in ("dict", "set", "enum", "dataclass", "pydantic"):
+    if tag in ("dict", "dataclass"):
+        # A mapping of its own: its keys (a literal "$t" among them) are data, never a tag.
+        return {key: to_plain(item) for key, item in raw.items()}
+    if tag in ("set", "enum"):
         return to_plain(raw)
     return raw

@@ -9,6 +9,7 @@ import pytest
 import durable
 from durable.models import Event, WorkflowInstance
 from tests import event_workflows as ew
+from tests import workflows
 from tests.api.test_receiver import BATCH, STRUCTURED, event, post
 
 pytestmark = pytest.mark.django_db
@@ -85,3 +86,30 @@ def test_structured__still_accepts_ordinary_unicode(token_client):
     response = post(token_client, event(type="zahlung.eingegangen", source="/zahlungen/müller", subject="ünïcödé ✓"))
     assert response.status_code == 202, response.content
     assert STRUCTURED
+
+
+def test_plain_json__user_data_with_a_literal_tag_key_is_shown_as_it_is(operator, drain):
+    data = {"$t": "timedelta", "v": None, "inner": {"$t": "dict"}}
+    handle = durable.start(workflows.publishes_anything, data, instance_id="tagged")
+    drain(handle)
+    listed = operator.get("/durable/instances/")
+    assert listed.status_code == 200, listed.content[:300]
+    [row] = [r for r in listed.json()["results"] if r["instance_id"] == "tagged"]
+    assert row["input"] == {"args": [data], "kwargs": {}} and row["result"] == data
+    assert operator.get("/durable/instances/tagged/").json()["values"]["tagged"] == {"$t": "timedelta", "v": None}
+
+
+@pytest.mark.parametrize(
+    ("key", "value"),
+    [
+        ("receipt", {"number": "R-1", "amount": "9.50"}),
+        ("raw", "//4gbm90IHV0Zi04"),
+        ("tagged", {"$t": "timedelta", "v": None}),
+    ],
+)
+def test_get_event__any_stored_value_is_answered_as_plain_json(operator, drain, key, value):
+    handle = durable.start(workflows.publishes_anything, {}, instance_id="values")
+    drain(handle)
+    response = operator.get(f"/durable/instances/values/events/{key}/")
+    assert response.status_code == 200, response.content[:300]
+    assert response.json() == {"key": key, "value": value}

@@ -263,3 +263,13 @@ def test_scale__delivery_to_one_of_many_waiting_instances_costs_the_same(drain):
         return len(queries)
 
     assert deliver_one(5) == deliver_one(60)
+
+
+@pytest.mark.parametrize("wanted", [__import__("decimal").Decimal("12.50"), __import__("uuid").UUID(int=7)])
+def test_match__a_value_json_cannot_hold_matches_its_json_form_sent_over_http(drain, wanted):
+    handle = durable.start(ew.waits_once, wanted, timeout=30)
+    drain()
+    delivery = durable.send_event("thing.happened", "/http", {"key": str(wanted)})
+    assert delivery.resumed == [handle.instance_id]
+    drain(handle)
+    assert handle.result()["outcome"] == "event"

@@ -26,14 +26,19 @@ MISSING: Any = _Missing()
 
 
 def canon(value: Any) -> Any:
-    """The value with integral floats as ints, so 7 and 7.0 compare (and digest) alike."""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, dict):
-        return {k: canon(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [canon(v) for v in value]
-    return value
+    """The value as it compares: its JSON form (a Decimal, UUID or datetime as the string JSON
+    carries, as an HTTP sender writes it), with integral floats as ints (7 and 7.0 alike)."""
+    return _numbers(codec.to_plain(value))
+
+
+def _numbers(plain: Any) -> Any:
+    if isinstance(plain, float) and plain.is_integer():
+        return int(plain)
+    if isinstance(plain, dict):
+        return {k: _numbers(v) for k, v in plain.items()}
+    if isinstance(plain, list):
+        return [_numbers(v) for v in plain]
+    return plain
 
 
 def _digest(payload: Any) -> str:
@@ -59,7 +64,7 @@ def extract(data: Any, path: str) -> Any:
     """The value at a dotted path of an event's data tree, or MISSING."""
     node = data
     for part in path.split("."):
-        if isinstance(node, dict) and node.get(codec.TAG) == "dict":
+        if isinstance(node, dict) and node.get(codec.TAG) in ("dict", "dataclass", "pydantic"):
             node = node[codec.VALUE]
         if isinstance(node, dict) and part in node:
             node = node[part]

@@ -50,3 +50,26 @@ def test_matches__different_values_or_subjects_do_not_match():
     assert not matching.matches({"k": "a"}, None, {"k": "b"}, None)
     assert not matching.matches({}, "s1", {}, "s2")
     assert matching.matches({}, None, {"anything": 1}, "s")
+
+
+@pytest.mark.parametrize(
+    ("value", "as_sent_over_http"),
+    [
+        (decimal.Decimal("12.50"), "12.50"),
+        (__import__("uuid").UUID("12345678-1234-5678-1234-567812345678"), "12345678-1234-5678-1234-567812345678"),
+        (
+            __import__("datetime").datetime(2026, 12, 1, 8, 0, tzinfo=__import__("datetime").UTC),
+            "2026-12-01T08:00:00+00:00",
+        ),
+    ],
+)
+def test_key__values_json_cannot_hold_match_their_json_form(value, as_sent_over_http):
+    match = codec.encode({"v": value})
+    _, paths = matching.shape_of(match, None)
+    for data in ({"v": as_sent_over_http}, codec.encode({"v": value})):
+        assert matching.event_key(paths, data, None) == matching.key_of(match, None)
+        assert matching.matches(match, None, data, None)
+
+
+def test_extract__reads_into_a_dataclass_sent_from_python():
+    assert matching.extract({"order": {"$t": "dataclass", "cls": "x:Order", "v": {"id": "o-1"}}}, "order.id") == "o-1"

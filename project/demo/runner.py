@@ -9,6 +9,7 @@ import signal
 import tempfile
 import threading
 import time
+from decimal import Decimal
 from pathlib import Path
 
 from django.contrib.auth import get_user_model
@@ -19,6 +20,7 @@ from django.db import DEFAULT_DB_ALIAS, connections
 from django.db.migrations.executor import MigrationExecutor
 from django.urls import NoReverseMatch, reverse
 
+import durable
 from durable.conf import settings as durable_settings
 from project import processes
 from project.demo.patterns import PATTERNS, Run, Unexpected
@@ -172,8 +174,33 @@ def _summary(console: Console, problems: list[str], seconds: float) -> None:
         console.line(console.style.SUCCESS(f"All {len(PATTERNS)} patterns behaved as expected ({seconds:.1f} s)."))
 
 
+def leave_waiting(tag: str) -> dict[str, str]:
+    """Start instances that stay waiting while the demo keeps running, so the viewer shows what
+    it is for: one waits for its payment event (an hour's timeout), one sleeps an hour between two
+    chunks, one is paused. Returns {what it shows: instance id}."""
+    from project import workflows
+
+    waits = durable.start(workflows.order_payment, f"o-{tag}-waits", Decimal("42.00"), timeout=3600)
+    sleeps = durable.start(
+        workflows.batch_import,
+        f"b-{tag}-sleeps",
+        [{"order_id": f"o-{tag}-{n}", "amount": "3.00"} for n in range(2)],
+        1,
+        3600,
+    )
+    paused = durable.start(workflows.order_payment, f"o-{tag}-paused", Decimal("7.00"), timeout=3600)
+    durable.pause(paused.instance_id, "paused by the demo, to show a paused instance; resume it here")
+    return {
+        "waiting for an event": waits.instance_id,
+        "waiting for a timer": sleeps.instance_id,
+        "paused": paused.instance_id,
+    }
+
+
 def _serve(console: Console, services: list[Service], base: str, tag: str, token: str) -> None:
-    """Print where to look, then watch the subprocesses until Ctrl-C."""
+    """Leave a few instances waiting, print where to look, then watch the subprocesses until Ctrl-C."""
+    for what, instance_id in leave_waiting(tag).items():
+        console.line(f"Left {what}: {instance_id}")
     console.line(f"Admin:     {base}{reverse('admin:index')}  (log in as {ADMIN_USERNAME})")
     try:
         console.line(f"Instances: {base}{reverse('admin:durable_workflowinstance_changelist')}")

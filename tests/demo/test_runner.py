@@ -10,6 +10,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError, OutputWrapper
 from django.core.management.color import no_style
 
+import durable
 from project import processes
 from project.demo import runner
 from project.demo.patterns import Unexpected
@@ -97,3 +98,20 @@ def test_service__that_exits_at_start_is_reported_with_its_output(tmp_path):
     finally:
         service.stop()
     assert not service.alive
+
+
+@pytest.mark.django_db
+def test_leave_waiting__the_viewer_has_an_event_wait_a_timer_and_a_paused_instance(drain):
+    from project.demo.runner import leave_waiting
+
+    left = leave_waiting("t1")
+    drain()
+    statuses = {what: durable.get_handle(instance_id).status for what, instance_id in left.items()}
+    assert statuses == {
+        "waiting for an event": "waiting_for_event",
+        "waiting for a timer": "waiting_for_timer",
+        "paused": "paused",
+    }
+    from durable import inspect
+
+    assert inspect.summary(left["waiting for a timer"]).waiting_for["kind"] == "timer", "a sleep, not a retry"

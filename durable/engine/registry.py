@@ -30,19 +30,29 @@ class WorkflowDefinition(Generic[P, R]):
     def __repr__(self) -> str:
         return f"<workflow {self.name}>"
 
+    def call_shape(self) -> str:
+        """How it is called, without annotations: "three_steps(ctx, n, nap=0.3)"."""
+        params = list(inspect.signature(self.fn).parameters.values())[1:]
+        shown = ", ".join(str(p.replace(annotation=inspect.Parameter.empty)) for p in params)
+        return f"{self.name}(ctx, {shown})"
+
+    def misfit(self, args: list | tuple, kwargs: dict[str, Any]) -> str | None:
+        """Why these inputs do not fit the function ("missing a required argument: 'n'"), or None."""
+        try:
+            inspect.signature(self.fn).bind(None, *args, **kwargs)
+        except TypeError as exc:
+            return str(exc)
+        return None
+
     def check_arguments(self, args: list | tuple, kwargs: dict[str, Any]) -> None:
         """Refuse inputs the function cannot take, rather than start an instance bound to fail.
 
         Raises:
             InvalidArgument: the arguments do not fit the function's signature.
         """
-        signature = inspect.signature(self.fn)
-        try:
-            signature.bind(None, *args, **kwargs)
-        except TypeError as exc:
-            params = list(signature.parameters.values())[1:]
-            shown = ", ".join(str(p.replace(annotation=inspect.Parameter.empty)) for p in params)
-            raise InvalidArgument(f"The arguments do not fit {self.name}(ctx, {shown}): {exc}.") from None
+        why = self.misfit(args, kwargs)
+        if why is not None:
+            raise InvalidArgument(f"The arguments do not fit {self.call_shape()}: {why}.")
 
 
 @dataclass(eq=False)

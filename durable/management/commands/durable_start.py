@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import time
 from typing import Any
 
@@ -124,10 +123,6 @@ def _split(value: Any) -> tuple[list, dict]:
 
 def _check_fits(definition: WorkflowDefinition, args: list, kwargs: dict) -> None:
     """Refuse inputs the function cannot take, rather than start an instance bound to fail."""
-    signature = inspect.signature(definition.fn)
-    try:
-        signature.bind(None, *args, **kwargs)
-    except TypeError as exc:
-        params = list(signature.parameters.values())[1:]
-        shown = ", ".join(str(p.replace(annotation=inspect.Parameter.empty)) for p in params)
-        raise CommandError(f"--input does not fit {definition.name}(ctx, {shown}): {exc}.") from None
+    why = definition.misfit(args, kwargs)
+    if why is not None:
+        raise CommandError(f"--input does not fit {definition.call_shape()}: {why}.")

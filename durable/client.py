@@ -189,7 +189,7 @@ def cancel(instance_id: str, reason: str = "") -> WorkflowInstance:
         InstanceNotFound: no instance has that id.
         InvalidTransition: it has ended already.
     """
-    return _operate(instance_id, "cancel", reason)
+    return operate(instance_id, "cancel", reason)
 
 
 def pause(instance_id: str, reason: str = "") -> WorkflowInstance:
@@ -199,7 +199,7 @@ def pause(instance_id: str, reason: str = "") -> WorkflowInstance:
         InstanceNotFound: no instance has that id.
         InvalidTransition: it has ended or is paused already.
     """
-    return _operate(instance_id, "pause", reason)
+    return operate(instance_id, "pause", reason)
 
 
 def resume(instance_id: str, reason: str = "") -> WorkflowInstance:
@@ -209,7 +209,7 @@ def resume(instance_id: str, reason: str = "") -> WorkflowInstance:
         InstanceNotFound: no instance has that id.
         InvalidTransition: it is not paused.
     """
-    return _operate(instance_id, "resume", reason)
+    return operate(instance_id, "resume", reason)
 
 
 def retry(instance_id: str, reason: str = "") -> WorkflowInstance:
@@ -219,10 +219,12 @@ def retry(instance_id: str, reason: str = "") -> WorkflowInstance:
         InstanceNotFound: no instance has that id.
         InvalidTransition: it has not failed.
     """
-    return _operate(instance_id, "retry", reason)
+    return operate(instance_id, "retry", reason)
 
 
-def _operate(instance_id: str, name: str, reason: str) -> WorkflowInstance:
+def operate(instance_id: str, name: str, reason: str = "") -> WorkflowInstance:
+    """Apply the operation `name` (a key of durable.transitions.OPERATIONS) and return the instance;
+    what the admin, the API and the commands call."""
     transitions.apply(instance_id, name, reason)
     return transitions.get(instance_id)
 
@@ -234,7 +236,7 @@ def get_handle(instance_id: str) -> WorkflowHandle:
         InstanceNotFound: no instance has that id.
     """
     if not WorkflowInstance.objects.filter(id=instance_id).exists():
-        raise InstanceNotFound(f"No workflow instance has id {instance_id!r}; check the id.")
+        raise InstanceNotFound.of(instance_id)
     return WorkflowHandle(instance_id)
 
 
@@ -326,7 +328,7 @@ def _read_value(instance_id: str, key: str, timeout: float) -> Any:
         # with (or before) that status, so the read after it sees the value.
         status = WorkflowInstance.objects.filter(id=instance_id).values_list("status", flat=True).first()
         if status is None:
-            raise InstanceNotFound(f"No workflow instance has id {instance_id!r}; check the id.")
+            raise InstanceNotFound.of(instance_id)
         found = PublishedValue.objects.filter(instance_id=instance_id, key=key).values_list("value", flat=True)
         for tree in found[:1]:
             return codec.decode(tree)

@@ -47,6 +47,11 @@ class InstanceNotFound(DurableError, LookupError):
     code = "instance_not_found"
     status_code = 404
 
+    @classmethod
+    def of(cls, instance_id: str) -> InstanceNotFound:
+        """The error for one id, with the message every lookup gives."""
+        return cls(f"No workflow instance has id {instance_id!r}; check the id.")
+
 
 class InvalidTransition(DurableError):
     """The instance's status does not allow that operation."""

@@ -223,10 +223,6 @@ def _summary(row: dict[str, Any]) -> Summary:
     )
 
 
-def _missing(instance_id: str) -> InstanceNotFound:
-    return InstanceNotFound(f"No workflow instance has id {instance_id!r}; check the id.")
-
-
 def summary(instance_id: str) -> Summary:
     """One instance as the list shows it (one query).
 
@@ -241,7 +237,7 @@ def summary(instance_id: str) -> Summary:
     """
     row = models.WorkflowInstance.objects.filter(id=instance_id).values(*_SUMMARY_COLUMNS).first()
     if row is None:
-        raise _missing(instance_id)
+        raise InstanceNotFound.of(instance_id)
     return _summary(row)
 
 
@@ -259,7 +255,7 @@ def instance(instance_id: str) -> InstanceView:
     """
     row = models.WorkflowInstance.objects.filter(id=instance_id).values(*_SUMMARY_COLUMNS, "incidents").first()
     if row is None:
-        raise _missing(instance_id)
+        raise InstanceNotFound.of(instance_id)
     pk = row["id"]
     steps = models.HistoryStep.objects.filter(instance_id=pk).order_by("position").values(*_STEP_COLUMNS)
     waits = models.Wait.objects.filter(instance_id=pk).order_by("position", "event_type").values(*_WAIT_COLUMNS)

@@ -78,7 +78,7 @@ def get(instance_id: str) -> WorkflowInstance:
     """The instance, or InstanceNotFound."""
     row = WorkflowInstance.objects.filter(id=instance_id).first()
     if row is None:
-        raise InstanceNotFound(f"No workflow instance has id {instance_id!r}; check the id.")
+        raise InstanceNotFound.of(instance_id)
     return row
 
 
@@ -180,7 +180,7 @@ def _lock(instance_id: str) -> WorkflowInstance:
         rows = rows.select_for_update()
     row = rows.first()
     if row is None:
-        raise InstanceNotFound(f"No workflow instance has id {instance_id!r}; check the id.")
+        raise InstanceNotFound.of(instance_id)
     return row
 
 

@@ -22,8 +22,6 @@ from durable.admin.forms import SendEventForm
 from durable.exceptions import DurableError
 from durable.transitions import OPERATIONS, Transition
 
-OPERATE = {"pause": client.pause, "resume": client.resume, "retry": client.retry, "cancel": client.cancel}
-
 
 class InstanceOperations(admin.ModelAdmin):
     """The instance admin's operations: permissions, bulk actions and the POST views of its page."""
@@ -77,7 +75,7 @@ class InstanceOperations(admin.ModelAdmin):
         """Run one operation and log it: (the updated instance, None), or (None, why it was refused)."""
         reason = given or f"{op.done} by {request.user} in the admin"
         try:
-            row = OPERATE[op.name](instance_id, reason if op.takes_reason else "")
+            row = client.operate(instance_id, op.name, reason if op.takes_reason else "")
         except DurableError as exc:
             return None, str(exc)
         note = f": {given}" if given and op.takes_reason else "."

@@ -32,8 +32,6 @@ from durable.conf import settings
 from durable.engine import codec
 from durable.transitions import OPERATIONS, START_PERMISSION, Transition
 
-OPERATE = {"pause": client.pause, "resume": client.resume, "retry": client.retry, "cancel": client.cancel}
-
 logger = logging.getLogger(__name__)
 
 MAX_LIST = 500
@@ -262,7 +260,7 @@ class _Operation(DurableView):
             if not body.is_valid():
                 raise errors.BadRequest(errors.detail_text(body.errors))
             reason = body.validated_data["reason"]
-        OPERATE[self.transition.name](instance_id, reason)
+        client.operate(instance_id, self.transition.name, reason)
         return Response(InstanceSerializer(inspect.summary(instance_id)).data)
 
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError
 
+from durable import client
 from durable.exceptions import DurableError
 from durable.inspect import summary
 from durable.management import format as fmt
@@ -46,7 +47,6 @@ class DurableCommand(BaseCommand):
 class TransitionCommand(DurableCommand):
     """cancel / pause / resume / retry: one instance id, maybe a reason, one client call, then the instance."""
 
-    action: Callable[..., Any]  # a client function, set as staticmethod(client.cancel)
     transition = ""  # its name in durable.transitions.OPERATIONS
 
     def add_arguments(self, parser) -> None:
@@ -57,6 +57,6 @@ class TransitionCommand(DurableCommand):
             )
 
     def run(self, **options: Any) -> None:
-        self.action(options["instance_id"], options.get("reason") or "")
+        client.operate(options["instance_id"], self.transition, options.get("reason") or "")
         row = summary(options["instance_id"])
         self.stdout.write(self.style.SUCCESS(f"Instance {row.instance_id} ({row.workflow_name}) is now {row.status}."))

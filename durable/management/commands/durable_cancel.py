@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from durable import client
 from durable.management.base import TransitionCommand
 
 
@@ -12,5 +11,4 @@ class Command(TransitionCommand):
         "that arrive later do not revive it. Fails for an instance that has completed, failed or was "
         "cancelled already."
     )
-    action = staticmethod(client.cancel)
     transition = "cancel"

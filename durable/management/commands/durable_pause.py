@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from durable import client
 from durable.management.base import TransitionCommand
 
 
@@ -11,5 +10,4 @@ class Command(TransitionCommand):
         "Pause a workflow instance: no worker runs it until `manage.py durable_resume ID`. Events and "
         "timer firings that arrive meanwhile are kept for it. Fails for a paused or ended instance."
     )
-    action = staticmethod(client.pause)
     transition = "pause"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from durable import client
 from durable.management.base import TransitionCommand
 
 
@@ -11,5 +10,4 @@ class Command(TransitionCommand):
         "Resume a paused workflow instance: it replays its history and picks up the events and timers "
         "that arrived while it was paused. Fails for an instance that is not paused."
     )
-    action = staticmethod(client.resume)
     transition = "resume"

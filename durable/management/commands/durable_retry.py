@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from durable import client
 from durable.management.base import TransitionCommand
 
 
@@ -12,5 +11,4 @@ class Command(TransitionCommand):
         "ran out of attempts gets a new round of them); the failure stays in its incident log. Fails "
         "for an instance that has not failed."
     )
-    action = staticmethod(client.retry)
     transition = "retry"

@@ -46,9 +46,10 @@ def now() -> dt.datetime:
     minute on PostgreSQL; SQLite lives on this machine, whose clock is the database's.
     """
     local = timezone.now()
-    if not is_postgres():
+    name = alias()
+    if connections[name].vendor != "postgresql":
         return local
-    offset, measured = _clock.get(alias(), (dt.timedelta(0), -CLOCK_REFRESH_SECONDS))
+    offset, measured = _clock.get(name, (dt.timedelta(0), -CLOCK_REFRESH_SECONDS))
     if time.monotonic() - measured >= CLOCK_REFRESH_SECONDS:
         offset = sync_clock()
     return local + offset

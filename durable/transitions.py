@@ -161,12 +161,11 @@ def apply(
         if transition.to == Status.PENDING:
             # The code may have changed: a wait it no longer makes must not catch events.
             journal.withdraw_waits(instance_id)
+            fields.update(status_reason="", error_streak=0, failed_runs=0)
         if transition.name == "retry":
             if (row.error or {}).get("type") == "ActivityError":
                 journal.reopen_failed_activity(instance_id, moment)
             fields.update(error=None, finished_at=None)
-        if transition.to == Status.PENDING:
-            fields.update(status_reason="", error_streak=0, failed_runs=0)
         WorkflowInstance.objects.filter(id=instance_id).update(**fields)
         if transition.to == Status.PENDING:
             leases.wake([instance_id], moment)

@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from durable import db, leases, routing, transitions
+from durable import db, leases, routing, text, transitions
 from durable.conf import settings
 from durable.engine import codec
 from durable.engine.context import to_seconds
@@ -224,7 +224,14 @@ def retry(instance_id: str, reason: str = "") -> WorkflowInstance:
 
 def operate(instance_id: str, name: str, reason: str = "") -> WorkflowInstance:
     """Apply the operation `name` (a key of durable.transitions.OPERATIONS) and return the instance;
-    what the admin, the API and the commands call."""
+    what the admin, the API and the commands call.
+
+    Raises:
+        InvalidArgument: the reason holds a control character (tabs and line breaks are kept).
+    """
+    why = text.problem(reason, free_text=True)
+    if why:
+        raise InvalidArgument(f"The reason cannot be stored: {why}.")
     transitions.apply(instance_id, name, reason)
     return transitions.get(instance_id)
 

@@ -13,6 +13,7 @@ from urllib.parse import unquote
 
 from cloudevents.core.formats.json import JSONFormat
 
+from durable import text
 from durable.engine import codec
 from durable.exceptions import EncodingError, InvalidEvent
 
@@ -23,8 +24,6 @@ STANDARD = frozenset(
 EXTENSION_NAME = re.compile(r"^[a-z0-9]{1,20}$")
 TARGET_EXTENSION = "durableinstanceid"
 LIMITS = {"id": 255, "source": 500, "type": 255, "subject": 500, "datacontenttype": 200, "dataschema": 500}
-# CloudEvents 1.0 String: no control characters (C0, DEL, C1) and no lone surrogates.
-NOT_A_STRING = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
 MAX_BATCH = 1000
 
 
@@ -36,10 +35,9 @@ class BatchTooLarge(InvalidEvent):
 
 
 def _string(name: str, value: str) -> str:
-    if NOT_A_STRING.search(value):
-        raise InvalidEvent(
-            f"The event's '{name}' holds a control character or a lone surrogate; CloudEvents strings may not."
-        )
+    why = text.problem(value)
+    if why:
+        raise InvalidEvent(f"The event's '{name}' is not a CloudEvents string: {why}.")
     return value
 
 
@@ -111,6 +109,7 @@ def _time(value: Any) -> str | None:
     if isinstance(value, dt.datetime):
         moment = value
     elif isinstance(value, str):
+        _string("time", value)
         try:
             moment = dt.datetime.fromisoformat(value.replace("Z", "+00:00").replace("z", "+00:00"))
         except ValueError:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.utils import quote
+from django.http import HttpResponseRedirect
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from durable import text
 from durable.admin.counting import EstimatingPaginator
 
 
@@ -25,6 +27,22 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_add_permission(self, request) -> bool:
         return False
+
+    def get_object(self, request, object_id, from_field=None):
+        # No row has an id with a control character (PostgreSQL could not even compare a NUL):
+        # the admin's usual "does not exist" answer, not a failed query.
+        if isinstance(object_id, str) and text.problem(object_id):
+            return None
+        return super().get_object(request, object_id, from_field)
+
+    def changelist_view(self, request, extra_context=None):
+        # Filters and the ids a bulk action selects: none can hold a control character.
+        for name, values in [*request.GET.lists(), *request.POST.lists()]:
+            why = next(filter(None, map(text.problem, values)), None)
+            if why:
+                self.message_user(request, f"The list's {name!r} was refused: {why}.", messages.ERROR)
+                return HttpResponseRedirect(request.path)
+        return super().changelist_view(request, extra_context)
 
     def has_change_permission(self, request, obj=None) -> bool:
         return False

@@ -8,6 +8,8 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.forms.fields import InvalidJSONInput
 
+from durable.engine import codec
+from durable.exceptions import EncodingError
 from durable.words import readable
 
 ADMIN_SOURCE = "/durable/admin"
@@ -18,15 +20,18 @@ class JSONDataField(forms.JSONField):
 
     def to_python(self, value: Any) -> Any:
         try:
-            return super().to_python(value)
+            parsed = super().to_python(value)
         except RecursionError:
             raise ValidationError("The data is nested too deeply.", code="invalid") from None
+        try:
+            codec.encode(parsed, where="The data")
+        except EncodingError as exc:
+            raise ValidationError(str(exc), code="invalid") from None
+        return parsed
 
     def bound_data(self, data: Any, initial: Any) -> Any:
-        try:
-            return super().bound_data(data, initial)
-        except RecursionError:
-            return InvalidJSONInput(data)
+        # What was typed, as typed: re-rendering parsed JSON could put a lone surrogate in the page.
+        return InvalidJSONInput(data) if isinstance(data, str) else super().bound_data(data, initial)
 
 
 class SendEventForm(forms.Form):

@@ -8,7 +8,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from durable import inspect
+from durable import inspect, text
 from durable.engine import codec
 from durable.engine.types import choices
 
@@ -138,10 +138,26 @@ class InstanceDetailSerializer(InstanceSerializer):  # an inspect.InstanceView
         return {value.key: codec.to_plain(value.value) for value in view.values}
 
 
+class StrictText(serializers.CharField):
+    """A string and nothing else (DRF's CharField would take 7 as "7"), free of control characters."""
+
+    def __init__(self, *, free_text: bool = False, **kwargs: Any) -> None:
+        self.free_text = free_text
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            raise serializers.ValidationError(f"Expected a string, not {type(data).__name__}.")
+        why = text.problem(data, free_text=self.free_text)
+        if why:
+            raise serializers.ValidationError(f"Not a plain string: {why}.")
+        return super().to_internal_value(data)
+
+
 class StartSerializer(serializers.Serializer):
     args = serializers.ListField(child=serializers.JSONField(), required=False, default=list)
     kwargs = serializers.DictField(child=serializers.JSONField(), required=False, default=dict)
-    instance_id = serializers.CharField(required=False, allow_null=True, default=None, max_length=200)
+    instance_id = StrictText(required=False, allow_null=True, default=None, max_length=200)
 
     def validate(self, attrs: dict) -> dict:
         unknown = set(self.initial_data) - set(self.fields)
@@ -151,7 +167,7 @@ class StartSerializer(serializers.Serializer):
 
 
 class ReasonSerializer(serializers.Serializer):
-    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+    reason = StrictText(free_text=True, required=False, allow_blank=True, default="", max_length=2000)
 
 
 class InstancePageSerializer(serializers.Serializer):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import re
 
 from django.core.exceptions import RequestDataTooBig
 from django.http.request import RawPostDataException
@@ -16,7 +17,7 @@ from rest_framework.parsers import BaseParser, JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from durable import client, events, inspect, permissions
+from durable import client, events, inspect, permissions, text
 from durable.api import auth, errors
 from durable.api.serializers import (
     ErrorSerializer,
@@ -36,6 +37,7 @@ logger = logging.getLogger(__name__)
 
 MAX_LIST = 500
 MAX_GET_EVENT_WAIT = 60.0
+SECONDS = re.compile(r"[0-9]{1,6}(\.[0-9]{1,6})?")
 ERRORS = {code: ErrorSerializer for code in (400, 401, 403, 404, 409, 413, 415)}
 
 
@@ -87,6 +89,16 @@ class DurableView(APIView):
 
     def get_exception_handler(self):
         return errors.exception_handler
+
+    def initial(self, request, *args, **kwargs) -> None:
+        super().initial(request, *args, **kwargs)
+        # Ids, keys and filters are plain strings: a control character (a NUL that PostgreSQL
+        # refuses, say) is a 400 here rather than a failed query later.
+        for where, values in (("path", kwargs.items()), ("query", request.query_params.items())):
+            for name, value in values:
+                why = text.problem(value)
+                if why:
+                    raise errors.BadRequest(f"The {where} parameter {name!r} is not a plain string: {why}.")
 
 
 def _body(request) -> bytes:
@@ -219,6 +231,10 @@ def _datetime(query, name: str) -> dt.datetime | None:
         value = None
     if value is None or value.tzinfo is None:
         raise errors.BadRequest(f"{name} must be an ISO 8601 datetime with a time zone, e.g. 2026-11-21T10:00:00Z.")
+    try:
+        value.astimezone(dt.UTC)
+    except OverflowError:
+        raise errors.BadRequest(f"{name} {raw!r} is outside the years 1-9999 in UTC.") from None
     return value
 
 
@@ -254,12 +270,13 @@ class _Operation(DurableView):
 
     @described(request=ReasonSerializer, responses={200: InstanceSerializer, **ERRORS})
     def post(self, request, instance_id: str) -> Response:
-        reason = ""
-        if self.transition.takes_reason:
-            body = ReasonSerializer(data=request.data if isinstance(request.data, dict) else {})
-            if not body.is_valid():
-                raise errors.BadRequest(errors.detail_text(body.errors))
-            reason = body.validated_data["reason"]
+        given = request.data if request.body else {}  # (body first: DRF then parses it from memory)
+        if not isinstance(given, dict):
+            raise errors.BadRequest(f'The body must be a JSON object such as {{"reason": "..."}}, not {given!r:.40}.')
+        body = ReasonSerializer(data=given)
+        if not body.is_valid():
+            raise errors.BadRequest(errors.detail_text(body.errors))
+        reason = body.validated_data["reason"] if self.transition.takes_reason else ""
         client.operate(instance_id, self.transition.name, reason)
         return Response(InstanceSerializer(inspect.summary(instance_id)).data)
 
@@ -287,10 +304,9 @@ class GetEvent(DurableView):
     )
     def get(self, request, instance_id: str, key: str) -> Response:
         raw = request.query_params.get("timeout") or "0"
-        try:
-            timeout = float(raw)
-        except ValueError:
-            raise errors.BadRequest("timeout must be a number of seconds.") from None
+        if not SECONDS.fullmatch(raw):  # float() would also take "1_0", "nan" and "1e3"
+            raise errors.BadRequest("timeout must be a number of seconds, such as 2 or 0.5.")
+        timeout = float(raw)
         if not 0 <= timeout <= MAX_GET_EVENT_WAIT:
             raise errors.BadRequest(f"timeout must be between 0 and {MAX_GET_EVENT_WAIT:g} seconds.")
         value = client.get_event(instance_id, key, timeout=timeout, default=client.UNSET)

@@ -50,7 +50,7 @@ def _encode(value: Any, where: str, path: str, depth: int = 0) -> Any:
         return value
     if value is None or isinstance(value, bool):
         return value
-    if depth > MAX_DEPTH:
+    if depth >= MAX_DEPTH:  # this container would be level MAX_DEPTH + 1
         raise EncodingError(f"{where} at {path}: nested deeper than {MAX_DEPTH} levels; flatten it.")
     if isinstance(value, int) and not isinstance(value, enum.Enum):
         return value
@@ -75,7 +75,7 @@ def _encode(value: Any, where: str, path: str, depth: int = 0) -> Any:
     if tagged is not None:
         return tagged
     raise EncodingError(
-        f"{where} at {path}: cannot store a {type(value).__module__}.{type(value).__qualname__} as JSON. "
+        f"{where} at {path}: cannot store a value of type {type(value).__module__}.{type(value).__qualname__} as JSON. "
         "Pass JSON data, datetimes, Decimals, UUIDs, bytes or dataclasses."
     )
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 import time
 
 from django_q.tasks import async_task
@@ -14,6 +16,19 @@ DRAIN_TASK = "durable.worker.tasks.drain"
 # When this process last saw the signal row; a raised flag is trusted that long.
 ROW_TRUST_SECONDS = 1.0
 _row_seen = 0.0
+_enqueuing = threading.local()
+
+
+class _QuietEnqueue(logging.Filter):
+    """Drops django-q2's INFO line for each drain task durable enqueues ("Enqueued [...] ..."): one
+    per wake-up would flood a project's logs and print in every `durable_start`. Warnings and
+    errors pass, and so does everything about the project's own tasks."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.levelno > logging.INFO or not getattr(_enqueuing, "active", False)
+
+
+logging.getLogger("django-q").addFilter(_QuietEnqueue())
 
 
 def request(*, force: bool = False) -> bool:
@@ -41,7 +56,11 @@ def request(*, force: bool = False) -> bool:
 
 
 def enqueue() -> None:
-    async_task(DRAIN_TASK, q_options={"task_name": "durable-drain", "save": False})
+    _enqueuing.active = True
+    try:
+        async_task(DRAIN_TASK, q_options={"task_name": "durable-drain", "save": False})
+    finally:
+        _enqueuing.active = False
 
 
 def clear() -> None:

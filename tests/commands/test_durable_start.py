@@ -168,3 +168,21 @@ def test_start__shell_wait_with_a_real_worker_prints_the_result_or_exits_1(worke
     failed = manage("durable_start", "explodes", "--id", "cli-2", "--wait", "--timeout", "60")
     assert failed.returncode == 1
     assert "CommandError: Instance cli-2 (explodes) failed: RuntimeError: boom in workflow code" in failed.stderr
+
+
+def test_start__the_wake_up_task_is_enqueued_without_django_q2s_info_line(caplog):
+    """django-q2 logs "Enqueued [...]" for every task; durable's own drain task stays quiet, the
+    project's own tasks do not, and neither do django-q2's warnings."""
+    import logging
+
+    from django_q.tasks import async_task
+
+    from durable.worker import wakeup
+
+    with caplog.at_level(logging.INFO, logger="django-q"):
+        wakeup.enqueue()
+        ours = [record.getMessage() for record in caplog.records if record.name == "django-q"]
+        async_task("math.floor", 1.5)
+        theirs = [record.getMessage() for record in caplog.records if record.name == "django-q"]
+    assert ours == []
+    assert any(message.startswith("Enqueued") for message in theirs), theirs

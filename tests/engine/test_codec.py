@@ -126,3 +126,15 @@ try:
         lines: list[Line]
 except ImportError:  # pragma: no cover - pydantic is in the dev extra
     Shipment = None  # type: ignore[assignment,misc]
+
+
+def test_encode__keeps_trees_of_max_depth_levels_and_refuses_one_more():
+    def levels(n: int) -> list:
+        tree: list = []
+        for _ in range(n - 1):
+            tree = [tree]
+        return tree
+
+    assert codec.decode(codec.encode(levels(codec.MAX_DEPTH))) == levels(codec.MAX_DEPTH)
+    with pytest.raises(EncodingError, match=f"nested deeper than {codec.MAX_DEPTH} levels"):
+        codec.encode(levels(codec.MAX_DEPTH + 1))

@@ -18,6 +18,16 @@ if TYPE_CHECKING:
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def pytest_collection_modifyitems(config, items) -> None:
+    """DURABLE_SKIP_SLOW=1 skips the tests marked slow (CI runs them in its first job only)."""
+    if os.environ.get("DURABLE_SKIP_SLOW") != "1":
+        return
+    skip = pytest.mark.skip(reason="DURABLE_SKIP_SLOW=1")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
+
+
 def is_postgres() -> bool:
     from django.db import connection
 

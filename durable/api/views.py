@@ -172,6 +172,7 @@ class InstanceEvents(DurableView):
 
 class InstanceList(DurableView):
     @described(
+        operation_id="instances_list",  # a plain APIView's GET reads as "retrieve", as the detail's does
         parameters=[
             OpenApiParameter("status", str, enum=list(inspect.Status.values)),
             OpenApiParameter("workflow", str),

@@ -70,7 +70,7 @@ def venv(tmp_path_factory) -> Path:
 
 @pytest.fixture
 def postgres_database() -> Iterator[str]:
-    name = f"helper_fresh_{uuid.uuid4().hex[:12]}"
+    name = f"durable_fresh_{uuid.uuid4().hex[:12]}"
     with psycopg.connect(POSTGRES, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     try:

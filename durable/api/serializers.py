@@ -139,8 +139,9 @@ class InstanceDetailSerializer(InstanceSerializer):  # an inspect.InstanceView
 
 
 class StartSerializer(serializers.Serializer):
-    args = serializers.ListField(child=serializers.JSONField(), required=False, default=list)
-    kwargs = serializers.DictField(child=serializers.JSONField(), required=False, default=dict)
+    # Any JSON value is an input, null too.
+    args = serializers.ListField(child=serializers.JSONField(allow_null=True), required=False, default=list)
+    kwargs = serializers.DictField(child=serializers.JSONField(allow_null=True), required=False, default=dict)
     instance_id = serializers.CharField(required=False, allow_null=True, default=None, max_length=200)
 
     def validate(self, attrs: dict) -> dict:

@@ -13,7 +13,7 @@ from drf_spectacular.renderers import (
 from drf_spectacular.views import SpectacularAPIView
 
 from durable import permissions
-from durable.api import auth, errors, openapi
+from durable.api import auth, bodies, errors
 
 
 class SchemaView(SpectacularAPIView):
@@ -55,7 +55,7 @@ class SchemaView(SpectacularAPIView):
         mount = request.path[: request.path.rstrip("/").rfind("/") + 1].lstrip("/")
         self.patterns = [path(mount, include([p for p in urls.urlpatterns if p.name != "schema"]))]
         # Read per request: the batch limit is a setting.
-        self.custom_settings = {**self.custom_settings, "APPEND_COMPONENTS": openapi.components()}
+        self.custom_settings = {**self.custom_settings, "APPEND_COMPONENTS": bodies.components()}
         return super().get(request, *args, **kwargs)
 
 

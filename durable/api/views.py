@@ -14,7 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from durable import client, events, inspect, permissions
-from durable.api import auth, errors, openapi
+from durable.api import auth, bodies, errors, openapi
 from durable.api.openapi import answers, described
 from durable.api.serializers import (
     InstanceDetailSerializer,
@@ -123,10 +123,10 @@ class EventReceiver(DurableView):
     accepts_event_token = True
 
     @described(
-        request=openapi.event_bodies(),
+        request=bodies.event_bodies(),
         responses=answers({202: ReceiptSerializer}, 400, 404, 409, 413, 415),
         summary="Receive CloudEvents",
-        description=openapi.RECEIVER,
+        description=bodies.RECEIVER,
     )
     def post(self, request) -> Response:
         return _receive(request)
@@ -140,10 +140,10 @@ class InstanceEvents(DurableView):
     accepts_event_token = True
 
     @described(
-        request=openapi.event_bodies("InstanceCloudEvent"),
+        request=bodies.event_bodies("InstanceCloudEvent"),
         responses=answers({202: ReceiptSerializer}, 400, 404, 409, 413, 415),
         summary="Send CloudEvents to one instance",
-        description=openapi.RECEIVER + openapi.ONE_INSTANCE,
+        description=bodies.RECEIVER + bodies.ONE_INSTANCE,
     )
     def post(self, request, instance_id: str) -> Response:
         client.get_handle(instance_id)
@@ -223,7 +223,7 @@ class Start(DurableView):
     required_permission = START_PERMISSION
 
     @described(
-        request={"application/json": openapi.ref("StartRequest")},
+        request={"application/json": bodies.ref("StartRequest")},
         responses=answers({201: InstanceSerializer, 200: InstanceSerializer}, 400, 404, 409, 415),
         summary="Start an instance (200 with the existing one for a known instance_id)",
     )

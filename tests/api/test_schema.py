@@ -38,7 +38,9 @@ def body(schema: dict, method: str, path: str, media_type: str = "application/js
 
 
 def ok_schema(schema: dict, method: str, path: str, status: str) -> dict:
-    return resolve(schema, operation(schema, method, path)["responses"][status]["content"]["application/json"]["schema"])
+    return resolve(
+        schema, operation(schema, method, path)["responses"][status]["content"]["application/json"]["schema"]
+    )
 
 
 def test_schema__the_list_is_the_paginated_object_it_returns(schema, operator):
@@ -133,6 +135,9 @@ def test_schema__get_event_and_detail_answer_what_they_return(schema):
     (timeout,) = [p for p in get_event["parameters"] if p["in"] == "query"]
     assert timeout["schema"]["maximum"] == 60 and timeout["allowEmptyValue"] is True
     assert set(get_event["responses"]) == {"200", "400", "401", "403", "404", "503"}
-    assert set(ok_schema(schema, "get", "/instances/{instance_id}/events/{key}/", "200")["required"]) == {"key", "value"}
+    assert set(ok_schema(schema, "get", "/instances/{instance_id}/events/{key}/", "200")["required"]) == {
+        "key",
+        "value",
+    }
     detail = operation(schema, "get", "/instances/{instance_id}/")
     assert set(detail["responses"]) == {"200", "401", "403", "404", "503"}

@@ -106,6 +106,35 @@ class EventSerializer(serializers.Serializer):  # an inspect.EventView, without 
         return {**super().to_representation(instance), "data": codec.to_plain(instance.data)}
 
 
+def _event_schema(*, delivered: bool) -> dict[str, Any]:
+    """An event as EventSerializer (and _received, for a delivered one) renders it."""
+    properties: dict[str, Any] = {
+        "id": {"type": "string"},
+        "source": {"type": "string"},
+        "type": {"type": "string"},
+        "subject": {"type": ["string", "null"]},
+        "time": {"type": ["string", "null"], "format": "date-time"},
+        "received_at": {"type": "string", "format": "date-time"},
+        "data": {"description": "The event's data as plain JSON."},
+    }
+    if delivered:
+        properties["delivery"] = {"type": "string", "enum": list(inspect.DeliveryKind.values)}
+        properties["position"] = {"type": ["integer", "null"], "description": "The step it resumed, if any."}
+        properties["delivered_at"] = {"type": "string", "format": "date-time"}
+    return {"type": "object", "properties": properties, "required": list(properties)}
+
+
+EVENTS_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "received": {"type": "array", "items": _event_schema(delivered=True)},
+        "queued": {"type": "array", "items": _event_schema(delivered=False)},
+    },
+    "required": ["received", "queued"],
+}
+VALUES_SCHEMA = {"type": "object", "additionalProperties": {}, "description": "Published values by key."}
+
+
 def _received(event: inspect.EventView) -> dict[str, Any]:
     # delivered_at is left to the JSON encoder (UTC), as it always was, not to a DateTimeField.
     delivery = {"delivery": event.delivery, "position": event.position, "delivered_at": event.delivered_at}
@@ -126,14 +155,14 @@ class InstanceDetailSerializer(InstanceSerializer):  # an inspect.InstanceView
             fields[name].source = f"summary.{name}"
         return fields
 
-    @extend_schema_field(OpenApiTypes.OBJECT)
+    @extend_schema_field(EVENTS_SCHEMA)
     def get_events(self, view: inspect.InstanceView) -> dict[str, Any]:
         return {
             "received": [_received(event) for event in view.delivered],
             "queued": EventSerializer(view.queued, many=True).data,
         }
 
-    @extend_schema_field(OpenApiTypes.OBJECT)
+    @extend_schema_field(VALUES_SCHEMA)
     def get_values(self, view: inspect.InstanceView) -> dict[str, Any]:
         return {value.key: codec.to_plain(value.value) for value in view.values}
 
@@ -155,8 +184,9 @@ class StrictText(serializers.CharField):
 
 
 class StartSerializer(serializers.Serializer):
-    args = serializers.ListField(child=serializers.JSONField(), required=False, default=list)
-    kwargs = serializers.DictField(child=serializers.JSONField(), required=False, default=dict)
+    # Any JSON value is an input, null too.
+    args = serializers.ListField(child=serializers.JSONField(allow_null=True), required=False, default=list)
+    kwargs = serializers.DictField(child=serializers.JSONField(allow_null=True), required=False, default=dict)
     instance_id = StrictText(required=False, allow_null=True, default=None, max_length=200)
 
     def validate(self, attrs: dict) -> dict:

@@ -8,17 +8,22 @@ from durable.api import schema, views
 
 ID = r"(?P<instance_id>[^/]+)"
 
+# (route, view, URL name, the operationId the schema gives it)
+ROUTES = [
+    (r"^$", views.EventReceiver, "receiver", "send_events"),
+    (rf"^cancel/{ID}/?$", views.Cancel, "cancel", "cancel_instance_by_id"),
+    (r"^instances/?$", views.InstanceList, "instance-list", "list_instances"),
+    (rf"^instances/{ID}/?$", views.InstanceDetail, "instance-detail", "get_instance"),
+    (rf"^instances/{ID}/events/?$", views.InstanceEvents, "instance-events", "send_instance_events"),
+    (rf"^instances/{ID}/events/(?P<key>[^/]+)/?$", views.GetEvent, "get-event", "get_event"),
+    (rf"^instances/{ID}/cancel/?$", views.Cancel, "instance-cancel", "cancel_instance"),
+    (rf"^instances/{ID}/pause/?$", views.Pause, "pause", "pause_instance"),
+    (rf"^instances/{ID}/resume/?$", views.Resume, "resume", "resume_instance"),
+    (rf"^instances/{ID}/retry/?$", views.Retry, "retry", "retry_instance"),
+    (r"^workflows/(?P<name>[^/]+)/start/?$", views.Start, "start", "start_instance"),
+]
+
 urlpatterns = [
-    re_path(r"^$", views.EventReceiver.as_view(), name="receiver"),
-    re_path(rf"^cancel/{ID}/?$", views.Cancel.as_view(), name="cancel"),
-    re_path(r"^instances/?$", views.InstanceList.as_view(), name="instance-list"),
-    re_path(rf"^instances/{ID}/?$", views.InstanceDetail.as_view(), name="instance-detail"),
-    re_path(rf"^instances/{ID}/events/?$", views.InstanceEvents.as_view(), name="instance-events"),
-    re_path(rf"^instances/{ID}/events/(?P<key>[^/]+)/?$", views.GetEvent.as_view(), name="get-event"),
-    re_path(rf"^instances/{ID}/cancel/?$", views.Cancel.as_view(), name="instance-cancel"),
-    re_path(rf"^instances/{ID}/pause/?$", views.Pause.as_view(), name="pause"),
-    re_path(rf"^instances/{ID}/resume/?$", views.Resume.as_view(), name="resume"),
-    re_path(rf"^instances/{ID}/retry/?$", views.Retry.as_view(), name="retry"),
-    re_path(r"^workflows/(?P<name>[^/]+)/start/?$", views.Start.as_view(), name="start"),
+    *(re_path(route, view.as_view(operation_id=operation), name=name) for route, view, name, operation in ROUTES),
     re_path(r"^schema/?$", schema.SchemaView.as_view(), name="schema"),
 ]

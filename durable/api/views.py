@@ -9,18 +9,15 @@ import re
 from django.core.exceptions import RequestDataTooBig
 from django.http.request import RawPostDataException
 from django.utils.dateparse import parse_datetime
-from drf_spectacular.openapi import AutoSchema
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.parsers import BaseParser, JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from durable import client, events, inspect, permissions, text
-from durable.api import auth, errors
+from durable.api import auth, bodies, errors, openapi
+from durable.api.openapi import answers, described
 from durable.api.serializers import (
-    ErrorSerializer,
     InstanceDetailSerializer,
     InstancePageSerializer,
     InstanceSerializer,
@@ -37,19 +34,7 @@ logger = logging.getLogger(__name__)
 
 MAX_LIST = 500
 MAX_GET_EVENT_WAIT = 60.0
-SECONDS = re.compile(r"[0-9]{1,6}(\.[0-9]{1,6})?")
-ERRORS = {code: ErrorSerializer for code in (400, 401, 403, 404, 409, 413, 415)}
-
-
-def described(**kwargs):
-    """drf-spectacular's extend_schema on a view method, built on drf-spectacular's AutoSchema
-    whatever the project's REST_FRAMEWORK["DEFAULT_SCHEMA_CLASS"] is (DRF's own by default)."""
-
-    def decorate(method):
-        method.schema = AutoSchema  # the base extend_schema extends, ahead of the project's default
-        return extend_schema(**kwargs)(method)
-
-    return decorate
+SECONDS = re.compile(r"[0-9]+(\.[0-9]+)?([eE][-+]?[0-9]+)?")  # a JSON number's form, never negative
 
 
 class BoundedJSON(JSONParser):
@@ -75,7 +60,8 @@ class UnparsedBody(BaseParser):
 class DurableView(APIView):
     """Common ground: authenticators, the permission each view names, JSON errors."""
 
-    schema = AutoSchema()
+    schema = openapi.DurableAutoSchema()
+    operation_id = ""  # the schema's operationId, given per route in urls.py
     permission_classes = [auth.HasDurablePermission]
     parser_classes = [BoundedJSON]
     required_permission = permissions.qualified(permissions.VIEW_INSTANCE)
@@ -149,9 +135,10 @@ class EventReceiver(DurableView):
     accepts_event_token = True
 
     @described(
-        request={events.STRUCTURED: OpenApiTypes.OBJECT, events.BATCH: OpenApiTypes.OBJECT},
-        responses={202: ReceiptSerializer, **ERRORS},
+        request=bodies.event_bodies(),
+        responses=answers({202: ReceiptSerializer}, 400, 404, 409, 413, 415),
         summary="Receive CloudEvents",
+        description=bodies.RECEIVER,
     )
     def post(self, request) -> Response:
         return _receive(request)
@@ -164,7 +151,12 @@ class InstanceEvents(DurableView):
     required_permission = permissions.qualified(permissions.SEND_EVENT)
     accepts_event_token = True
 
-    @described(request={events.STRUCTURED: OpenApiTypes.OBJECT}, responses={202: ReceiptSerializer, **ERRORS})
+    @described(
+        request=bodies.event_bodies("InstanceCloudEvent"),
+        responses=answers({202: ReceiptSerializer}, 400, 404, 409, 413, 415),
+        summary="Send CloudEvents to one instance",
+        description=bodies.RECEIVER + bodies.ONE_INSTANCE,
+    )
     def post(self, request, instance_id: str) -> Response:
         client.get_handle(instance_id)
         return _receive(request, instance_id)
@@ -172,16 +164,9 @@ class InstanceEvents(DurableView):
 
 class InstanceList(DurableView):
     @described(
-        operation_id="instances_list",  # a plain APIView's GET reads as "retrieve", as the detail's does
-        parameters=[
-            OpenApiParameter("status", str, enum=list(inspect.Status.values)),
-            OpenApiParameter("workflow", str),
-            OpenApiParameter("created_after", OpenApiTypes.DATETIME),
-            OpenApiParameter("created_before", OpenApiTypes.DATETIME),
-            OpenApiParameter("limit", int),
-            OpenApiParameter("offset", int),
-        ],
-        responses={200: InstancePageSerializer, **ERRORS},
+        parameters=openapi.list_parameters(list(inspect.Status.values), MAX_LIST),
+        responses=answers({200: InstancePageSerializer}, 400),
+        summary="List instances, newest first",
     )
     def get(self, request) -> Response:
         query = request.query_params
@@ -232,15 +217,16 @@ def _datetime(query, name: str) -> dt.datetime | None:
         value = None
     if value is None or value.tzinfo is None:
         raise errors.BadRequest(f"{name} must be an ISO 8601 datetime with a time zone, e.g. 2026-11-21T10:00:00Z.")
+    # In UTC: PostgreSQL refuses offsets past 15:59. A moment outside years 1-9999 in UTC is
+    # before or after every stored one.
     try:
-        value.astimezone(dt.UTC)
+        return value.astimezone(dt.UTC)
     except OverflowError:
-        raise errors.BadRequest(f"{name} {raw!r} is outside the years 1-9999 in UTC.") from None
-    return value
+        return (dt.datetime.min if value.year < 5000 else dt.datetime.max).replace(tzinfo=dt.UTC)
 
 
 class InstanceDetail(DurableView):
-    @described(responses={200: InstanceDetailSerializer, **ERRORS})
+    @described(responses=answers({200: InstanceDetailSerializer}, 404), summary="An instance with its history")
     def get(self, request, instance_id: str) -> Response:
         return Response(InstanceDetailSerializer(inspect.instance(instance_id)).data)
 
@@ -248,7 +234,11 @@ class InstanceDetail(DurableView):
 class Start(DurableView):
     required_permission = START_PERMISSION
 
-    @described(request=StartSerializer, responses={201: InstanceSerializer, 200: InstanceSerializer, **ERRORS})
+    @described(
+        request={"application/json": bodies.ref("StartRequest")},
+        responses=answers({201: InstanceSerializer, 200: InstanceSerializer}, 400, 404, 409, 415),
+        summary="Start an instance (200 with the existing one for a known instance_id)",
+    )
     def post(self, request, name: str) -> Response:
         body = StartSerializer(data=request.data)
         if not body.is_valid():
@@ -269,7 +259,8 @@ class _Operation(DurableView):
     def get_required_permission(self) -> str:
         return self.transition.permission or ""
 
-    @described(request=ReasonSerializer, responses={200: InstanceSerializer, **ERRORS})
+    # The request body, a reason or none, is the transition's: see openapi.DurableAutoSchema.
+    @described(responses=answers({200: InstanceSerializer}, 400, 404, 409, 415))
     def post(self, request, instance_id: str) -> Response:
         given = request.data if request.body else {}  # (body first: DRF then parses it from memory)
         if not isinstance(given, dict):
@@ -283,29 +274,38 @@ class _Operation(DurableView):
 
 
 class Cancel(_Operation):
+    """Cancel: waits and timers are withdrawn, later events ignored; 409 once it has ended."""
+
     transition = OPERATIONS["cancel"]
 
 
 class Pause(_Operation):
+    """Pause until resumed; 409 once it has ended or while it is paused."""
+
     transition = OPERATIONS["pause"]
 
 
 class Resume(_Operation):
+    """Resume a paused instance; 409 when it is not paused. It reads no body."""
+
     transition = OPERATIONS["resume"]
 
 
 class Retry(_Operation):
+    """Run a failed instance again from its last recorded step; 409 when it has not failed. It reads no body."""
+
     transition = OPERATIONS["retry"]
 
 
 class GetEvent(DurableView):
     @described(
-        parameters=[OpenApiParameter("timeout", float, description=f"seconds to wait, at most {MAX_GET_EVENT_WAIT}")],
-        responses={200: PublishedValueSerializer, **ERRORS},
+        parameters=[openapi.timeout_parameter(MAX_GET_EVENT_WAIT)],
+        responses=answers({200: PublishedValueSerializer}, 400, 404),
+        summary="A value the instance published (get_event), waiting up to `timeout` seconds",
     )
     def get(self, request, instance_id: str, key: str) -> Response:
         raw = request.query_params.get("timeout") or "0"
-        if not SECONDS.fullmatch(raw):  # float() would also take "1_0", "nan" and "1e3"
+        if not SECONDS.fullmatch(raw):  # float() would also take "1_0", "nan" and "inf"
             raise errors.BadRequest("timeout must be a number of seconds, such as 2 or 0.5.")
         timeout = float(raw)
         if not 0 <= timeout <= MAX_GET_EVENT_WAIT:

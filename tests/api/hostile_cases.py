@@ -367,6 +367,12 @@ def query_cases() -> Iterator[Case]:
     for name, value in [
         ("created_after", "9999-12-31T23:59:59-14:00"),
         ("created_before", "0001-01-01T00:00:00+14:00"),
+    ]:
+        # Valid RFC 3339, past the years 1-9999 in UTC: after (or before) every stored moment.
+        yield Case(
+            f"list {name}={value}", "GET", f"/durable/instances/?{name}={quote(value)}", who="operator", verdict=ACCEPT
+        )
+    for name, value in [
         ("created_after", "2026-13-01T00:00:00Z"),
         ("offset", str(10**30)),
         ("limit", "501"),

@@ -111,7 +111,7 @@ def problems_of(case: hc.Case, response, change: dict[str, int]) -> list[str]:
         found.append(f"refused ({code}) what must be accepted: {response.content[:200]!r}")
     if refused and change:
         found.append(f"refused ({code}) but stored {change}")
-    if case.verdict == hc.ACCEPT and not refused and not change:
+    if case.verdict == hc.ACCEPT and case.stores and not refused and not change:
         found.append(f"accepted ({code}) but stored nothing")
     return found
 

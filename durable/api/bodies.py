@@ -1,0 +1,143 @@
+"""The request bodies the views validate, in JSON Schema (OpenAPI 3.1), and the receiver's description."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from durable import events
+from durable.client import INSTANCE_ID
+from durable.conf import settings
+from durable.engine import codec
+
+# CloudEvents strings hold no control characters (lone surrogates are refused too, but JSON
+# Schema patterns cannot name them). Written as escapes, which ECMA-262 and Python read alike.
+STRING = r"^[^\x00-\x1f\x7f-\x9f]*$"
+REQUIRED_STRING = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+# What every JSON store keeps: no NUL in a string or a key.
+STORABLE = r"^[^\x00]*$"
+BASE64 = r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"
+ID_PATTERN = INSTANCE_ID.pattern
+
+
+def ref(name: str) -> dict[str, str]:
+    return {"$ref": f"#/components/schemas/{name}"}
+
+
+def _attribute(limit: int, *, required: bool) -> dict[str, Any]:
+    if required:
+        return {"type": "string", "minLength": 1, "maxLength": limit, "pattern": REQUIRED_STRING}
+    return {"type": ["string", "null"], "maxLength": limit, "pattern": STRING}
+
+
+JSON_VALUE = {
+    "description": (
+        f"Any JSON value, nested at most {codec.MAX_DEPTH} levels deep, whose strings and keys hold no NUL "
+        "(U+0000) and no lone surrogate."
+    ),
+    "pattern": STORABLE,
+    "items": ref("JSONValue"),
+    "additionalProperties": ref("JSONValue"),
+    "propertyNames": {"pattern": STORABLE},
+}
+
+
+def cloud_event(*, addressed: bool = True) -> dict[str, Any]:
+    """A structured CloudEvent, as durable.events.validate accepts it; `addressed` False for an
+    instance's own endpoint, where the URL names the instance."""
+    required = {name: _attribute(events.LIMITS[name], required=True) for name in ("id", "source", "type")}
+    optional = {name: _attribute(events.LIMITS[name], required=False) for name in ("subject", "datacontenttype")}
+    return {
+        "type": "object",
+        "description": (
+            "A CloudEvent 1.0 in the JSON format. Extension attributes have names of 1-20 lower-case "
+            "letters or digits and string (at most 1000 characters), integer or boolean values; "
+            f"`{events.TARGET_EXTENSION}` addresses the event to one instance. Either `data` or "
+            "`data_base64`, not both."
+        ),
+        "required": list(events.REQUIRED),
+        "properties": {
+            "specversion": {"type": "string", "enum": ["1.0"]},
+            **required,
+            **optional,
+            "dataschema": _attribute(events.LIMITS["dataschema"], required=False),
+            "time": {
+                "type": ["string", "null"],
+                "format": "date-time",
+                "description": "RFC 3339, with a time zone offset; in UTC within the years 1-9999.",
+            },
+            "data": ref("JSONValue"),
+            "data_base64": {"type": "string", "contentEncoding": "base64", "pattern": BASE64},
+            # On an instance's endpoint a durableinstanceid must repeat the URL's id: left out here.
+            events.TARGET_EXTENSION: {"type": "string", "pattern": ID_PATTERN} if addressed else {"not": {}},
+        },
+        "propertyNames": {"pattern": r"^(?:[a-z0-9]{1,20}|data_base64)$"},
+        "additionalProperties": {"type": ["string", "integer", "boolean"], "maxLength": 1000, "pattern": STRING},
+        "not": {"required": ["data", "data_base64"]},
+    }
+
+
+START = {
+    "type": "object",
+    "description": "The workflow's inputs; they must fit its signature (a 400 names it).",
+    "additionalProperties": False,
+    "properties": {
+        "args": {"type": "array", "items": ref("JSONValue"), "default": []},
+        "kwargs": {
+            "type": "object",
+            "additionalProperties": ref("JSONValue"),
+            "propertyNames": {"pattern": STORABLE},
+            "default": {},
+        },
+        "instance_id": {
+            "type": ["string", "null"],
+            "pattern": ID_PATTERN,
+            "default": None,
+            "description": "A business id that makes the start idempotent (200 when it exists); null for a new id.",
+        },
+    },
+}
+REASON = {
+    "type": "object",
+    "properties": {"reason": {"type": "string", "maxLength": 2000, "pattern": STORABLE, "default": ""}},
+}
+
+
+def components() -> dict[str, Any]:
+    """The schemas the request bodies refer to, for SPECTACULAR's APPEND_COMPONENTS."""
+    schemas = {
+        "JSONValue": JSON_VALUE,
+        "CloudEvent": cloud_event(),
+        "InstanceCloudEvent": cloud_event(addressed=False),
+        "CloudEventBatch": batch("CloudEvent"),
+        "InstanceCloudEventBatch": batch("InstanceCloudEvent"),
+        "StartRequest": START,
+        "ReasonRequest": REASON,
+    }
+    return {"schemas": schemas}
+
+
+def batch(event: str) -> dict[str, Any]:
+    return {"type": "array", "items": ref(event), "minItems": 1, "maxItems": int(settings.MAX_BATCH_EVENTS)}
+
+
+def event_bodies(event: str = "CloudEvent") -> dict[str, Any]:
+    """The receiver's request bodies by content type; binary mode is described in words (see RECEIVER)."""
+    return {events.STRUCTURED: ref(event), events.BATCH: ref(f"{event}Batch")}
+
+
+RECEIVER = (
+    f"CloudEvents 1.0 over HTTP. Structured mode: one event as `{events.STRUCTURED}`. Batch mode: a "
+    f"non-empty array of events as `{events.BATCH}`; one invalid event refuses the whole batch. Binary "
+    "mode: any `ce-` header selects it; the attributes travel as `ce-<name>` headers (percent-encoded; "
+    "`ce-specversion: 1.0`, `ce-id`, `ce-source` and `ce-type` required, the rules of the schema below "
+    "apply to their values) and the body is the data, in any Content-Type (JSON types are parsed as JSON, "
+    "UTF-8 text is kept as text, anything else as bytes). OpenAPI cannot tie those headers to a body, so "
+    "binary mode is described here only. A body larger than DURABLE_MAX_EVENT_BYTES is a 413, and so is "
+    "a batch of more than DURABLE_MAX_BATCH_EVENTS events. Nothing is stored for a refused request; a "
+    "repeated (source, id) is acknowledged and counted in `duplicates`."
+)
+
+ONE_INSTANCE = (
+    f" Every event goes to the instance of the URL (404 when it does not exist); a `{events.TARGET_EXTENSION}` "
+    "that names another instance is a 400."
+)

@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import re
 
-# CloudEvents 1.0 String: no control characters (C0, DEL, C1) and no lone surrogates.
-NOT_A_STRING = re.compile("[\x00-\x1f\x7f-\x9f\ud800-\udfff]")
-# Free text (a reason someone typed) may keep tabs and line breaks; nothing else of the above.
-NOT_FREE_TEXT = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
+# CloudEvents 1.0 String: no control characters (C0, DEL, C1) and no lone surrogates. Free text (a
+# reason someone typed) may keep tabs and line breaks. The classes are written as escapes that
+# Python and ECMA-262 (the OpenAPI schema's patterns) read alike; surrogates only Python can name.
+CONTROL = r"\x00-\x1f\x7f-\x9f"
+FREE_TEXT_CONTROL = r"\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f"
+SURROGATE = "\ud800-\udfff"
+NOT_A_STRING = re.compile(f"[{CONTROL}{SURROGATE}]")
+NOT_FREE_TEXT = re.compile(f"[{FREE_TEXT_CONTROL}{SURROGATE}]")
 
 
 def problem(value: str, *, free_text: bool = False) -> str | None:

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from durable import events
+from durable import events, text
 from durable.client import INSTANCE_ID
 from durable.conf import settings
 from durable.engine import codec
 
 # CloudEvents strings hold no control characters (lone surrogates are refused too, but JSON
 # Schema patterns cannot name them). Written as escapes, which ECMA-262 and Python read alike.
-STRING = r"^[^\x00-\x1f\x7f-\x9f]*$"
-REQUIRED_STRING = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+STRING = rf"^[^{text.CONTROL}]*$"
+REQUIRED_STRING = rf"^[^{text.CONTROL}]*[^\s{text.CONTROL}][^{text.CONTROL}]*$"
+FREE_TEXT = rf"^[^{text.FREE_TEXT_CONTROL}]*$"
 # What every JSON store keeps: no NUL in a string or a key.
 STORABLE = r"^[^\x00]*$"
 BASE64 = r"^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"
@@ -98,7 +99,7 @@ START = {
 }
 REASON = {
     "type": "object",
-    "properties": {"reason": {"type": "string", "maxLength": 2000, "pattern": STORABLE, "default": ""}},
+    "properties": {"reason": {"type": "string", "maxLength": 2000, "pattern": FREE_TEXT, "default": ""}},
 }
 
 

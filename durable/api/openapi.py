@@ -7,8 +7,8 @@ from typing import Any
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 
-from durable import events
-from durable.api.bodies import ID_PATTERN, STORABLE, ref
+from durable import events, text
+from durable.api.bodies import ID_PATTERN, STRING, ref
 from durable.api.serializers import ErrorSerializer
 
 WHY = {
@@ -32,15 +32,22 @@ HEADERS = [
 
 
 def answers(ok: dict[int, Any], *codes: int) -> dict[int, Any]:
-    """Responses: the successful ones, then the JSON error of each status in `codes` (plus 401, 403, 503)."""
-    statuses = sorted({*codes, 401, 403, 503})
+    """Responses: the successful ones, then the JSON error of each status in `codes` (plus 400, 401,
+    403 and 503, which any endpoint may answer: a path or query parameter holding a control
+    character is a 400 everywhere)."""
+    statuses = sorted({*codes, 400, 401, 403, 503})
     return {**ok, **{code: OpenApiResponse(ErrorSerializer, description=WHY[code]) for code in statuses}}
 
 
 PATH: dict[str, dict[str, Any]] = {
     "instance_id": {"type": "string", "pattern": ID_PATTERN, "description": "The instance's id."},
-    "key": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": r"^[^/\x00]+$"},
-    "name": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": r"^[^/\s]([^/]*[^/\s])?$"},
+    "key": {"type": "string", "minLength": 1, "maxLength": 200, "pattern": rf"^[^/{text.CONTROL}]+$"},
+    "name": {
+        "type": "string",
+        "minLength": 1,
+        "maxLength": 200,
+        "pattern": rf"^[^/\s{text.CONTROL}]([^/{text.CONTROL}]*[^/\s{text.CONTROL}])?$",
+    },
 }
 
 
@@ -52,7 +59,7 @@ def list_parameters(statuses: list[str], max_limit: int) -> list[OpenApiParamete
     moment = {"type": "string", "format": "date-time"}
     return [
         _query("status", {"type": "string", "enum": statuses}),
-        _query("workflow", {"type": "string", "pattern": STORABLE}, "A workflow name."),
+        _query("workflow", {"type": "string", "pattern": STRING}, "A workflow name."),
         _query("created_after", moment, "RFC 3339, with a time zone offset."),
         _query("created_before", moment, "RFC 3339, with a time zone offset."),
         _query("limit", {"type": "integer", "minimum": 1, "maximum": max_limit, "default": 50}),

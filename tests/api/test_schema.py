@@ -140,4 +140,4 @@ def test_schema__get_event_and_detail_answer_what_they_return(schema):
         "value",
     }
     detail = operation(schema, "get", "/instances/{instance_id}/")
-    assert set(detail["responses"]) == {"200", "401", "403", "404", "503"}
+    assert set(detail["responses"]) == {"200", "400", "401", "403", "404", "503"}

@@ -50,7 +50,7 @@ class EventAdmin(ReadOnlyAdmin):
     search_help_text = "An event type (or its start), an event id, a source or a subject."
     ordering = ("-seq",)
     fields = (
-        "type", "event_id", "source", "subject", "event_time", "datacontenttype", "dataschema",
+        "event_type", "id_of_event", "from_source", "about", "event_time", "datacontenttype", "dataschema",
         "received_at_ms", "dispatched_at_ms", "duplicates", "addressed_to", "pretty_data", "pretty_extensions",
         "deliveries_table",
     )  # fmt: skip

@@ -36,7 +36,7 @@ class WorkflowFilter(admin.SimpleListFilter):
         names = set(registry.workflows)
         if self.value():
             names.add(self.value())
-        return [(name, name) for name in sorted(names)]
+        return [(name, breakable(name)) for name in sorted(names)]
 
     def queryset(self, request, queryset):
         return queryset.filter(workflow_name=self.value()) if self.value() else queryset

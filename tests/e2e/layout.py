@@ -53,6 +53,8 @@ SCRIPT = r"""
         if (!el.checkVisibility({visibilityProperty: true})) return false;
         const style = getComputedStyle(el);
         if (style.display === "none" || style.visibility === "hidden" || style.visibility === "collapse") return false;
+        // Text for screen readers only (the admin's .visually-hidden) is clipped away on purpose.
+        if (style.clip === "rect(0px, 0px, 0px, 0px)" || style.clipPath === "inset(50%)") return false;
         const rect = el.getBoundingClientRect();
         // Visually hidden helpers (skip links, screen-reader labels) are 1 px boxes by design.
         return rect.width > 1 && rect.height > 1;

@@ -119,14 +119,17 @@ def write_screenshots(page, data: viewer_data.ViewerData, base: str) -> None:
     shots = {
         "admin-instances": "/admin/durable/workflowinstance/",
         "admin-instance": f"/admin/durable/workflowinstance/{data.waiting}/change/",
-        "admin-instance-failed": f"/admin/durable/workflowinstance/{data.failed}/change/",
         "admin-events": "/admin/durable/event/",
     }
     for name, path in shots.items():
         page.goto(base + path)
         for theme, suffix in (("light", ""), ("dark", "-dark")):
             show(page, 1440, theme)
-            page.screenshot(path=SCREENSHOTS / f"{name}{suffix}.png", full_page=True)
+            # A list's picture ends below its rows, not at the end of its (long) filters.
+            rows = page.locator(".changelist-form-container")
+            end = rows.bounding_box() if rows.count() else None
+            clip = {"x": 0, "y": 0, "width": 1440, "height": end["y"] + end["height"] + 24} if end else None
+            page.screenshot(path=SCREENSHOTS / f"{name}{suffix}.png", full_page=True, clip=clip)
 
 
 def test_layout_checker__finds_clipped_spilled_and_overlapping_boxes(chromium):
@@ -142,6 +145,7 @@ def test_layout_checker__finds_clipped_spilled_and_overlapping_boxes(chromium):
              <p id="second" style="height: 40px; margin: -20px 0 0">b</p></div>
         <div id="scroller" style="width: 120px; overflow-x: auto"><div style="width: 400px">{word}</div></div>
         <div id="wrapped" style="width: 120px; overflow-wrap: anywhere">{word}</div>
+        <div id="squeeze" style="width: 40px"><span style="overflow-wrap: anywhere">payment_completed</span></div>
         <div id="overlay" style="position: relative; height: 30px"><span>x</span>
              <span style="position: absolute; inset: 0">badge</span></div>
         """
@@ -150,6 +154,7 @@ def test_layout_checker__finds_clipped_spilled_and_overlapping_boxes(chromium):
     # only where scrolling is.
     strict, lenient = layout.check(page), layout.check(page, scrolling_allowed=True)
     spilled = {("overflow", "div#spill"), ("overflow", "div#clip"), ("overlap", "p#first")}
+    spilled |= {("squeezed", "div#squeeze > span")}
     assert {(p["kind"], p["selector"]) for p in lenient.problems} == spilled, lenient.problems
     assert {(p["kind"], p["selector"]) for p in strict.problems} == spilled | {("overflow", "div#scroller")}
     assert {p["how"] for p in strict.problems if p["kind"] == "overflow"} == {"spills", "clipped", "scrolls sideways"}
@@ -161,6 +166,8 @@ def test_layout_checker__finds_clipped_spilled_and_overlapping_boxes(chromium):
         spill.startswith("overflow, spills (visible/visible): div#spill {'x': 8, ") and "over div (text)" not in spill
     )
     assert "div#spill (text)" in spill and spill.endswith(f"({word!r})")
+    squeezed = layout.describe(next(p for p in strict.problems if p["kind"] == "squeezed"))
+    assert re.fullmatch(r"squeezed: div#squeeze > span \{[^}]*\} breaks 'payment_completed' over [3-9] lines", squeezed)
     page.close()
 
 

@@ -48,10 +48,22 @@ SCRIPT = r"""
         return parts.join(" > ");
     }
 
+    // Each element's style, visibility and scroll container, looked up once per check.
+    const styles = new Map(), shown = new Map(), scrollers = new Map();
+    function styleOf(el) {
+        if (!styles.has(el)) styles.set(el, getComputedStyle(el));
+        return styles.get(el);
+    }
+
     function rendered(el) {
+        if (!shown.has(el)) shown.set(el, isRendered(el));
+        return shown.get(el);
+    }
+
+    function isRendered(el) {
         // Inside a closed <details>, or under display: none or visibility: hidden.
         if (!el.checkVisibility({visibilityProperty: true})) return false;
-        const style = getComputedStyle(el);
+        const style = styleOf(el);
         if (style.display === "none" || style.visibility === "hidden" || style.visibility === "collapse") return false;
         // Text for screen readers only (the admin's .visually-hidden) is clipped away on purpose.
         if (style.clip === "rect(0px, 0px, 0px, 0px)" || style.clipPath === "inset(50%)") return false;
@@ -61,11 +73,11 @@ SCRIPT = r"""
     }
 
     function scrollerAround(el) {
-        for (let node = el; node && node !== document.documentElement; node = node.parentElement) {
-            const style = getComputedStyle(node);
-            if (scrolls(style.overflowX)) return node;
+        if (!el || el === document.documentElement) return null;
+        if (!scrollers.has(el)) {
+            scrollers.set(el, scrolls(styleOf(el).overflowX) ? el : scrollerAround(el.parentElement));
         }
-        return null;
+        return scrollers.get(el);
     }
 
     // What reaches furthest past el's right edge (or bottom edge, when `down`): a descendant
@@ -118,7 +130,7 @@ SCRIPT = r"""
     const all = [scope, ...scope.querySelectorAll("*")].filter(rendered);
     for (const el of all) {
         elements++;
-        const style = getComputedStyle(el);
+        const style = styleOf(el);
         // A form control's text scrolls inside it as the reader moves the caret.
         if (style.display !== "inline" && el.clientWidth > 0 && !el.matches("input, textarea, select")) {
             const wider = el.scrollWidth - el.clientWidth > TOLERANCE;
@@ -154,14 +166,14 @@ SCRIPT = r"""
         }
         const children = [...el.children].filter((c) => {
             if (!rendered(c)) return false;
-            const position = getComputedStyle(c).position;
+            const position = styleOf(c).position;
             return position !== "absolute" && position !== "fixed";
         });
         // A block's box runs under a float beside it by design (its lines flow around the float).
-        const floats = (c) => getComputedStyle(c).float !== "none";
+        const floats = (c) => styleOf(c).float !== "none";
         // An inline element broken over lines is one box per line, not the rectangle around them.
         const pieces = children.map((c) =>
-            getComputedStyle(c).display === "inline" ? [...c.getClientRects()] : [c.getBoundingClientRect()]);
+            styleOf(c).display === "inline" ? [...c.getClientRects()] : [c.getBoundingClientRect()]);
         for (let i = 0; i < children.length; i++) {
             const a = children[i].getBoundingClientRect();
             for (let j = i + 1; j < children.length; j++) {

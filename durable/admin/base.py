@@ -11,6 +11,7 @@ from django.utils.html import format_html
 
 from durable import text
 from durable.admin.counting import EstimatingPaginator
+from durable.admin.words import breakable
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -70,7 +71,7 @@ def instance_link(instance_id: str | None) -> str:
     if instance_id is None:
         return "—"
     url = reverse("admin:durable_workflowinstance_change", args=[quote(instance_id)])
-    return format_html('<a href="{}">{}</a>', url, instance_id)
+    return format_html('<a href="{}">{}</a>', url, breakable(instance_id))
 
 
 def precise(value) -> str:

@@ -10,7 +10,7 @@ from typing import Any
 from django.db.models import TextChoices
 
 from durable import inspect
-from durable.admin.words import Payload, arguments, event_record, payload
+from durable.admin.words import FailureGroup, Payload, arguments, event_record, failure_groups, payload
 from durable.engine.registry import registry
 from durable.engine.types import StepKind
 from durable.models import WorkflowInstance
@@ -61,7 +61,7 @@ class TimelineRow:
     input: Payload | None
     result: Payload | None
     error: Failure | None
-    failures: tuple[dict[str, Any], ...]
+    failures: tuple[FailureGroup, ...]
     retry_at: dt.datetime | None
 
 
@@ -156,11 +156,14 @@ def elapsed(instance: WorkflowInstance | inspect.Summary, now: dt.datetime) -> s
     return span((end - instance.created_at).total_seconds())
 
 
-def instance_waiting(instance: WorkflowInstance | inspect.Summary, now: dt.datetime) -> str:
-    """What the instance waits for, in words; a paused one waits for an operator."""
+def instance_waiting(instance: WorkflowInstance | inspect.Summary, now: dt.datetime, *, reason: bool = True) -> str:
+    """What the instance waits for, in words: a pending one for a worker, a paused one for an
+    operator (and why, unless `reason` is False: the instance page says why beside its status)."""
+    if instance.status == inspect.Status.PENDING:
+        return "a worker to run it"
     if instance.status == inspect.Status.PAUSED:
-        reason = instance.status_reason or "paused"
-        return f"an operator to resume it ({reason})"
+        why = instance.status_reason if reason else ""
+        return f"an operator to resume it ({why})" if why else "an operator to resume it"
     return waiting_words(instance.waiting_for, now)
 
 
@@ -187,7 +190,7 @@ def _timeline_row(step: inspect.StepView) -> TimelineRow:
         input=arguments(step.input),
         result=event_record(step.result) if step.kind in EVENT_STEPS else payload(step.result),
         error=Failure.of(step.error),
-        failures=tuple({**f, "at": moment(f.get("at"))} for f in step.failures),
+        failures=failure_groups(step.failures, step.error),
         retry_at=step.retry_at,
     )
 
@@ -215,11 +218,22 @@ def _timer_row(timer: inspect.TimerView, now: dt.datetime) -> TimerRow:
     )
 
 
-def _incident_row(entry: dict[str, Any]) -> IncidentRow:
+def _incident_row(entry: dict[str, Any], shown_reason: str = "") -> IncidentRow:
     # jsonb on PostgreSQL reorders keys: put them in reading order.
     keys = sorted((k for k in entry if k not in ("kind", "at") and entry[k]), key=_incident_key_order)
-    details = "; ".join(f"{k.replace('_', ' ')}: {entry[k]}" for k in keys)
+    # The reason of the pause the instance is in is on the page already, beside its status.
+    said = {"reason": "as under status, above"} if shown_reason and entry.get("reason") == shown_reason else {}
+    details = "; ".join(f"{k.replace('_', ' ')}: {said.get(k, entry[k])}" for k in keys)
     return IncidentRow(kind=entry.get("kind", ""), at=moment(entry.get("at")), details=details)
+
+
+def _incident_rows(summary: inspect.Summary, incidents: tuple[dict[str, Any], ...]) -> tuple[IncidentRow, ...]:
+    """Newest first; the entry of the pause the instance is in refers to its status for the reason."""
+    paused = summary.status == inspect.Status.PAUSED and incidents and incidents[-1].get("kind") == "paused"
+    rows = [_incident_row(entry) for entry in incidents[:-1]]
+    if incidents:
+        rows.append(_incident_row(incidents[-1], summary.status_reason if paused else ""))
+    return tuple(reversed(rows))
 
 
 def build(view: inspect.InstanceView, now: dt.datetime) -> InstanceDetail:
@@ -227,7 +241,7 @@ def build(view: inspect.InstanceView, now: dt.datetime) -> InstanceDetail:
     summary = view.summary
     return InstanceDetail(
         summary=summary,
-        waiting=instance_waiting(summary, now),
+        waiting=instance_waiting(summary, now, reason=False),
         elapsed=elapsed(summary, now),
         input=arguments(summary.input),
         result=payload(summary.result) if summary.status == inspect.Status.COMPLETED else None,
@@ -241,5 +255,5 @@ def build(view: inspect.InstanceView, now: dt.datetime) -> InstanceDetail:
         ),
         queued=view.queued,
         values=tuple(ValueRow(key=v.key, value=payload(v.value), updated_at=v.updated_at) for v in view.values),
-        incidents=tuple(_incident_row(entry) for entry in reversed(view.incidents)),
+        incidents=_incident_rows(summary, view.incidents),
     )

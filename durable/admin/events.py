@@ -8,7 +8,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from durable.admin.base import ReadOnlyAdmin, instance_link, precise, stamp
-from durable.admin.words import payload
+from durable.admin.words import breakable, payload
 from durable.models import Event, Timer
 from durable.words import until
 
@@ -34,14 +34,23 @@ class DispatchedFilter(admin.SimpleListFilter):
 
 @admin.register(Event)
 class EventAdmin(ReadOnlyAdmin):
-    list_display = ("type", "event_id", "source", "subject", "received", "duplicates", "addressed_to", "went_to")
+    list_display = (
+        "event_type",
+        "id_of_event",
+        "from_source",
+        "about",
+        "received",
+        "duplicates",
+        "addressed_to",
+        "went_to",
+    )
     list_filter = (DispatchedFilter, ("received_at", admin.DateFieldListFilter))
     show_facets = admin.ShowFacets.NEVER
     search_fields = ("type", "event_id", "source", "subject")
     search_help_text = "An event type (or its start), an event id, a source or a subject."
     ordering = ("-seq",)
     fields = (
-        "type", "event_id", "source", "subject", "event_time", "datacontenttype", "dataschema",
+        "event_type", "id_of_event", "from_source", "about", "event_time", "datacontenttype", "dataschema",
         "received_at_ms", "dispatched_at_ms", "duplicates", "addressed_to", "pretty_data", "pretty_extensions",
         "deliveries_table",
     )  # fmt: skip
@@ -57,6 +66,23 @@ class EventAdmin(ReadOnlyAdmin):
             return queryset, False
         found = Q(type__startswith=term) | Q(event_id=term) | Q(source=term) | Q(subject=term)
         return queryset.filter(found), False
+
+    # Types, ids, sources and subjects are long single words: shown with break points.
+    @admin.display(description="type", ordering="type")
+    def event_type(self, obj: Event) -> str:
+        return breakable(obj.type)
+
+    @admin.display(description="event id", ordering="event_id")
+    def id_of_event(self, obj: Event) -> str:
+        return breakable(obj.event_id)
+
+    @admin.display(description="source", ordering="source")
+    def from_source(self, obj: Event) -> str:
+        return breakable(obj.source)
+
+    @admin.display(description="subject", ordering="subject")
+    def about(self, obj: Event) -> str:
+        return breakable(obj.subject) if obj.subject else "—"
 
     @admin.display(description="received", ordering="received_at")
     def received(self, obj: Event) -> str:
@@ -116,15 +142,15 @@ class EventAdmin(ReadOnlyAdmin):
             ),
         )
         return format_html(
-            '<table class="durable-table"><thead><tr><th>instance</th><th>how</th><th>step</th>'
-            "<th>delivered</th></tr></thead><tbody>{}</tbody></table>",
+            '<div class="durable-scroll"><table class="durable-table"><thead><tr><th>instance</th><th>how</th>'
+            "<th>step</th><th>delivered</th></tr></thead><tbody>{}</tbody></table></div>",
             body,
         )
 
 
 @admin.register(Timer)
 class TimerAdmin(ReadOnlyAdmin):
-    list_display = ("due", "due_in", "purpose", "name", "position", "of_instance", "workflow")
+    list_display = ("due", "due_in", "purpose", "timer_name", "position", "of_instance", "workflow")
     list_filter = ("purpose", ("due_at", admin.DateFieldListFilter))
     show_facets = admin.ShowFacets.NEVER
     search_fields = ("instance__id",)
@@ -164,4 +190,8 @@ class TimerAdmin(ReadOnlyAdmin):
 
     @admin.display(description="workflow", ordering="instance__workflow_name")
     def workflow(self, obj: Timer) -> str:
-        return obj.instance.workflow_name
+        return breakable(obj.instance.workflow_name)
+
+    @admin.display(description="name", ordering="name")
+    def timer_name(self, obj: Timer) -> str:
+        return breakable(obj.name)

@@ -17,6 +17,7 @@ from durable.admin.base import ReadOnlyAdmin, stamp
 from durable.admin.counting import STATUS_EXACT_UP_TO, status_counts
 from durable.admin.forms import SendEventForm
 from durable.admin.operations import InstanceOperations
+from durable.admin.words import breakable
 from durable.engine.registry import registry
 from durable.exceptions import InstanceNotFound
 from durable.models import Wait, WorkflowInstance
@@ -35,7 +36,7 @@ class WorkflowFilter(admin.SimpleListFilter):
         names = set(registry.workflows)
         if self.value():
             names.add(self.value())
-        return [(name, name) for name in sorted(names)]
+        return [(name, breakable(name)) for name in sorted(names)]
 
     def queryset(self, request, queryset):
         return queryset.filter(workflow_name=self.value()) if self.value() else queryset
@@ -48,8 +49,8 @@ class InstanceChangeList(ChangeList):
 
 @admin.register(WorkflowInstance)
 class WorkflowInstanceAdmin(InstanceOperations, ReadOnlyAdmin):
-    list_display = ("id", "workflow", "status_badge", "waiting", "started", "updated", "elapsed")
-    list_display_links = ("id",)
+    list_display = ("instance_id", "workflow", "status_badge", "waiting", "created", "updated", "elapsed")
+    list_display_links = ("instance_id",)
     list_filter = ("status", WorkflowFilter, ("created_at", admin.DateFieldListFilter))
     # Facets would count every filter choice over the whole table.
     show_facets = admin.ShowFacets.NEVER
@@ -92,9 +93,13 @@ class WorkflowInstanceAdmin(InstanceOperations, ReadOnlyAdmin):
         }
         return super().changelist_view(request, {**extra, **(extra_context or {})})
 
+    @admin.display(description="id", ordering="id")
+    def instance_id(self, obj: WorkflowInstance) -> str:
+        return breakable(obj.pk)
+
     @admin.display(description="workflow", ordering="workflow_name")
     def workflow(self, obj: WorkflowInstance) -> str:
-        return obj.workflow_name
+        return breakable(obj.workflow_name)
 
     @admin.display(description="status", ordering="status")
     def status_badge(self, obj: WorkflowInstance) -> str:
@@ -102,10 +107,11 @@ class WorkflowInstanceAdmin(InstanceOperations, ReadOnlyAdmin):
 
     @admin.display(description="waiting for")
     def waiting(self, obj: WorkflowInstance) -> str:
-        return detail.instance_waiting(obj, timezone.now()) or "—"
+        return breakable(detail.instance_waiting(obj, timezone.now())) or "—"
 
-    @admin.display(description="started", ordering="created_at")
-    def started(self, obj: WorkflowInstance) -> str:
+    # "created", not "started": a pending instance has not started, and durable.start only creates it.
+    @admin.display(description="created", ordering="created_at")
+    def created(self, obj: WorkflowInstance) -> str:
         return stamp(obj.created_at)
 
     @admin.display(description="updated", ordering="updated_at")

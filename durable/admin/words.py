@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from durable.words import readable
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
 
+from durable.words import moment, readable
+
+# Where a long name may break: after the separators of dotted, underscored, URL-like and key=value
+# text, and within any run of more characters than this without one.
+BREAK_AFTER = re.compile(r"([._/:=&?@,)\]}-]+)")
+WORDS = re.compile(r"(\s+)")
+LONGEST_RUN = 16
 PREVIEW_CHARS = 100
 # Payloads longer than this, or on several lines, are collapsed behind a <details>.
 INLINE_CHARS = 80
@@ -24,7 +35,7 @@ class Payload:
     @property
     def short(self) -> bool:
         """Short enough to keep on one line in a narrow column."""
-        return len(self.preview) <= 24
+        return len(self.preview) <= 16
 
 
 def _compact(value: Any) -> str:
@@ -64,3 +75,67 @@ def event_record(record: Any) -> Payload | None:
     data = plain.get("data")
     flat = f"{plain['type']} from {plain.get('source')}" + (f": {_compact(data)}" if data is not None else "")
     return _shown(plain, flat)
+
+
+def breakable(text: Any) -> SafeString:
+    """Escaped text with <wbr> break points after separators (and in long runs without one).
+
+    Workflow names, event types, subjects and ids are single long words
+    ("customer_onboarding.verify_identity_and_provision_accounts"): a table column would have to be
+    as wide as the longest of them. With break points they wrap where a reader would split them.
+    """
+    pieces = []
+    for word in WORDS.split(str(text)):
+        for part in BREAK_AFTER.split(word):
+            if BREAK_AFTER.fullmatch(part):
+                pieces.append(escape(part) + "<wbr>")
+            elif len(part) > LONGEST_RUN:
+                pieces.append("<wbr>".join(escape(part[i : i + LONGEST_RUN]) for i in range(0, len(part), LONGEST_RUN)))
+            else:
+                pieces.append(escape(part))
+    return mark_safe("".join(pieces).replace("<wbr> ", " "))  # every piece was escaped
+
+
+@dataclass(frozen=True)
+class FailureGroup:
+    """Attempts in a row that failed with the same error: said once, not once per attempt."""
+
+    attempts: str
+    count: int
+    last_at: dt.datetime | None
+    type: str
+    message: str
+    as_shown: bool  # the error the step shows already
+
+
+def _numbers(attempts: list[Any]) -> str:
+    if len(attempts) == 1:
+        return f"attempt {attempts[0]}"
+    if all(isinstance(n, int) for n in attempts) and attempts == list(range(attempts[0], attempts[-1] + 1)):
+        return f"attempts {attempts[0]}–{attempts[-1]}"
+    return "attempts " + ", ".join(str(n) for n in attempts[:-1]) + f" and {attempts[-1]}"
+
+
+def failure_groups(failures: Sequence[dict[str, Any]], error: dict[str, Any] | None) -> tuple[FailureGroup, ...]:
+    """A step's failed attempts, consecutive ones with the same type and message taken together."""
+    runs: list[list[dict[str, Any]]] = []
+    for failure in failures:
+        if runs and (runs[-1][-1].get("type"), runs[-1][-1].get("message")) == (
+            failure.get("type"),
+            failure.get("message"),
+        ):
+            runs[-1].append(failure)
+        else:
+            runs.append([failure])
+    shown = (error.get("type"), error.get("message")) if error else None
+    return tuple(
+        FailureGroup(
+            attempts=_numbers([f.get("attempt") for f in run]),
+            count=len(run),
+            last_at=moment(run[-1].get("at")),
+            type=str(run[0].get("type", "Error")),
+            message=str(run[0].get("message", "")),
+            as_shown=shown == (run[0].get("type"), run[0].get("message")),
+        )
+        for run in runs
+    )

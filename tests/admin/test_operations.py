@@ -48,7 +48,7 @@ def test_viewer__sees_no_operations_no_actions_no_form(viewer_client, waiting_or
     assert listing.status_code == 200
     assert 'name="action"' not in listing.content.decode()
     page = viewer_client.get(f"{LIST}{waiting_order.pk}/change/")
-    body = page.content.decode()
+    body = page.content.decode().replace("<wbr>", "")
     assert page.status_code == 200 and "payment.completed where order_id=o-1" in body
     assert "durable-operations" not in body and "send-event-form" not in body
 

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from durable.admin.forms import nested
-from durable.admin.words import arguments, event_record, payload
+from durable.admin.words import arguments, breakable, event_record, failure_groups, payload
 from durable.engine import codec
 from durable.run.backend import waiting_summary
 from durable.words import readable, span, took, waiting_words
@@ -93,3 +93,24 @@ def test_nested__dotted_match_paths_become_event_data():
         "order_id": "o-1",
         "customer": {"id": 7, "tier": "gold"},
     }
+
+
+def test_breakable__break_points_after_separators_and_in_long_runs_and_escaped():
+    assert breakable("billing.collect_first") == "billing.<wbr>collect_<wbr>first"
+    assert breakable("tenants/acme-1?kind=a&b") == "tenants/<wbr>acme-<wbr>1?<wbr>kind=<wbr>a&amp;<wbr>b"
+    assert breakable("x" * 20) == "x" * 16 + "<wbr>" + "x" * 4
+    assert breakable("retry 2 of 5, in 3s") == "retry 2 of 5, in 3s"  # spaces break already
+    assert breakable('<script>alert("a.b")</script>') == (
+        "&lt;script&gt;alert(&quot;a.<wbr>b&quot;)<wbr>&lt;/<wbr>script&gt;"
+    )
+
+
+def test_failure_groups__the_same_error_in_a_row_is_said_once():
+    boom = {"type": "RuntimeError", "message": "upstream is down"}
+    failures = [{**boom, "attempt": n, "at": later(seconds=n).isoformat()} for n in (1, 2, 3)]
+    failures.append({"type": "ValueError", "message": "bad input", "attempt": 4, "at": later(seconds=4).isoformat()})
+    first, last = failure_groups(failures, {"type": "ValueError", "message": "bad input", "traceback": "…"})
+    assert (first.attempts, first.count, first.last_at, first.as_shown) == ("attempts 1–3", 3, later(seconds=3), False)
+    assert (first.type, first.message) == ("RuntimeError", "upstream is down")
+    assert (last.attempts, last.count, last.as_shown) == ("attempt 4", 1, True)
+    assert failure_groups([], None) == ()

@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 import pytest
 from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import User
-from django.db import connections
 
 import durable
 from durable.models import Status, WorkflowInstance
@@ -18,42 +16,8 @@ from tests.conftest import ROOT, wait_for
 
 pytestmark = [pytest.mark.browser, pytest.mark.cluster, pytest.mark.django_db(transaction=True)]
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 ARTIFACTS = ROOT / "artifacts"
 SECONDS = 1000  # Playwright counts milliseconds
-
-
-@pytest.fixture
-def chromium(monkeypatch):
-    """A headless Chromium; never a downloaded browser (`playwright install` cannot run here)."""
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium (.ci/run does it).")
-    # Playwright's sync API keeps an asyncio loop marked as running in this thread, and Django
-    # refuses ORM calls while a loop runs (SynchronousOnlyOperation). This test's ORM calls are
-    # plain blocking reads and writes between browser steps, never code inside the loop, so
-    # allowing them is safe; monkeypatch undoes it after the test.
-    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield browser
-        finally:
-            browser.close()
-            # While that loop runs, asgiref's Local gives this thread context-local database
-            # connections, apart from its usual thread-local ones: close them before the loop
-            # stops, or they outlive the test and PostgreSQL cannot drop the test database.
-            connections.close_all()
 
 
 def status_of(instance_id: str) -> str:

@@ -20,7 +20,7 @@ from durable.admin.operations import InstanceOperations
 from durable.admin.words import breakable
 from durable.engine.registry import registry
 from durable.exceptions import InstanceNotFound
-from durable.models import Wait, WorkflowInstance
+from durable.models import Status, Wait, WorkflowInstance
 
 # Large JSON columns the list never shows.
 LIST_DEFERRED = ("input", "result", "error", "incidents")
@@ -49,7 +49,7 @@ class InstanceChangeList(ChangeList):
 
 @admin.register(WorkflowInstance)
 class WorkflowInstanceAdmin(InstanceOperations, ReadOnlyAdmin):
-    list_display = ("instance_id", "workflow", "status_badge", "waiting", "created", "updated", "elapsed")
+    list_display = ("instance_id", "workflow", "status_badge", "waiting", "started", "updated", "elapsed")
     list_display_links = ("instance_id",)
     list_filter = ("status", WorkflowFilter, ("created_at", admin.DateFieldListFilter))
     # Facets would count every filter choice over the whole table.
@@ -109,9 +109,12 @@ class WorkflowInstanceAdmin(InstanceOperations, ReadOnlyAdmin):
     def waiting(self, obj: WorkflowInstance) -> str:
         return breakable(detail.instance_waiting(obj, timezone.now())) or "—"
 
-    # "created", not "started": a pending instance has not started, and durable.start only creates it.
-    @admin.display(description="created", ordering="created_at")
-    def created(self, obj: WorkflowInstance) -> str:
+    # SPEC's "started" column: when durable.start created the instance. One that no worker has
+    # touched yet (pending, never updated) has not started: "not yet", its creation in the tooltip.
+    @admin.display(description="started", ordering="created_at")
+    def started(self, obj: WorkflowInstance) -> str:
+        if obj.status == Status.PENDING and obj.updated_at == obj.created_at:
+            return format_html('<span title="created {}">not yet</span>', timezone.localtime(obj.created_at))
         return stamp(obj.created_at)
 
     @admin.display(description="updated", ordering="updated_at")

@@ -23,8 +23,8 @@ from cloudevents.core.v1.event import CloudEvent
 
 from project import processes
 from tests.e2e import fresh_project as fresh
+from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
 from tests.e2e.http_session import Answer, Client
-from tests.e2e.test_admin_browser import CHROMIUM, CHROMIUM_ARGS
 
 pytestmark = [pytest.mark.slow, pytest.mark.cluster, pytest.mark.browser]
 

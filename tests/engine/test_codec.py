@@ -138,3 +138,15 @@ def test_encode__keeps_trees_of_max_depth_levels_and_refuses_one_more():
     assert codec.decode(codec.encode(levels(codec.MAX_DEPTH))) == levels(codec.MAX_DEPTH)
     with pytest.raises(EncodingError, match=f"nested deeper than {codec.MAX_DEPTH} levels"):
         codec.encode(levels(codec.MAX_DEPTH + 1))
+
+
+def test_encode__names_the_type_it_cannot_store_without_a_wrong_article():
+    class Order:
+        pass
+
+    with pytest.raises(EncodingError) as caught:
+        codec.encode({"order": Order()}, where="input of 'ship'")
+    message = str(caught.value)
+    assert message.startswith("input of 'ship' at $.order: cannot store a value of type ")
+    assert message.split("value of type ", 1)[1].startswith(f"{__name__}.")
+    assert "Order as JSON" in message

@@ -20,6 +20,7 @@ from tests import conftest
 TINY = [
     "--workflows=8",
     "--events=4",
+    "--values=3",
     "--timers=4",
     "--scale=200",
     "--scale-events=3",

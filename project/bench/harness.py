@@ -45,6 +45,7 @@ class Options:
     workflows: int = 200
     events: int = 100
     event_rate: float = 20.0
+    values: int = 50
     timers: int = 200
     timer_base: float = 3.0
     timer_spread: float = 3.0

@@ -18,7 +18,7 @@ from project.bench.harness import Bench, BenchError, Options
 
 # In the order they run: the replay runs in this process with the workers stopped, and the
 # memory scenario starts workers of its own.
-SCENARIOS = ("throughput", "events", "timers", "scale", "replay", "memory")
+SCENARIOS = ("throughput", "events", "values", "timers", "scale", "replay", "memory")
 
 
 def module(name: str):

@@ -32,6 +32,13 @@ def wait_event(ctx: durable.WorkflowContext, key: str) -> dict:
     return {"event_id": event.id, "resumed_at": ctx.now()}
 
 
+@durable.workflow(name="bench_publish_after_event")
+def publish_after_event(ctx: durable.WorkflowContext, key: str) -> None:
+    """Published values: once the event for `key` arrives, publish when it was set, for blocked readers."""
+    ctx.wait_event(EVENT_TYPE, match={MATCH_FIELD: key})
+    ctx.set_event("value", {"set_at": ctx.now().timestamp()})
+
+
 @durable.workflow(name="bench_sleep")
 def sleep(ctx: durable.WorkflowContext, seconds: float) -> dict:
     """Timer lateness: the due time is fixed before the sleep and compared with the resume."""

@@ -11,6 +11,7 @@ from django.core.management.base import BaseCommand, CommandError
 QUICK = {
     "workflows": 100,
     "events": 40,
+    "values": 20,
     "timers": 60,
     "timer_base": 1.5,
     "timer_spread": 1.5,
@@ -50,6 +51,9 @@ class Command(BaseCommand):
         parser.add_argument("--workflows", type=positive, help="Throughput: workflows of 3 activities (200).")
         parser.add_argument("--events", type=positive, help="Events: events POSTed to waiting workflows (100).")
         parser.add_argument("--event-rate", type=float, help="Events POSTed per second, one at a time (20).")
+        parser.add_argument(
+            "--values", type=positive, help="Values: set_event -> blocked get_event, in-process and over HTTP (50)."
+        )
         parser.add_argument("--timers", type=positive, help="Timers: sleeping workflows (200).")
         parser.add_argument("--scale", type=positive, help="Scale: instances already waiting (100000).")
         parser.add_argument("--scale-events", type=positive, help="Scale: events measured on top (100).")
@@ -77,6 +81,7 @@ class Command(BaseCommand):
             "workflows",
             "events",
             "event_rate",
+            "values",
             "timers",
             "scale",
             "scale_events",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.cookiejar
 import json
 import re
+import subprocess
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -63,3 +64,17 @@ class Client:
         body = urllib.parse.urlencode(form).encode()
         answer = self.request("POST", "/admin/login/", body, {"Content-Type": "application/x-www-form-urlencoded"})
         assert answer.status == 200 and any(c.name == "sessionid" for c in self.cookies), answer.body[:500]
+
+
+def curl_event(url: str, event: dict, token: str) -> tuple[int, dict]:
+    """POST one structured CloudEvent with curl and a bearer token: (HTTP status, JSON answer)."""
+    out = subprocess.run(
+        ["curl", "-sS", "--noproxy", "*", "-X", "POST", url, "-H", "Content-Type: application/cloudevents+json"]
+        + ["-H", f"Authorization: Bearer {token}", "-d", json.dumps(event), "-w", "\n%{http_code}"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    ).stdout
+    body, code = out.rsplit("\n", 1)
+    return int(code), json.loads(body)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -24,7 +23,7 @@ from cloudevents.core.v1.event import CloudEvent
 from project import processes
 from tests.e2e import fresh_project as fresh
 from tests.e2e.conftest import CHROMIUM, CHROMIUM_ARGS
-from tests.e2e.http_session import Answer, Client
+from tests.e2e.http_session import Answer, Client, curl_event
 
 pytestmark = [pytest.mark.slow, pytest.mark.cluster, pytest.mark.browser]
 
@@ -114,19 +113,6 @@ def wait_for(read: Callable[[], Answer], holds: Callable[[dict], bool], what: st
         time.sleep(0.1)
 
 
-def curl_event(url: str, event: dict) -> tuple[int, dict]:
-    out = subprocess.run(
-        ["curl", "-sS", "--noproxy", "*", "-X", "POST", url, "-H", "Content-Type: application/cloudevents+json"]
-        + ["-H", f"Authorization: Bearer {TOKEN}", "-d", json.dumps(event), "-w", "\n%{http_code}"],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=True,
-    ).stdout
-    body, code = out.rsplit("\n", 1)
-    return int(code), json.loads(body)
-
-
 @pytest.mark.parametrize("database", ["sqlite", "postgres"])
 def test_fresh_project__the_readme_setup_runs_workflows_api_and_admin(venv, database, tmp_path, request):
     postgres_name = request.getfixturevalue("postgres_database") if database == "postgres" else None
@@ -204,7 +190,7 @@ def exercise_api(base: str) -> None:
 
     wait_for(instance("o-1"), waits_for("order.packed"), "o-1 to wait for packing")
     packed = {"specversion": "1.0", "type": "order.packed", "source": "/warehouse", "id": "pack-1"}
-    code, body = curl_event(f"{base}/durable/", {**packed, "data": {"order_id": "o-1", "box": "B-7"}})
+    code, body = curl_event(f"{base}/durable/", {**packed, "data": {"order_id": "o-1", "box": "B-7"}}, TOKEN)
     assert (code, body["resumed"]) == (202, ["o-1"]), body
 
     wait_for(instance("o-1"), waits_for("order.shipped"), "o-1 to wait for shipping")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
 import urllib.request
 
 import pytest
@@ -12,6 +11,7 @@ from cloudevents.core.v1.event import CloudEvent
 
 import durable
 from tests import event_workflows as ew
+from tests.e2e.http_session import curl_event
 
 pytestmark = [pytest.mark.cluster, pytest.mark.django_db(transaction=True)]
 
@@ -42,39 +42,16 @@ def waiting_payment(order_id: str) -> durable.WorkflowHandle:
 
 def test_http__the_seed_curl_command_resumes_the_workflow(endpoint):
     handle = waiting_payment("o-curl")
-    body = json.dumps(
-        {
-            "specversion": "1.0",
-            "type": "payment.completed",
-            "source": "payment-service",
-            "id": "evt-001",
-            "data": {"order_id": "o-curl", "payment_id": "PAY-123", "amount": 99.99, "status": "success"},
-        }
-    )
-    out = subprocess.run(
-        [
-            "curl",
-            "-sS",
-            "-X",
-            "POST",
-            endpoint,
-            "-H",
-            "Content-Type: application/cloudevents+json",
-            "-H",
-            f"Authorization: Bearer {TOKEN}",
-            "-d",
-            body,
-            "-w",
-            "\n%{http_code}",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=30,
-        check=True,
-    ).stdout
-    payload, code = out.rsplit("\n", 1)
-    assert code == "202"
-    assert json.loads(payload)["resumed"] == [handle.instance_id]
+    event = {
+        "specversion": "1.0",
+        "type": "payment.completed",
+        "source": "payment-service",
+        "id": "evt-001",
+        "data": {"order_id": "o-curl", "payment_id": "PAY-123", "amount": 99.99, "status": "success"},
+    }
+    code, answer = curl_event(endpoint, event, TOKEN)
+    assert code == 202
+    assert answer["resumed"] == [handle.instance_id]
     assert handle.result(timeout=30) == {
         "status": "completed",
         "payment_id": "PAY-123",

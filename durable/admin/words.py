@@ -7,6 +7,7 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from itertools import groupby
 from typing import Any
 
 from django.utils.html import escape
@@ -118,15 +119,7 @@ def _numbers(attempts: list[Any]) -> str:
 
 def failure_groups(failures: Sequence[dict[str, Any]], error: dict[str, Any] | None) -> tuple[FailureGroup, ...]:
     """A step's failed attempts, consecutive ones with the same type and message taken together."""
-    runs: list[list[dict[str, Any]]] = []
-    for failure in failures:
-        if runs and (runs[-1][-1].get("type"), runs[-1][-1].get("message")) == (
-            failure.get("type"),
-            failure.get("message"),
-        ):
-            runs[-1].append(failure)
-        else:
-            runs.append([failure])
+    runs = [list(run) for _, run in groupby(failures, key=lambda f: (f.get("type"), f.get("message")))]
     shown = (error.get("type"), error.get("message")) if error else None
     return tuple(
         FailureGroup(

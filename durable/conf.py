@@ -25,11 +25,25 @@ DEFAULTS: dict[str, Setting] = {
     "MAX_EVENT_BYTES": Setting(1024 * 1024, int, "Largest accepted CloudEvents request body."),
     "MAX_BATCH_EVENTS": Setting(1000, int, "Most events one batch request may carry (413 above)."),
     "EVENT_TOKEN": Setting(None, (str, type(None)), "Shared secret accepted as Bearer token by the receiver."),
-    "TIMER_POLL": Setting(0.05, (int, float), "Seconds between looks for new timers in durable_worker."),
+    "TIMER_POLL": Setting(
+        0.05, (int, float), "Seconds between looks for new timers in durable_worker, when no wake-up channel is up."
+    ),
     "RECOVERY_INTERVAL": Setting(1.0, (int, float), "Seconds between recovery sweeps in durable_worker."),
     "BATCH_SIZE": Setting(1, int, "Instances a worker claims at once (more than 1 can queue work behind a slow one)."),
     "DRAIN_SECONDS": Setting(20.0, (int, float), "How long one django-q2 task runs instances before handing over."),
-    "GET_EVENT_POLL": Setting(0.05, (int, float), "Seconds between looks while waiting in get_event and result."),
+    "GET_EVENT_POLL": Setting(
+        0.05,
+        (int, float),
+        "Seconds between looks while waiting in get_event and result, when no wake-up channel is up.",
+    ),
+    "NOTIFY": Setting(
+        True,
+        bool,
+        "Wake workers, timer loops and get_event at once: LISTEN/NOTIFY on PostgreSQL, local sockets for SQLite.",
+    ),
+    "LISTEN_POLL": Setting(
+        1.0, (int, float), "Seconds between looks of its own while a listener's wake-up channel is up (a safety net)."
+    ),
     "FAILED_RUN_BACKOFF": Setting(
         1.0, (int, float), "Seconds before a run that the database failed is tried again (doubling each time)."
     ),

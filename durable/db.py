@@ -82,3 +82,8 @@ def request_run(*, force: bool = False) -> None:
     waker = _waker
     if waker is not None:
         transaction.on_commit(lambda: waker(force=force), using=alias(), robust=True)
+
+
+def release_connection() -> None:
+    """Close this thread's connection to the durable database; the next query opens a new one."""
+    connections[alias()].close()

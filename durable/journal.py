@@ -16,7 +16,7 @@ from typing import Any
 
 from django.db.models import Exists, F, OuterRef, Q
 
-from durable import db
+from durable import db, notify
 from durable.engine import matching
 from durable.engine.types import NewStep, Step, StepKind, StepStatus, TimerPurpose, WaitSpec
 from durable.models import (
@@ -87,6 +87,8 @@ def record_steps(instance_id: str, steps: list[NewStep], updates: dict[int, dict
             unique_fields=["instance", "key"],
             update_fields=["value", "position", "updated_at"],
         )
+        for key, step in values.items():
+            notify.instance_changed(instance_id, key, step.result)
     seqs = []
     for step in steps:
         # A (source, id) stored before is a repeat, as for any sender: counted, not stored again.
@@ -127,6 +129,7 @@ def add_timer(instance_id: str, position: int, purpose: TimerPurpose, name: str,
         [Timer(instance_id=instance_id, position=position, purpose=purpose, name=name, due_at=due_at)],
         ignore_conflicts=True,
     )
+    notify.timer_set(due_at)
 
 
 def withdraw_timer(instance_id: str, position: int) -> None:

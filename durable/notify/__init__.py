@@ -1,0 +1,111 @@
+"""Wake-ups through the database's own channel: LISTEN/NOTIFY on PostgreSQL, local sockets beside SQLite.
+
+A wake-up only ever says "look now": whoever receives one reads the database, which stays the
+source of truth. So a lost or repeated notification costs time, never correctness, and every
+listener still looks on its own every DURABLE_LISTEN_POLL seconds (or at the old polling
+intervals while its channel is down).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+from typing import Any, Protocol
+
+from django.db import connections
+
+from durable import db
+from durable.conf import settings
+
+logger = logging.getLogger(__name__)
+
+# The channels: django-q2 tasks enqueued, timers written, instances that published or ended.
+TASKS = "tasks"
+TIMERS = "timers"
+INSTANCES = "instances"
+# PostgreSQL takes payloads under 8000 bytes; a value bigger than this is read, not carried.
+MAX_PAYLOAD_BYTES = 7000
+UNSENT = object()
+
+
+class Listener(Protocol):
+    """What the broker, the timer loop and the get_event hub wait on."""
+
+    healthy: bool
+
+    def wait(self, timeout: float) -> list[tuple[str, str]]:
+        """(channel, payload) pairs received within `timeout` seconds; [] when none came.
+
+        After a reconnect it returns ("", "") once: whatever was sent meanwhile is lost, so look.
+        """
+
+    def close(self) -> None: ...
+
+
+def transport() -> str | None:
+    """ "postgresql", "local" (a SQLite file on this machine) or None (notifications are off)."""
+    if not settings.NOTIFY:
+        return None
+    connection = connections[db.alias()]
+    if connection.vendor == "postgresql":
+        return "postgresql"
+    if connection.vendor == "sqlite":
+        from durable.notify import local
+
+        return "local" if local.directory() is not None else None
+    return None
+
+
+def send(channel: str, payload: str = "") -> None:
+    """Notify `channel` once the current transaction commits (at once outside one)."""
+    kind = transport()
+    if kind == "postgresql":
+        from durable.notify import postgres
+
+        postgres.send(channel, payload)
+    elif kind == "local":
+        from durable.notify import local
+
+        db.on_commit(lambda: local.send(channel, payload))
+
+
+def listen(channels: list[str]) -> Listener | None:
+    """A listener on these channels for this thread, or None when there is no channel to use."""
+    kind = transport()
+    if kind == "postgresql":
+        from durable.notify import postgres
+
+        return postgres.PostgresListener(channels)
+    if kind == "local":
+        from durable.notify import local
+
+        return local.LocalListener(channels)
+    return None
+
+
+def poll_interval(listener: Listener | None, fallback: float) -> float:
+    """How long to wait before looking anyway: long while the channel is up, `fallback` otherwise."""
+    if listener is not None and listener.healthy:
+        return max(float(settings.LISTEN_POLL), fallback)
+    return fallback
+
+
+def timer_set(due_at: dt.datetime) -> None:
+    """Tell timer loops about a timer due before their next look of their own would find it."""
+    if (due_at - db.now()).total_seconds() < 2 * float(settings.LISTEN_POLL) + 1:
+        send(TIMERS, f"{due_at.timestamp():.6f}")
+
+
+def instance_changed(instance_id: str, key: str | None = None, value: Any = UNSENT) -> None:
+    """Wake get_event and result() waiters of an instance: it published `key`, or it ended (no key)."""
+    message: dict[str, Any] = {"i": instance_id}
+    if key is not None:
+        message["k"] = key
+        if value is not UNSENT:
+            message["v"] = value
+    payload = json.dumps(message, separators=(",", ":"))
+    if len(payload.encode()) > MAX_PAYLOAD_BYTES:
+        # Too big to carry: the waiter reads the value itself.
+        payload = json.dumps({k: v for k, v in message.items() if k != "v"}, separators=(",", ":"))
+    send(INSTANCES, payload)

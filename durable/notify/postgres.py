@@ -1,0 +1,100 @@
+"""LISTEN/NOTIFY: pg_notify inside the sender's transaction, and a listener on its own connection."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+
+import psycopg
+from django.db import connections
+from psycopg import sql
+
+from durable import db
+
+logger = logging.getLogger(__name__)
+
+PREFIX = "durable_"
+APPLICATION_NAME = "durable-listen"
+# Parameters Django adds for its own cursors, not for a plain connection.
+DJANGO_ONLY = {"context", "cursor_factory", "prepare_threshold", "server_side_binding", "pool"}
+RECONNECT_SECONDS = 1.0
+
+
+def send(channel: str, payload: str) -> None:
+    """pg_notify on the durable connection: delivered when (and only if) its transaction commits."""
+    with connections[db.alias()].cursor() as cursor:
+        cursor.execute("SELECT pg_notify(%s, %s)", [PREFIX + channel, payload])
+
+
+def connect() -> psycopg.Connection:
+    """A connection of its own, with the durable database's parameters, in autocommit."""
+    params = {k: v for k, v in connections[db.alias()].get_connection_params().items() if k not in DJANGO_ONLY}
+    # With the pid, so an operator (or a test) can tell whose listener a connection is.
+    params["application_name"] = f"{APPLICATION_NAME} {os.getpid()}"
+    return psycopg.connect(**params, autocommit=True)
+
+
+class PostgresListener:
+    """LISTENs on its channels; reconnects (and says so) after the connection drops."""
+
+    def __init__(self, channels: list[str]) -> None:
+        self.channels = [PREFIX + c for c in channels]
+        self.connection: psycopg.Connection | None = None
+        self.healthy = False
+        self._retry_at = 0.0
+        self._warned = False
+        self._connect()
+
+    def _connect(self) -> bool:
+        self._drop()
+        try:
+            connection = connect()
+            for channel in self.channels:
+                connection.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
+        except psycopg.Error as exc:
+            self._retry_at = time.monotonic() + RECONNECT_SECONDS
+            if not self._warned:
+                logger.warning("cannot LISTEN for wake-ups (%s); polling until it can", exc)
+                self._warned = True
+            self.healthy = False
+            return False
+        self.connection = connection
+        self.healthy = True
+        self._warned = False
+        return True
+
+    def wait(self, timeout: float) -> list[tuple[str, str]]:
+        if not self.healthy:
+            if time.monotonic() >= self._retry_at and self._connect():
+                return [("", "")]
+            time.sleep(timeout)
+            return []
+        assert self.connection is not None
+        try:
+            received = [
+                (n.channel[len(PREFIX) :], n.payload) for n in self.connection.notifies(timeout=timeout, stop_after=1)
+            ]
+            if received:
+                # Take whatever else arrived meanwhile, without waiting.
+                received += [(n.channel[len(PREFIX) :], n.payload) for n in self.connection.notifies(timeout=0)]
+            return received
+        except psycopg.Error as exc:
+            logger.warning("the LISTEN connection dropped (%s); polling until it is back", exc)
+            self._warned = True
+            self.healthy = False
+            self._drop()
+            self._retry_at = time.monotonic() + RECONNECT_SECONDS
+            return [("", "")]
+
+    def _drop(self) -> None:
+        if self.connection is not None:
+            try:
+                self.connection.close()
+            except psycopg.Error:
+                pass
+            self.connection = None
+
+    def close(self) -> None:
+        self._drop()
+        self.healthy = False

@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 
 from django.apps import AppConfig
-from django.db.models.signals import post_migrate
+from django.db.models.signals import post_migrate, post_save
 from django.utils.module_loading import autodiscover_modules
 
 
@@ -15,12 +15,15 @@ class DurableConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        from django_q.models import OrmQ
+
         from durable import checks, db
         from durable.conf import settings
-        from durable.worker import wakeup
+        from durable.worker import broker, wakeup
 
         checks.register()
         db.set_waker(wakeup.request)
+        post_save.connect(broker.notify_enqueued, sender=OrmQ, dispatch_uid="durable-notify-enqueued")
         post_migrate.connect(ensure_backstop, sender=self, dispatch_uid="durable-backstop")
         autodiscover_modules("workflows")
         for module in settings.WORKFLOW_MODULES:

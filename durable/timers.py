@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from durable import db, journal, leases, routing
 from durable.conf import settings
@@ -24,21 +25,34 @@ def next_due() -> dt.datetime | None:
 
 def fire_due(limit: int = FIRE_BATCH) -> int:
     """Fire timers that are due: record the sleep or the timeout, wake the instance."""
+    return fire_and_take(limit)[0]
+
+
+def fire_and_take(limit: int = FIRE_BATCH, *, owner: str | None = None) -> tuple[int, dict[str, Any] | None]:
+    """Fire due timers; with `owner`, also claim one woken instance for it in the same transaction.
+
+    The timer loop runs that one itself at once, without a trip through django-q2; a worker is
+    asked for the others. Returns how many timers fired and the claimed row (or None).
+    """
     moment = db.now()
+    taken = None
     with db.atomic():
         postgres = db.is_postgres()
         due = journal.due_timers(moment, limit, skip_locked=postgres)
         if not due:
-            return 0
+            return 0, None
         # Instance rows before wait rows, as cancel and dispatch lock them; skip busy ones.
         held = leases.lock_instances({t.instance_id for t in due}, skip_locked=True)
         due = [t for t in due if t.instance_id in held]
         woken = journal.fire(due, moment)
         leases.wake(woken, moment, waiting_for=None)
-        if woken:
+        if owner is not None and woken:
+            rows = leases.claim(owner, 1, float(settings.LEASE_SECONDS), only=min(woken))
+            taken = rows[0] if rows else None
+        if woken and (taken is None or len(woken) > 1):
             db.request_run()
     logger.debug("timers fired", extra={"count": len(due), "woken": len(woken)})
-    return len(due)
+    return len(due), taken
 
 
 @dataclass
@@ -50,9 +64,9 @@ class SweepReport:
     failed: int = 0
 
 
-def recover() -> SweepReport:
+def recover(*, purge: bool = True) -> SweepReport:
     """Re-request work nobody holds, deliver events a dead process stored but never delivered,
-    and forget events past DURABLE_EVENT_RETENTION."""
+    and (with `purge`) forget events past DURABLE_EVENT_RETENTION."""
     report = SweepReport()
     moment = db.now()
     stale = moment - RECOVERY_GRACE
@@ -68,6 +82,8 @@ def recover() -> SweepReport:
             report.failed += 1
         else:
             report.redelivered += 1
+    if not purge:
+        return report
     try:
         report.purged = journal.purge_events(moment - settings.event_retention, PURGE_BATCH)
     except Exception:

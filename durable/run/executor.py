@@ -9,6 +9,7 @@ import socket
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from django.db import DatabaseError, connections
@@ -78,17 +79,24 @@ class Heartbeat:
 heartbeat = Heartbeat()
 
 
-def run_due(*, max_seconds: float | None = None, batch_size: int | None = None, only: str | None = None) -> int:
+def run_due(
+    *,
+    max_seconds: float | None = None,
+    batch_size: int | None = None,
+    only: str | None = None,
+    stopping: Callable[[], bool] | None = None,
+) -> int:
     """Claim and run due instances until none are left or `max_seconds` pass; returns how many ran.
 
     A full batch means more may be waiting, so it asks (once) for another worker to join in.
+    `stopping` returning True (the worker is shutting down) hands over after the current batch.
     """
     limit = batch_size or settings.BATCH_SIZE
     deadline = time.monotonic() + (max_seconds if max_seconds is not None else settings.DRAIN_SECONDS)
     owner = owner_id()
     ran = 0
     asked = False
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and not (stopping is not None and stopping()):
         try:
             rows = leases.claim(owner, limit, float(settings.LEASE_SECONDS), only=only)
         except DatabaseError as exc:

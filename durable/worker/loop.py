@@ -2,60 +2,195 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
+import queue
 import threading
 import time
+from typing import Any
 
 from django.db import close_old_connections, connections
 
-from durable import db, timers
+from durable import db, notify, timers
 from durable.conf import settings
+from durable.run import executor
 
 logger = logging.getLogger(__name__)
 
+# The longest single wait, so a stop is seen within it even while a listener waits.
+STOP_CHECK_SECONDS = 0.25
+BUSY_RETRY_SECONDS = 0.005
+PURGE_SECONDS = 60.0
+
 
 class TimerLoop:
-    """Sleeps until the next timer is due (looking for new ones every DURABLE_TIMER_POLL).
+    """Sleeps until the next timer is due; one loop serves any number of sleeping instances.
 
-    One loop serves any number of sleeping instances: no thread or process per sleeper.
+    With a wake-up channel it hears of each new timer due soon (its due time is the payload) and
+    reads the timers table only when one falls due, after a reconnect, and every
+    DURABLE_LISTEN_POLL seconds; without one it looks every DURABLE_TIMER_POLL seconds.
     """
 
-    def __init__(self, stop: threading.Event | None = None) -> None:
+    def __init__(self, stop: threading.Event | None = None, *, run_woken: bool = True, fired: Any = None) -> None:
+        """`run_woken` runs an instance its timer woke on a thread here; `fired` (a shared
+        multiprocessing Value) counts the timers fired, for the parent process."""
         self.stop = stop or threading.Event()
+        self.runner = Runner() if run_woken else None
+        self.shared_fired = fired
         self.fired = 0
+        self.looks = 0
+        self.listener: notify.Listener | None = None
+        self._next_due: dt.datetime | None = None
+        self._look_at = 0.0
 
     def run(self) -> None:
-        next_recovery = 0.0
-        while not self.stop.is_set():
-            try:
-                pause = self.tick()
-                if time.monotonic() >= next_recovery:
-                    timers.recover()
-                    next_recovery = time.monotonic() + float(settings.RECOVERY_INTERVAL)
-            except Exception:
-                logger.exception("timer loop iteration failed; retrying")
-                connections.close_all()
-                pause = 1.0
-            self.stop.wait(pause)
+        next_recovery = next_purge = 0.0
+        self.listener = notify.listen([notify.TIMERS])
+        try:
+            while not self.stop.is_set():
+                try:
+                    pause = self.tick()
+                    if time.monotonic() >= next_recovery:
+                        # Retention is not urgent: purging once a minute keeps an idle loop quiet.
+                        purge = time.monotonic() >= next_purge
+                        timers.recover(purge=purge)
+                        next_recovery = time.monotonic() + float(settings.RECOVERY_INTERVAL)
+                        if purge:
+                            next_purge = time.monotonic() + PURGE_SECONDS
+                    pause = min(pause, max(0.0, next_recovery - time.monotonic()))
+                except Exception:
+                    logger.exception("timer loop iteration failed; retrying")
+                    connections.close_all()
+                    self._look_at = 0.0
+                    pause = 1.0
+                self.sleep(pause)
+        finally:
+            self.close()
+
+    def close(self) -> None:
+        """Stop listening and wait for the run in progress on the runner's thread."""
+        if self.listener is not None:
+            self.listener.close()
+            self.listener = None
+        if self.runner is not None:
+            self.runner.finish()
         close_old_connections()
 
     def tick(self) -> float:
         """Fire what is due; return how long to sleep before the next look."""
-        poll = float(settings.TIMER_POLL)
-        due = timers.next_due()
-        if due is not None:
-            wait = (due - db.now()).total_seconds()
-            if wait <= 0:
+        moment = db.now()
+        known = self._next_due
+        if time.monotonic() >= self._look_at or (known is not None and known <= moment):
+            fired = self._look(moment)
+            if fired >= timers.FIRE_BATCH:
+                return 0.0
+            moment = db.now()
+        wait = max(0.0, self._look_at - time.monotonic())
+        if self._next_due is not None:
+            until = (self._next_due - moment).total_seconds()
+            # A timer still due after firing belongs to an instance busy elsewhere: try again soon.
+            wait = min(wait, BUSY_RETRY_SECONDS if until <= 0 else until)
+        return wait
+
+    def _look(self, moment: dt.datetime) -> int:
+        """Read the earliest due time; fire what is due."""
+        self.looks += 1
+        fired = 0
+        known = self._next_due
+        # Woken for a timer we know is due: fire straight away (the read after firing finds the next).
+        due = known if known is not None and known <= moment else timers.next_due()
+        if due is not None and due <= moment:
+            if self.runner is not None and self.runner.idle:
+                owner = executor.owner_id()
+                fired, taken = timers.fire_and_take(owner=owner)
+                if taken is not None:
+                    self.runner.start(taken, owner)
+            else:
                 fired = timers.fire_due()
-                self.fired += fired
-                return 0.0 if fired >= timers.FIRE_BATCH else min(poll, 0.005)
-            return min(poll, wait)
-        return poll
+            self.fired += fired
+            if self.shared_fired is not None:
+                with self.shared_fired.get_lock():
+                    self.shared_fired.value += fired
+            due = timers.next_due()
+        self._next_due = due
+        self._look_at = time.monotonic() + notify.poll_interval(self.listener, float(settings.TIMER_POLL))
+        return fired
+
+    def sleep(self, pause: float) -> None:
+        """Wait `pause` seconds, or less when a notification says a timer is due sooner."""
+        if self.listener is None:
+            self.stop.wait(pause)
+            return
+        deadline = time.monotonic() + pause
+        while not self.stop.is_set():
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            for channel, payload in self.listener.wait(min(left, STOP_CHECK_SECONDS)):
+                if not channel:  # reconnected: whatever was sent meanwhile is unknown
+                    self._look_at = 0.0
+                    return
+                if self._hear(payload):
+                    return
+
+    def _hear(self, payload: str) -> bool:
+        """Take in a timer's due time; True when it is sooner than the one we sleep towards."""
+        try:
+            due = dt.datetime.fromtimestamp(float(payload), tz=dt.UTC)
+        except (ValueError, OverflowError, OSError):
+            self._look_at = 0.0
+            return True
+        if self._next_due is None or due < self._next_due:
+            self._next_due = due
+            return True
+        return False
+
+
+class Runner:
+    """Runs, on a thread of the timer loop's process, the instance the loop claimed as its timer
+    fired: the sleeper resumes at its due instant instead of after a trip through django-q2.
+    One at a time; while it is busy, fired instances go to the cluster as usual. The thread keeps
+    its database connection between runs, as a django-q2 worker does."""
+
+    def __init__(self) -> None:
+        self._work: queue.SimpleQueue[tuple[dict, str] | None] = queue.SimpleQueue()
+        self._busy = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    @property
+    def idle(self) -> bool:
+        return not self._busy.is_set()
+
+    def start(self, row: dict, owner: str) -> None:
+        self._busy.set()
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._serve, name="durable-timer-run", daemon=True)
+            self._thread.start()
+        self._work.put((row, owner))
+
+    def _serve(self) -> None:
+        try:
+            while (item := self._work.get()) is not None:
+                row, owner = item
+                executor.heartbeat.hold([row["id"]])
+                try:
+                    executor.run_claimed(row, owner)
+                finally:
+                    executor.heartbeat.drop(row["id"])
+                    self._busy.clear()
+        finally:
+            connections.close_all()
+
+    def finish(self, grace: float | None = None) -> None:
+        """Wait for the run in progress (it ends at its next wait or its end, like any run)."""
+        if self._thread is not None:
+            self._work.put(None)
+            self._thread.join(grace)
+            self._thread = None
 
 
 def run_once() -> int:
     """One pass in this process: fire due timers, sweep, and run every due instance."""
-    from durable.run import executor
     from durable.worker import wakeup
 
     timers.sweep()

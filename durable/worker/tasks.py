@@ -6,7 +6,7 @@ import logging
 
 from durable import timers
 from durable.run import executor
-from durable.worker import wakeup
+from durable.worker import cluster, wakeup
 
 logger = logging.getLogger(__name__)
 
@@ -14,7 +14,7 @@ logger = logging.getLogger(__name__)
 def drain() -> int:
     """Run due instances until none are left (or DURABLE_DRAIN_SECONDS pass)."""
     wakeup.clear()
-    ran = executor.run_due()
+    ran = executor.run_due(stopping=cluster.is_stopping)
     logger.debug("drain finished", extra={"ran": ran})
     return ran
 

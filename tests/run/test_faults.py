@@ -200,8 +200,10 @@ def test_fault_sweep__the_timer_loop_fires_each_timer_once(fast_recovery, capsys
 
     clean = Injector()
     sleeping("t-clean")
+    loop = TimerLoop()
     with connection.execute_wrapper(clean), clean.section():
-        TimerLoop().tick()
+        loop.tick()
+    loop.close()  # the loop runs the woken instance on a thread of its own: let it finish
     statements = clean.count
     for k in range(statements):
         instance_id = f"t-{k}"
@@ -214,6 +216,7 @@ def test_fault_sweep__the_timer_loop_fires_each_timer_once(fast_recovery, capsys
                     loop.tick()
                 except DatabaseError:
                     pass
+        loop.close()
         assert settle(instance_id, Injector()) == Status.COMPLETED
         sleeps = HistoryStep.objects.filter(instance_id=instance_id, kind="sleep").count()
         assert sleeps == 1, f"fault at {k}: {sleeps} sleeps recorded"

@@ -21,6 +21,7 @@ from durable.exceptions import (
     WorkflowFailed,
 )
 from durable.models import TERMINAL, PublishedValue, Status, WorkflowInstance
+from durable.notify.hub import hub
 
 __all__ = [
     "Delivery",
@@ -84,27 +85,35 @@ class WorkflowHandle:
             TimeoutError: it had not ended within `timeout`.
         """
         deadline = None if timeout is None else time.monotonic() + to_seconds(timeout, "timeout")
-        while True:
-            row = transitions.get(self.instance_id)
-            if row.status == Status.COMPLETED:
-                return codec.decode(row.result)
-            if row.status == Status.FAILED:
-                error = row.error or {}
-                raise WorkflowFailed(
-                    f"Instance {self.instance_id} ({row.workflow_name}) failed: "
-                    f"{error.get('type', 'Error')}: {error.get('message', '')}",
-                    error=error,
-                )
-            if row.status == Status.CANCELLED:
-                raise WorkflowCancelled(
-                    f"Instance {self.instance_id} ({row.workflow_name}) was cancelled"
-                    + (f": {row.status_reason}" if row.status_reason else ".")
-                )
-            if deadline is not None and time.monotonic() >= deadline:
-                raise TimeoutError(
-                    f"Instance {self.instance_id} is still {row.status} after {timeout} s; call result() again later."
-                )
-            _pause_poll(deadline)
+        with hub.watch(self.instance_id) as watch:
+            while True:
+                row = transitions.get(self.instance_id)
+                if row.status == Status.COMPLETED:
+                    return codec.decode(row.result)
+                if row.status == Status.FAILED:
+                    error = row.error or {}
+                    raise WorkflowFailed(
+                        f"Instance {self.instance_id} ({row.workflow_name}) failed: "
+                        f"{error.get('type', 'Error')}: {error.get('message', '')}",
+                        error=error,
+                    )
+                if row.status == Status.CANCELLED:
+                    raise WorkflowCancelled(
+                        f"Instance {self.instance_id} ({row.workflow_name}) was cancelled"
+                        + (f": {row.status_reason}" if row.status_reason else ".")
+                    )
+                if deadline is not None and time.monotonic() >= deadline:
+                    raise TimeoutError(
+                        f"Instance {self.instance_id} is still {row.status} after {timeout} s; "
+                        "call result() again later."
+                    )
+                while True:
+                    messages = watch.wait(_pause(deadline))
+                    # Only published values say the instance is still going; anything else, read.
+                    if not messages or any("k" not in m for m in messages):
+                        break
+                    if deadline is not None and time.monotonic() >= deadline:
+                        break
 
     def cancel(self, reason: str = "") -> WorkflowInstance:
         """Cancel the instance; see `durable.cancel`."""
@@ -115,11 +124,13 @@ class WorkflowHandle:
         return get_event(self.instance_id, key, timeout=timeout, default=default)
 
 
-def _pause_poll(deadline: float | None) -> None:
-    wait = float(settings.GET_EVENT_POLL)
+def _pause(deadline: float | None) -> float:
+    """How long to wait for a wake-up before reading again: up to the deadline, and no longer
+    than DURABLE_LISTEN_POLL with a listener up, or DURABLE_GET_EVENT_POLL without one."""
+    wait = float(settings.LISTEN_POLL) if hub.healthy else float(settings.GET_EVENT_POLL)
     if deadline is not None:
         wait = max(0.0, min(wait, deadline - time.monotonic()))
-    time.sleep(wait)
+    return wait
 
 
 def start(
@@ -300,6 +311,10 @@ def deliver(record: dict[str, Any]) -> Delivery:
 
 def deliver_many(records: list[dict[str, Any]]) -> dict[str, Any]:
     """Deliver the events of one request together: if one is refused, none is stored."""
+    if len(records) == 1:
+        # One event needs no batch transaction around its own (nor its savepoint and second lock).
+        delivery = deliver(records[0])
+        return {"duplicates": int(delivery.duplicate), "resumed": delivery.resumed, "started": delivery.started}
     totals: dict[str, Any] = {"duplicates": 0, "resumed": [], "started": []}
     with db.atomic():
         # Every type's lock up front, in the one order every sender and waiter takes them.
@@ -324,24 +339,51 @@ def get_event(instance_id: str, key: str, timeout: float = 0, default: Any = Non
     Raises:
         InstanceNotFound: no instance has that id.
     """
-    value = _read_value(instance_id, key, to_seconds(timeout, "timeout"))
+    value = wait_for_value(instance_id, key, to_seconds(timeout, "timeout"))
     return default if value is UNSET else value
 
 
-def _read_value(instance_id: str, key: str, timeout: float) -> Any:
+def wait_for_value(instance_id: str, key: str, timeout: float, *, hold_connection: bool = True) -> Any:
+    """The value, or UNSET, waiting up to `timeout` seconds; with `hold_connection` False no
+    database connection is held while it waits (the HTTP long-poll)."""
+    value = _read_value(instance_id, key, final=timeout <= 0)
+    if value is not _PENDING:
+        return value
     deadline = time.monotonic() + timeout
-    while True:
-        # The status first: a value published in the run that ended the instance is committed
-        # with (or before) that status, so the read after it sees the value.
-        status = WorkflowInstance.objects.filter(id=instance_id).values_list("status", flat=True).first()
-        if status is None:
-            raise InstanceNotFound.of(instance_id)
-        found = PublishedValue.objects.filter(instance_id=instance_id, key=key).values_list("value", flat=True)
-        for tree in found[:1]:
-            return codec.decode(tree)
-        if status in TERMINAL or time.monotonic() >= deadline:
-            return UNSET
-        _pause_poll(deadline)
+    with hub.watch(instance_id) as watch:
+        while True:
+            # Read again once watching: a value set before the watch began is not announced.
+            value = _read_value(instance_id, key, final=time.monotonic() >= deadline)
+            if value is not _PENDING:
+                return value
+            if not hold_connection and not db.in_transaction():
+                db.release_connection()
+            while True:
+                messages = watch.wait(_pause(deadline))
+                for message in messages:
+                    if message.get("k") == key and "v" in message:
+                        return codec.decode(message["v"])
+                # Values of other keys say nothing about this one; anything else, read again.
+                if not messages or any(m.get("k") in (None, key) for m in messages):
+                    break
+                if time.monotonic() >= deadline:
+                    break
+
+
+_PENDING = object()
+
+
+def _read_value(instance_id: str, key: str, *, final: bool) -> Any:
+    """The value; UNSET when it cannot come any more (or `final`); _PENDING while it still may."""
+    # The status first: a value published in the run that ended the instance is committed
+    # with (or before) that status, so the read after it sees the value.
+    status = WorkflowInstance.objects.filter(id=instance_id).values_list("status", flat=True).first()
+    if status is None:
+        raise InstanceNotFound.of(instance_id)
+    found = PublishedValue.objects.filter(instance_id=instance_id, key=key).values_list("value", flat=True)
+    for tree in found[:1]:
+        return codec.decode(tree)
+    return UNSET if final or status in TERMINAL else _PENDING
 
 
 def is_set(value: Any) -> bool:

@@ -310,7 +310,7 @@ class GetEvent(DurableView):
         timeout = float(raw)
         if not 0 <= timeout <= MAX_GET_EVENT_WAIT:
             raise errors.BadRequest(f"timeout must be between 0 and {MAX_GET_EVENT_WAIT:g} seconds.")
-        value = client.get_event(instance_id, key, timeout=timeout, default=client.UNSET)
+        value = client.wait_for_value(instance_id, key, timeout, hold_connection=False)
         if not client.is_set(value):
             raise errors.EventNotSet(f"Instance {instance_id} has not published {key!r} (waited {timeout:g} s).")
         # As stored, in plain JSON: a dataclass, bytes or a Decimal renders like everywhere else.

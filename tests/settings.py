@@ -11,6 +11,7 @@ DURABLE_WORKFLOW_MODULES = [
     "tests.command_workflows",
     "tests.admin_workflows",
     "tests.fault_workflows",
+    "tests.wakeup_workflows",
 ]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 

@@ -28,6 +28,7 @@ TINY = [
     "--replay-steps=50",
     "--replay-repeats=2",
     "--memory-workflows=20",
+    "--idle-seconds=1",
 ]
 
 

@@ -41,3 +41,41 @@ def chromium(monkeypatch):
             # connections, apart from its usual thread-local ones: close them before the loop
             # stops, or they outlive the test and PostgreSQL cannot drop the test database.
             connections.close_all()
+
+
+class RedisBroker:
+    """The workers' Redis broker, which this process enqueues to as well."""
+
+    def __init__(self, url: str, broker, pushed: list) -> None:
+        self.url, self.broker, self.pushed = url, broker, pushed
+
+    @property
+    def env(self) -> dict[str, str]:
+        """What a worker started with worker_factory needs to use it."""
+        return {"DURABLE_Q_REDIS": self.url}
+
+
+@pytest.fixture
+def redis_broker(monkeypatch) -> RedisBroker:
+    """Redis on 127.0.0.1:6379 (db 15) as the broker, here and in the workers (or skip)."""
+    redis = pytest.importorskip("redis")
+    url = "redis://127.0.0.1:6379/15"
+    try:
+        redis.from_url(url).ping()
+    except redis.ConnectionError:
+        pytest.skip("no Redis on 127.0.0.1:6379")
+    from django_q.brokers.redis_broker import Redis
+    from django_q.conf import Conf
+    from django_q.tasks import async_task
+
+    from durable.worker import wakeup
+
+    # django-q2 reads its broker settings at import: point this process's enqueues at the list.
+    monkeypatch.setattr(Conf, "REDIS", url)
+    broker = Redis(list_key="durable")
+    broker.purge_queue()
+    pushed: list = []
+    monkeypatch.setattr(
+        wakeup, "enqueue", lambda: pushed.append(async_task(wakeup.DRAIN_TASK, broker=broker, save=False))
+    )
+    return RedisBroker(url, broker, pushed)

@@ -14,6 +14,7 @@ from django_q.models import Schedule
 import durable
 from durable import db
 from durable.models import HistoryStep, Status, WorkflowInstance
+from tests import wakeup_workflows as ww
 from tests import workflows
 from tests.conftest import is_postgres, wait_for
 from tests.testapp.models import Ledger
@@ -135,33 +136,14 @@ def test_worker__two_workers_share_postgres_without_double_runs(worker_factory):
     )
 
 
-def test_worker__redis_broker_runs_workflows(worker_factory, monkeypatch):
-    redis = pytest.importorskip("redis")
-    url = "redis://127.0.0.1:6379/15"
-    try:
-        redis.from_url(url).ping()
-    except redis.ConnectionError:
-        pytest.skip("no Redis on 127.0.0.1:6379")
-    from django_q.brokers.redis_broker import Redis
-    from django_q.conf import Conf
-    from django_q.tasks import async_task
-
-    from durable.worker import wakeup
-
-    # This process enqueues to the worker's Redis list (django-q2 reads its broker settings at import).
-    monkeypatch.setattr(Conf, "REDIS", url)
-    broker = Redis(list_key="durable")
-    broker.purge_queue()
-    pushed = []
-    monkeypatch.setattr(
-        wakeup, "enqueue", lambda: pushed.append(async_task(wakeup.DRAIN_TASK, broker=broker, save=False))
-    )
-    worker_factory(DURABLE_Q_REDIS=url)
+def test_worker__redis_broker_runs_workflows(worker_factory, redis_broker):
+    worker_factory(**redis_broker.env)
     started = time.monotonic()
     handles = [durable.start(workflows.three_steps, n, nap=0.05) for n in range(20)]
     wait_for(lambda: all_completed(handles), timeout=60, what=f"workflows over Redis, now {statuses(handles)}")
     assert [h.result()["result"] for h in handles] == [n + 3 for n in range(20)]
-    assert pushed and broker.queue_size() == 0, "the wake-ups went through Redis and were consumed"
+    pushed = redis_broker.pushed
+    assert pushed and redis_broker.broker.queue_size() == 0, "the wake-ups went through Redis and were consumed"
     print(f"\n[report] Redis broker: 20 workflows in {time.monotonic() - started:.2f} s, {len(pushed)} wake-up task(s)")
 
 
@@ -172,3 +154,22 @@ def test_worker__starts_without_a_connection_shared_across_the_fork(worker):
     log = worker.output()
     assert "server closed the connection unexpectedly" not in log
     assert "Traceback" not in log, log[-2000:]
+
+
+def test_worker__sigterm_hands_a_busy_drain_over_instead_of_running_it_out(worker_factory):
+    # One drain could run this backlog for over 10 s; a stop must not wait for it (nor be killed).
+    busy = worker_factory(DURABLE_DRAIN_SECONDS="120")
+    handles = [durable.start(ww.naps, 0.1) for _ in range(40)]
+    wait_for(lambda: Ledger.objects.count() >= 4, timeout=30, what="the drain to be under way")
+    stopped_at = time.monotonic()
+    busy.stop(grace=5.0)
+    took = time.monotonic() - stopped_at
+    assert busy.proc.returncode == 0, f"the worker had to be killed ({busy.proc.returncode}) after {took:.1f} s"
+    done_then = WorkflowInstance.objects.filter(status=Status.COMPLETED).count()
+    assert done_then < len(handles), "the backlog outlasted the stop, as it should for this test to mean anything"
+    worker_factory()
+    for handle in handles:
+        assert handle.result(timeout=60) == ["nap0", "nap1", "nap2"]
+    steps = Ledger.objects.values_list("instance_id", "step")
+    assert len(steps) == len(set(steps)) == 3 * len(handles), "each activity ran once across the stop"
+    print(f"\n[report] SIGTERM during a busy drain: stopped cleanly in {took:.1f} s with {done_then}/40 done")

@@ -101,8 +101,12 @@ REST_FRAMEWORK = {
 
 DURABLE_WORKFLOW_MODULES = [m for m in os.environ.get("DURABLE_WORKFLOW_MODULES", "").split(",") if m]
 DURABLE_EVENT_TOKEN = os.environ.get("DURABLE_EVENT_TOKEN") or None
+if os.environ.get("DURABLE_NOTIFY"):
+    DURABLE_NOTIFY = os.environ["DURABLE_NOTIFY"].lower() not in ("0", "false", "no", "off")
 if os.environ.get("DURABLE_LEASE_SECONDS"):
     DURABLE_LEASE_SECONDS = float(os.environ["DURABLE_LEASE_SECONDS"])
+if os.environ.get("DURABLE_DRAIN_SECONDS"):
+    DURABLE_DRAIN_SECONDS = float(os.environ["DURABLE_DRAIN_SECONDS"])
 
 LOGGING = {
     "version": 1,

@@ -55,6 +55,7 @@ class Options:
     replay_steps: int = 1000
     replay_repeats: int = 7
     memory_workflows: int = 10_000
+    idle_seconds: float = 20.0
     repeat: int = 1
     workers: int = 1
     timeout: float = 600.0

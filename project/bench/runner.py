@@ -17,8 +17,8 @@ from project.bench import harness, machine, report
 from project.bench.harness import Bench, BenchError, Options
 
 # In the order they run: the replay runs in this process with the workers stopped, and the
-# memory scenario starts workers of its own.
-SCENARIOS = ("throughput", "events", "values", "timers", "scale", "replay", "memory")
+# memory and idle scenarios start workers of their own.
+SCENARIOS = ("throughput", "events", "values", "timers", "scale", "replay", "memory", "idle")
 
 
 def module(name: str):

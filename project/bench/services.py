@@ -28,15 +28,16 @@ def bench_env(**extra: str) -> dict[str, str]:
 class WorkerPool:
     """`count` durable_worker processes (each a django-q2 cluster plus the timer loop)."""
 
-    def __init__(self, count: int, log_dir: Path) -> None:
+    def __init__(self, count: int, log_dir: Path, env: dict[str, str] | None = None) -> None:
         self.count = count
         self.log_dir = log_dir
+        self.env = env or {}
         self.workers: list[Service] = []
         self.started = 0
 
     def start(self) -> WorkerPool:
         """Start them all, then wait for each; if one fails to start, stop every one."""
-        env = bench_env()
+        env = bench_env(**self.env)
         for _ in range(self.count):
             self.started += 1
             path = self.log_dir / f"worker-{self.started}.log"
@@ -57,6 +58,10 @@ class WorkerPool:
     def stop(self) -> None:
         processes.stop_all(self.workers, grace=15.0)
         self.workers = []
+
+    def pids(self) -> list[int]:
+        """Every live process of every worker's process group."""
+        return [pid for worker in self.workers for pid in worker.rss()]
 
     def rss(self) -> dict[int, int]:
         """Resident set size in bytes of every process of every worker's process group."""

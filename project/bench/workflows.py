@@ -5,6 +5,9 @@ from __future__ import annotations
 import datetime as dt
 
 import durable
+from project.bench import querycount
+
+querycount.install()
 
 EVENT_TYPE = "project.bench.event"
 EVENT_SOURCE = "durable-bench"

@@ -20,6 +20,7 @@ QUICK = {
     "scale_timers": 30,
     "replay_repeats": 3,
     "memory_workflows": 1000,
+    "idle_seconds": 5.0,
 }
 
 
@@ -34,7 +35,8 @@ class Command(BaseCommand):
     help = (
         "Measure durable on the configured database with real durable_worker subprocesses (started "
         "and stopped here): throughput, event round trip over HTTP, timer lateness, the same "
-        "latencies with many instances waiting, replay of a long history, and worker memory. "
+        "latencies with many instances waiting, replay of a long history, worker memory, and what "
+        "an idle worker costs. "
         "Prints a progress line, one table, and writes every figure with the machine's context as "
         "JSON. It deletes what it creates, and refuses a database holding other active instances."
     )
@@ -61,6 +63,9 @@ class Command(BaseCommand):
         parser.add_argument("--replay-steps", type=positive, help="Replay: recorded steps to replay (1000).")
         parser.add_argument("--replay-repeats", type=positive, help="Replay: resumes timed per run (7).")
         parser.add_argument("--memory-workflows", type=positive, help="Memory: workflows run between (10000).")
+        parser.add_argument(
+            "--idle-seconds", type=float, help="Idle: seconds a worker with nothing due is watched (20)."
+        )
         parser.add_argument("--repeat", type=positive, default=1, help="Run each scenario K times; medians (1).")
         parser.add_argument("--workers", type=positive, default=1, help="durable_worker processes to start (1).")
         parser.add_argument("--timeout", type=float, default=600.0, help="Seconds any one wait may take (600).")
@@ -89,6 +94,7 @@ class Command(BaseCommand):
             "replay_steps",
             "replay_repeats",
             "memory_workflows",
+            "idle_seconds",
         ):
             if options[name] is not None:
                 sizes[name] = options[name]

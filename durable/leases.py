@@ -120,6 +120,35 @@ def claim(owner: str, limit: int, lease_seconds: float, only: str | None = None)
     return [{field: getattr(row, field) for field in CLAIM_COLUMNS} for row in rows]
 
 
+def wake_and_claim(instance_id: str, owner: str, lease_seconds: float, moment: dt.datetime) -> dict[str, Any] | None:
+    """Wake an instance and claim it for `owner` in one statement (the timer loop taking the
+    instance its timer woke, inside the firing transaction); None if it is not claimable."""
+    connection = connections[db.alias()]
+    ops, table = connection.ops, connection.ops.quote_name(WorkflowInstance._meta.db_table)
+    statuses = sorted(CLAIMABLE)
+    stamp = ops.adapt_datetimefield_value(moment)
+    returning = ", ".join(ops.quote_name(f) for f in CLAIM_COLUMNS)
+    sql = (
+        f"UPDATE {table} SET run_after = %s, wake_seq = wake_seq + 1, updated_at = %s, waiting_for = NULL, "
+        "status = %s, lease_owner = %s, lease_expires_at = %s, failed_runs = failed_runs + 1 "
+        f"WHERE id = %s AND status IN ({', '.join(['%s'] * len(statuses))}) "
+        f"AND (lease_expires_at IS NULL OR lease_expires_at < %s) RETURNING {returning}"
+    )
+    params = [
+        stamp,
+        stamp,
+        Status.RUNNING,
+        owner,
+        ops.adapt_datetimefield_value(moment + dt.timedelta(seconds=lease_seconds)),
+        instance_id,
+        *statuses,
+        stamp,
+    ]
+    for row in WorkflowInstance.objects.raw(sql, params):
+        return {field: getattr(row, field) for field in CLAIM_COLUMNS}
+    return None
+
+
 def has_stale_work(stale: dt.datetime) -> bool:
     """Whether some instance has been due since before `stale` and nobody holds it."""
     sql, params = _due_sql(db.now(), before=stale)

@@ -45,13 +45,15 @@ def fire_and_take(limit: int = FIRE_BATCH, *, owner: str | None = None) -> tuple
         held = leases.lock_instances({t.instance_id for t in due}, skip_locked=True)
         due = [t for t in due if t.instance_id in held]
         woken = journal.fire(due, moment)
-        leases.wake(woken, moment, waiting_for=None)
         if owner is not None and woken:
-            rows = leases.claim(owner, 1, float(settings.LEASE_SECONDS), only=min(woken))
-            taken = rows[0] if rows else None
-        if woken and (taken is None or len(woken) > 1):
+            first = min(woken)
+            taken = leases.wake_and_claim(first, owner, float(settings.LEASE_SECONDS), moment)
+            if taken is not None:
+                woken = woken - {first}
+        leases.wake(woken, moment, waiting_for=None)
+        if woken:
             db.request_run()
-    logger.debug("timers fired", extra={"count": len(due), "woken": len(woken)})
+    logger.debug("timers fired", extra={"count": len(due), "woken": len(woken) + (taken is not None)})
     return len(due), taken
 
 

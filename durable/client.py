@@ -85,35 +85,29 @@ class WorkflowHandle:
             TimeoutError: it had not ended within `timeout`.
         """
         deadline = None if timeout is None else time.monotonic() + to_seconds(timeout, "timeout")
-        with hub.watch(self.instance_id) as watch:
-            while True:
-                row = transitions.get(self.instance_id)
-                if row.status == Status.COMPLETED:
-                    return codec.decode(row.result)
-                if row.status == Status.FAILED:
-                    error = row.error or {}
-                    raise WorkflowFailed(
-                        f"Instance {self.instance_id} ({row.workflow_name}) failed: "
-                        f"{error.get('type', 'Error')}: {error.get('message', '')}",
-                        error=error,
-                    )
-                if row.status == Status.CANCELLED:
-                    raise WorkflowCancelled(
-                        f"Instance {self.instance_id} ({row.workflow_name}) was cancelled"
-                        + (f": {row.status_reason}" if row.status_reason else ".")
-                    )
-                if deadline is not None and time.monotonic() >= deadline:
-                    raise TimeoutError(
-                        f"Instance {self.instance_id} is still {row.status} after {timeout} s; "
-                        "call result() again later."
-                    )
-                while True:
-                    messages = watch.wait(_pause(deadline))
-                    # Only published values say the instance is still going; anything else, read.
-                    if not messages or any("k" not in m for m in messages):
-                        break
-                    if deadline is not None and time.monotonic() >= deadline:
-                        break
+        while True:
+            row = transitions.get(self.instance_id)
+            if row.status == Status.COMPLETED:
+                return codec.decode(row.result)
+            if row.status == Status.FAILED:
+                error = row.error or {}
+                raise WorkflowFailed(
+                    f"Instance {self.instance_id} ({row.workflow_name}) failed: "
+                    f"{error.get('type', 'Error')}: {error.get('message', '')}",
+                    error=error,
+                )
+            if row.status == Status.CANCELLED:
+                raise WorkflowCancelled(
+                    f"Instance {self.instance_id} ({row.workflow_name}) was cancelled"
+                    + (f": {row.status_reason}" if row.status_reason else ".")
+                )
+            if deadline is not None and time.monotonic() >= deadline:
+                raise TimeoutError(
+                    f"Instance {self.instance_id} is still {row.status} after {timeout} s; call result() again later."
+                )
+            # Polls: an instance's end sends no notification, which would cost every run a
+            # statement and wake every listener of the database (SPEC asks get_event to be fast).
+            time.sleep(_pause(deadline, float(settings.GET_EVENT_POLL)))
 
     def cancel(self, reason: str = "") -> WorkflowInstance:
         """Cancel the instance; see `durable.cancel`."""
@@ -124,10 +118,11 @@ class WorkflowHandle:
         return get_event(self.instance_id, key, timeout=timeout, default=default)
 
 
-def _pause(deadline: float | None) -> float:
-    """How long to wait for a wake-up before reading again: up to the deadline, and no longer
-    than DURABLE_LISTEN_POLL with a listener up, or DURABLE_GET_EVENT_POLL without one."""
-    wait = float(settings.LISTEN_POLL) if hub.healthy else float(settings.GET_EVENT_POLL)
+def _pause(deadline: float | None, wait: float | None = None) -> float:
+    """How long to wait before reading again: up to the deadline, and no longer than `wait`, or
+    DURABLE_LISTEN_POLL with a listener up, or DURABLE_GET_EVENT_POLL without one."""
+    if wait is None:
+        wait = float(settings.LISTEN_POLL) if hub.healthy else float(settings.GET_EVENT_POLL)
     if deadline is not None:
         wait = max(0.0, min(wait, deadline - time.monotonic()))
     return wait

@@ -16,9 +16,9 @@ from typing import Any
 from django.db import IntegrityError
 from django.dispatch import Signal
 
-from durable import db, journal, leases, notify, permissions, signals
+from durable import db, journal, leases, permissions, signals
 from durable.exceptions import InstanceNotFound, InvalidTransition, LeaseLost
-from durable.models import ACTIVE, TERMINAL, Status, WorkflowInstance
+from durable.models import ACTIVE, Status, WorkflowInstance
 
 INCIDENT_LOG_SIZE = 200
 
@@ -201,8 +201,6 @@ def _record(
         details = {"error_type": error.get("type"), "message": error.get("message")}
     if transition.incident is not None:
         append_incident(instance_id, {"kind": transition.incident, "at": moment.isoformat(), **details})
-    if transition.to in TERMINAL:
-        notify.instance_changed(instance_id)
     signals.send_on_commit(transition.signal, workflow_name, instance_id, transition.to, **extra)
 
 

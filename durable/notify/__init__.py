@@ -20,7 +20,7 @@ from durable.conf import settings
 
 logger = logging.getLogger(__name__)
 
-# The channels: django-q2 tasks enqueued, timers written, instances that published or ended.
+# The channels: django-q2 tasks enqueued, timers written, values instances published.
 TASKS = "tasks"
 TIMERS = "timers"
 INSTANCES = "instances"
@@ -98,7 +98,7 @@ def timer_set(due_at: dt.datetime) -> None:
 
 
 def instance_changed(instance_id: str, key: str | None = None, value: Any = UNSENT) -> None:
-    """Wake get_event and result() waiters of an instance: it published `key`, or it ended (no key)."""
+    """Wake get_event waiters of an instance: it published `key` (and `value`, when small)."""
     message: dict[str, Any] = {"i": instance_id}
     if key is not None:
         message["k"] = key

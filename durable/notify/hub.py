@@ -1,4 +1,4 @@
-"""One listener per process for everyone blocked in get_event or result(), woken per instance.
+"""One listener per process for everyone blocked in get_event, woken per instance.
 
 The listener (a LISTEN connection on PostgreSQL) exists only while someone waits: the first
 waiter opens it, the last one to leave closes it, so an idle web process holds no connection and
@@ -40,8 +40,8 @@ class Watch:
             self._arrived.notify_all()
 
     def wait(self, timeout: float) -> list[dict[str, Any]]:
-        """The messages that came within `timeout` seconds: {"k", "v"} for a value, {} for an end,
-        LOOK after a reconnect (anything may have happened)."""
+        """The messages that came within `timeout` seconds: {"k", "v"} for a value ({"k"} alone
+        for one too big to carry), LOOK after a reconnect (anything may have happened)."""
         with self._arrived:
             if not self._messages:
                 self._arrived.wait(timeout)

@@ -131,3 +131,36 @@ def test_notify__the_hub_wakes_a_watch_and_lets_its_listener_go_after_the_last(l
     if connection.vendor == "postgresql":
         time.sleep(0.5)
         assert hub_listeners() == 1, "only the fixture's listener is left: the hub closed its own"
+
+
+def test_notify__a_listen_connection_that_hears_nothing_is_not_trusted(monkeypatch, caplog):
+    if connection.vendor != "postgresql":
+        pytest.skip("a LISTEN connection is PostgreSQL's")
+    from durable.notify import postgres
+
+    # As behind a pooler in transaction mode: LISTEN succeeds, nothing ever arrives.
+    monkeypatch.setattr(postgres.PostgresListener, "_probe", lambda self, conn: False)
+    deaf = postgres.PostgresListener([notify.TIMERS])
+    assert not deaf.healthy and deaf.connection is None
+    assert "hears nothing" in caplog.text and "DURABLE_NOTIFY = False" in caplog.text
+    assert notify.poll_interval(deaf, 0.05) == 0.05, "its owner polls at the old interval"
+    assert deaf.wait(0.01) == [], "and it does not try again at once"
+    deaf.close()
+
+
+def test_notify__a_new_listen_connection_proves_it_hears_before_it_is_trusted(monkeypatch):
+    if connection.vendor != "postgresql":
+        pytest.skip("a LISTEN connection is PostgreSQL's")
+    from durable.notify import postgres
+
+    heard = []
+    original = postgres.PostgresListener._probe
+
+    def probe(self, conn):
+        heard.append(original(self, conn))
+        return heard[-1]
+
+    monkeypatch.setattr(postgres.PostgresListener, "_probe", probe)
+    listener = postgres.PostgresListener([notify.TIMERS])
+    assert heard == [True] and listener.healthy
+    listener.close()

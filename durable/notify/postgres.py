@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import time
+import uuid
 
 import psycopg
 from django.db import connections
@@ -19,6 +20,9 @@ APPLICATION_NAME = "durable-listen"
 # Parameters Django adds for its own cursors, not for a plain connection.
 DJANGO_ONLY = {"context", "cursor_factory", "prepare_threshold", "server_side_binding", "pool"}
 RECONNECT_SECONDS = 1.0
+# How long a new LISTEN connection waits for its own probe, and how long a deaf one is left alone.
+PROBE_SECONDS = 1.0
+DEAF_RETRY_SECONDS = 60.0
 
 
 def send(channel: str, payload: str) -> None:
@@ -44,6 +48,8 @@ class PostgresListener:
         self.healthy = False
         self._retry_at = 0.0
         self._warned = False
+        # What arrived while the probe waited, handed over by the next wait().
+        self._early: list[tuple[str, str]] = []
         self._connect()
 
     def _connect(self) -> bool:
@@ -52,10 +58,24 @@ class PostgresListener:
             connection = connect()
             for channel in self.channels:
                 connection.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
+            heard = self._probe(connection)
         except psycopg.Error as exc:
             self._retry_at = time.monotonic() + RECONNECT_SECONDS
             if not self._warned:
                 logger.warning("cannot LISTEN for wake-ups (%s); polling until it can", exc)
+                self._warned = True
+            self.healthy = False
+            return False
+        if not heard:
+            # A pooler in transaction mode (pgbouncer) takes LISTEN and never delivers.
+            connection.close()
+            self._retry_at = time.monotonic() + DEAF_RETRY_SECONDS
+            if not self._warned:
+                logger.warning(
+                    "LISTEN on this database connection hears nothing (a pooler in transaction mode?): "
+                    "polling instead. Point durable's database at the server or a session-mode pooler, "
+                    "or set DURABLE_NOTIFY = False."
+                )
                 self._warned = True
             self.healthy = False
             return False
@@ -64,6 +84,19 @@ class PostgresListener:
         self._warned = False
         return True
 
+    def _probe(self, connection: psycopg.Connection) -> bool:
+        """Send ourselves a notification over another connection; True once it arrives."""
+        token = f"probe {uuid.uuid4().hex}"
+        with connect() as sender:
+            sender.execute("SELECT pg_notify(%s, %s)", [self.channels[0], token])
+        deadline = time.monotonic() + PROBE_SECONDS
+        while (left := deadline - time.monotonic()) > 0:
+            for note in connection.notifies(timeout=left, stop_after=1):
+                if note.payload == token:
+                    return True
+                self._early.append((note.channel[len(PREFIX) :], note.payload))
+        return False
+
     def wait(self, timeout: float) -> list[tuple[str, str]]:
         if not self.healthy:
             if time.monotonic() >= self._retry_at and self._connect():
@@ -71,6 +104,9 @@ class PostgresListener:
             time.sleep(timeout)
             return []
         assert self.connection is not None
+        if self._early:
+            early, self._early = self._early, []
+            return early
         try:
             received = [
                 (n.channel[len(PREFIX) :], n.payload) for n in self.connection.notifies(timeout=timeout, stop_after=1)

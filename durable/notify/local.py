@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import atexit
 import errno
+import functools
 import hashlib
 import itertools
 import logging
@@ -34,7 +35,12 @@ def directory() -> Path | None:
     """Where this database's listening sockets live; None for an in-memory database or no AF_UNIX."""
     if not hasattr(socket, "AF_UNIX"):
         return None
-    name = str(connections[db.alias()].settings_dict["NAME"])
+    return _directory_of(str(connections[db.alias()].settings_dict["NAME"]))
+
+
+@functools.lru_cache(maxsize=16)
+def _directory_of(name: str) -> Path | None:
+    # Every send asks (twice: transport() and send()); the path, hash and temp dir are per file.
     if not name or name == ":memory:" or name.startswith("file:"):
         return None
     digest = hashlib.sha256(os.path.realpath(name).encode()).hexdigest()[:16]

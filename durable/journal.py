@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from django.db import connections
 from django.db.models import Exists, F, OuterRef, Q
 
 from durable import db, notify
@@ -330,6 +331,41 @@ def count_duplicate(source: str, event_id: str) -> bool:
     return bool(Event.objects.filter(source=source, event_id=event_id).update(duplicates=F("duplicates") + 1))
 
 
+def store_event(
+    record: dict[str, Any],
+    *,
+    received_at: dt.datetime,
+    target_id: str | None = None,
+    dispatched_at: dt.datetime | None = None,
+) -> Event | None:
+    """Insert one validated event row, or count a repeat of its (source, id) and return None."""
+    event = _event_row(record, received_at=received_at, target_id=target_id, dispatched_at=dispatched_at)
+    connection = connections[db.alias()]
+    if connection.vendor != "postgresql":
+        if count_duplicate(event.source, event.event_id):
+            return None
+        event.save(force_insert=True)
+        return event
+    # One statement for what is otherwise an UPDATE that finds nothing and an INSERT: a row that
+    # was inserted has no xmax yet, a repeat counted on the stored row has this transaction's.
+    fields = [f for f in Event._meta.concrete_fields if not f.primary_key]
+    ops, table = connection.ops, connection.ops.quote_name(Event._meta.db_table)
+    sql = (
+        f"INSERT INTO {table} ({', '.join(ops.quote_name(str(f.column)) for f in fields)}) "
+        f"VALUES ({', '.join(['%s'] * len(fields))}) ON CONFLICT (source, event_id) "
+        f"DO UPDATE SET duplicates = {table}.duplicates + 1 RETURNING seq, xmax = 0"
+    )
+    params = [f.get_db_prep_save(getattr(event, f.attname), connection) for f in fields]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        seq, inserted = cursor.fetchone()
+    if not inserted:
+        return None
+    event.seq = seq
+    event._state.adding = False
+    return event
+
+
 def record_event(
     record: dict[str, Any],
     *,
@@ -338,10 +374,22 @@ def record_event(
     dispatched_at: dt.datetime | None = None,
 ) -> Event:
     """Insert one validated event row; the caller has checked (source, id) is new."""
+    event = _event_row(record, received_at=received_at, target_id=target_id, dispatched_at=dispatched_at)
+    event.save(force_insert=True)
+    return event
+
+
+def _event_row(
+    record: dict[str, Any],
+    *,
+    received_at: dt.datetime,
+    target_id: str | None = None,
+    dispatched_at: dt.datetime | None = None,
+) -> Event:
     time = record.get("time")
     if isinstance(time, str):
         time = dt.datetime.fromisoformat(time)
-    return Event.objects.create(
+    return Event(
         event_id=record["id"],
         source=record["source"],
         type=record["type"],

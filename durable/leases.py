@@ -123,24 +123,39 @@ def claim(owner: str, limit: int, lease_seconds: float, only: str | None = None)
 def wake_and_claim(instance_id: str, owner: str, lease_seconds: float, moment: dt.datetime) -> dict[str, Any] | None:
     """Wake an instance and claim it for `owner` in one statement (the timer loop taking the
     instance its timer woke, inside the firing transaction); None if it is not claimable."""
+    return _claim_by_id(instance_id, owner, lease_seconds, moment, wake=True)
+
+
+def claim_one(instance_id: str, owner: str, lease_seconds: float) -> dict[str, Any] | None:
+    """Claim one instance by id if it is due and nobody holds it (the timer loop's runner taking
+    an instance an event woke); None if a worker has it, it ran already or it is not due."""
+    return _claim_by_id(instance_id, owner, lease_seconds, db.now(), wake=False)
+
+
+def _claim_by_id(
+    instance_id: str, owner: str, lease_seconds: float, moment: dt.datetime, *, wake: bool
+) -> dict[str, Any] | None:
     connection = connections[db.alias()]
     ops, table = connection.ops, connection.ops.quote_name(WorkflowInstance._meta.db_table)
     statuses = sorted(CLAIMABLE)
     stamp = ops.adapt_datetimefield_value(moment)
     returning = ", ".join(ops.quote_name(f) for f in CLAIM_COLUMNS)
+    woken = "run_after = %s, wake_seq = wake_seq + 1, " if wake else ""
+    due = "" if wake else "AND run_after IS NOT NULL AND run_after <= %s "
     sql = (
-        f"UPDATE {table} SET run_after = %s, wake_seq = wake_seq + 1, updated_at = %s, waiting_for = NULL, "
-        "status = %s, lease_owner = %s, lease_expires_at = %s, failed_runs = failed_runs + 1 "
-        f"WHERE id = %s AND status IN ({', '.join(['%s'] * len(statuses))}) "
+        f"UPDATE {table} SET {woken}updated_at = %s, waiting_for = NULL, status = %s, lease_owner = %s, "
+        f"lease_expires_at = %s, failed_runs = failed_runs + 1 WHERE id = %s {due}"
+        f"AND status IN ({', '.join(['%s'] * len(statuses))}) "
         f"AND (lease_expires_at IS NULL OR lease_expires_at < %s) RETURNING {returning}"
     )
     params = [
-        stamp,
+        *([stamp] if wake else []),
         stamp,
         Status.RUNNING,
         owner,
         ops.adapt_datetimefield_value(moment + dt.timedelta(seconds=lease_seconds)),
         instance_id,
+        *([] if wake else [stamp]),
         *statuses,
         stamp,
     ]

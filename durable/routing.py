@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Exists, OuterRef
+from django.db import connections
 
-from durable import db, journal, leases, transitions
+from durable import db, journal, leases, notify, transitions
 from durable.engine import codec, matching
 from durable.engine.registry import registry
 from durable.engine.types import ReceivedEvent
-from durable.models import TERMINAL, Delivery, Event, HistoryStep, Wait, WaitShape
+from durable.models import TERMINAL, Delivery, Event, HistoryStep, Wait, WaitShape, WorkflowInstance
 
 STARTER_NAMESPACE = uuid.UUID("0b6d8f3e-51a4-4c1e-8e4f-2d7c9a6b5e30")
 
@@ -66,30 +67,60 @@ def _resolvable(event: Event) -> list[tuple[str, int, str, bool]]:
     shapes = WaitShape.objects.filter(event_type=event.type).values_list("shape", "paths")
     keys = {shape: k for shape, paths in shapes if (k := matching.event_key(paths, event.data, event.subject))}
     journal.key_event(event, keys)
-    if event.target_id is not None:
-        waits = Wait.objects.filter(instance_id=event.target_id, event_type=event.type)
-    elif keys:
-        waits = Wait.objects.filter(event_type=event.type, match_key__in=set(keys.values()))
-    else:
+    if event.target_id is None and not keys:
         return []
-    rows = (
-        waits.filter(instance__created_at__lte=event.received_at)
-        .exclude(instance__status__in=TERMINAL)
-        # A position recorded meanwhile (a wait left from older code) is never resolved again,
-        # and an instance that took this event already (a later wait consumed it) gets no repeat.
-        .filter(~Exists(HistoryStep.objects.filter(instance_id=OuterRef("instance_id"), position=OuterRef("position"))))
-        .filter(~Exists(Delivery.objects.filter(instance_id=OuterRef("instance_id"), event_id=event.seq)))
-    )
     found: dict[str, tuple[str, int, str, bool]] = {}
-    for instance_id, position, name, match, subject, timeout_at in rows.order_by("instance_id").values_list(
-        "instance_id", "position", "name", "match", "subject", "timeout_at"
-    ):
+    for instance_id, position, name, match, subject, timeout_at in _open_waits(event, set(keys.values())):
         if matching.matches(match, subject, event.data, event.subject):
             found.setdefault(instance_id, (instance_id, position, name, timeout_at is not None))
-    if found:
-        # Instance rows before wait rows, in id order, as cancel and the timer sweep lock them.
-        leases.lock_instances(found)
     return list(found.values())
+
+
+def _open_waits(event: Event, keys: set[str]) -> list[tuple[str, int, str, Any, str | None, Any]]:
+    """The open waits for this event's type under one of `keys` (or on its target instance), of
+    instances that existed when it arrived and have not ended, in instance id order.
+
+    On PostgreSQL the same statement locks their instance rows, in id order: instance rows before
+    wait rows, as cancel and the timer sweep lock them. (A row whose instance ended meanwhile drops
+    out; a wait resolved meanwhile is caught by journal.resolve.)
+
+    Hand-written SQL: this runs on every event, and building the same statement through the ORM
+    (a join and two NOT EXISTS) took longer than the database took to answer it.
+    """
+    connection = connections[db.alias()]
+    ops = connection.ops
+    wait, instance = ops.quote_name(Wait._meta.db_table), ops.quote_name(WorkflowInstance._meta.db_table)
+    history, delivery = ops.quote_name(HistoryStep._meta.db_table), ops.quote_name(Delivery._meta.db_table)
+    params: list[Any] = [event.type]
+    if event.target_id is not None:
+        which = "w.instance_id = %s"
+        params.append(event.target_id)
+    else:
+        which = f"w.match_key IN ({', '.join(['%s'] * len(keys))})"
+        params += sorted(keys)
+    ended = sorted(TERMINAL)
+    params += [ops.adapt_datetimefield_value(event.received_at), *ended, event.seq]
+    sql = (
+        f"SELECT w.instance_id, w.{ops.quote_name('position')}, w.name, w.{ops.quote_name('match')}, w.subject, "
+        f"w.timeout_at FROM {wait} w JOIN {instance} i ON i.id = w.instance_id "
+        f"WHERE w.event_type = %s AND {which} AND i.created_at <= %s "
+        f"AND i.status NOT IN ({', '.join(['%s'] * len(ended))}) "
+        # A position recorded meanwhile (a wait left from older code) is never resolved again,
+        # and an instance that took this event already (a later wait consumed it) gets no repeat.
+        f"AND NOT EXISTS (SELECT 1 FROM {history} h WHERE h.instance_id = w.instance_id "
+        f"AND h.{ops.quote_name('position')} = w.{ops.quote_name('position')}) "
+        f"AND NOT EXISTS (SELECT 1 FROM {delivery} d WHERE d.instance_id = w.instance_id AND d.event_id = %s) "
+        "ORDER BY w.instance_id"
+    )
+    if connection.vendor == "postgresql":
+        sql += " FOR UPDATE OF i"
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        # Both backends hand JSON columns over as text (Django decodes them itself, as here).
+        return [
+            (row[0], row[1], row[2], json.loads(row[3]) if isinstance(row[3], str) else row[3], row[4], row[5])
+            for row in cursor.fetchall()
+        ]
 
 
 def _start_subscribers(event: Event, record: dict, moment: dt.datetime) -> list[str]:
@@ -124,13 +155,16 @@ def send(record: dict[str, Any], *, target_id: str | None = None) -> Accepted:
     moment = db.now()
     with db.atomic():
         # Senders of one type queue on its lock, so a repeat is seen here, not as a unique
-        # violation. (The same source and id under two types racing each other fail one of
-        # them with IntegrityError: nothing is stored for it, and its retry is a duplicate.)
+        # violation. (The same source and id under two types racing each other: on SQLite one
+        # writer at a time sees the other's row; on PostgreSQL the insert counts a repeat on it.)
         leases.lock_event_types([record["type"]])
-        if journal.count_duplicate(record["source"], record["id"]):
+        event = journal.store_event(record, received_at=moment, target_id=target_id, dispatched_at=moment)
+        if event is None:
             return Accepted(seq=None, duplicate=True)
-        event = journal.record_event(record, received_at=moment, target_id=target_id, dispatched_at=moment)
         routed = _route(event, moment)
+        if routed.resumed or routed.started:
+            # Heard at the commit by an idle runner, which may take one before any worker does.
+            notify.runnable(routed.resumed + routed.started)
     if routed.resumed or routed.started:
         db.request_run()
     return Accepted(seq=event.seq, duplicate=False, routed=routed)

@@ -44,3 +44,11 @@ def nap(ctx: durable.ActivityContext, seconds: float, step: str) -> str:
 def naps(ctx: durable.WorkflowContext, seconds: float) -> list:
     """Three naps in a row: a backlog of these keeps a drain busy."""
     return [nap(ctx, seconds, f"nap{i}") for i in range(3)]
+
+
+@durable.workflow
+def woken(ctx: durable.WorkflowContext, key: str) -> str:
+    """Waits for its event, then records one row: run twice, it would record two."""
+    event = ctx.wait_event(EVENT_TYPE, match={"key": key})
+    tally(ctx, key, "woken")
+    return event.id

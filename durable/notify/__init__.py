@@ -20,10 +20,12 @@ from durable.conf import settings
 
 logger = logging.getLogger(__name__)
 
-# The channels: django-q2 tasks enqueued, timers written, values instances published.
+# The channels: django-q2 tasks enqueued, timers written, values instances published, and
+# instances an event made runnable (the ids, for a timer loop's idle runner to claim at once).
 TASKS = "tasks"
 TIMERS = "timers"
 INSTANCES = "instances"
+RUNNABLE = "runnable"
 # PostgreSQL takes payloads under 8000 bytes; a value bigger than this is read, not carried.
 MAX_PAYLOAD_BYTES = 7000
 UNSENT = object()
@@ -95,6 +97,18 @@ def timer_set(due_at: dt.datetime) -> None:
     """Tell timer loops about a timer due before their next look of their own would find it."""
     if (due_at - db.now()).total_seconds() < 2 * float(settings.LISTEN_POLL) + 1:
         send(TIMERS, f"{due_at.timestamp():.6f}")
+
+
+def runnable(instance_ids: list[str]) -> None:
+    """Offer instances just made due to an idle runner (a worker is asked for them as well)."""
+    payload, size = [], 0
+    for instance_id in instance_ids:
+        size += len(instance_id.encode()) + 1
+        if size > MAX_PAYLOAD_BYTES:
+            break
+        payload.append(instance_id)
+    if payload:
+        send(RUNNABLE, "\n".join(payload))
 
 
 def instance_changed(instance_id: str, key: str | None = None, value: Any = UNSENT) -> None:

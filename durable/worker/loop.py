@@ -11,7 +11,7 @@ from typing import Any
 
 from django.db import close_old_connections, connections
 
-from durable import db, notify, timers
+from durable import db, leases, notify, timers
 from durable.conf import settings
 from durable.run import executor
 
@@ -45,7 +45,7 @@ class TimerLoop:
 
     def run(self) -> None:
         next_recovery = next_purge = 0.0
-        self.listener = notify.listen([notify.TIMERS])
+        self.listener = self.open_listener()
         try:
             while not self.stop.is_set():
                 try:
@@ -66,6 +66,10 @@ class TimerLoop:
                 self.sleep(pause)
         finally:
             self.close()
+
+    def open_listener(self) -> notify.Listener | None:
+        # With a runner, also hear of instances an event made runnable: an idle runner takes one.
+        return notify.listen([notify.TIMERS, notify.RUNNABLE] if self.runner else [notify.TIMERS])
 
     def close(self) -> None:
         """Stop listening and wait for the run in progress on the runner's thread."""
@@ -130,8 +134,29 @@ class TimerLoop:
                 if not channel:  # reconnected: whatever was sent meanwhile is unknown
                     self._look_at = 0.0
                     return
-                if self._hear(payload):
+                if channel == notify.RUNNABLE:
+                    self._take_offered(payload)
+                elif self._hear(payload):
                     return
+
+    def _take_offered(self, payload: str) -> None:
+        """Claim one of the instances an event just made runnable and run it, if the runner is idle.
+
+        The claim is the workers' own (lease and all), so whoever comes first runs it and the
+        other finds nothing; a failure here leaves the instance to the worker asked for it.
+        """
+        if self.runner is None or not self.runner.idle:
+            return
+        owner = executor.owner_id()
+        try:
+            for instance_id in payload.split("\n"):
+                row = leases.claim_one(instance_id, owner, float(settings.LEASE_SECONDS))
+                if row is not None:
+                    self.runner.start(row, owner)
+                    return
+        except Exception:
+            logger.exception("taking an instance an event woke failed; a worker runs it")
+            connections.close_all()
 
     def _hear(self, payload: str) -> bool:
         """Take in a timer's due time; True when it is sooner than the one we sleep towards."""
@@ -148,7 +173,7 @@ class TimerLoop:
 
 class Runner:
     """Runs, on a thread of the timer loop's process, the instance the loop claimed as its timer
-    fired: the sleeper resumes at its due instant instead of after a trip through django-q2.
+    fired or an event woke: it resumes at once instead of after a trip through django-q2.
     One at a time; while it is busy, fired instances go to the cluster as usual. The thread keeps
     its database connection between runs, as a django-q2 worker does."""
 

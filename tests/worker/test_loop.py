@@ -1,0 +1,114 @@
+"""The timer loop's runner takes an instance an event woke, once, and leaves it to the workers when
+it cannot: busy, failing, or beaten to it by another loop."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from django.db import DatabaseError
+
+import durable
+from durable import leases
+from durable.models import Status, WorkflowInstance
+from durable.run import executor
+from durable.worker.loop import TimerLoop
+from tests import wakeup_workflows as ww
+from tests.testapp.models import Ledger
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def waiting(key: str) -> str:
+    handle = durable.start(ww.woken, key, instance_id=key)
+    executor.run_due(max_seconds=2, only=key)
+    assert handle.status == Status.WAITING_FOR_EVENT
+    return key
+
+
+def send(key: str) -> None:
+    durable.send_event(ww.EVENT_TYPE, ww.EVENT_SOURCE, {"key": key}, id=f"{key}-go")
+
+
+def listening_loop() -> TimerLoop:
+    loop = TimerLoop()
+    loop.listener = loop.open_listener()
+    assert loop.listener is not None, "a wake-up channel on this database"
+    return loop
+
+
+def hear(loop: TimerLoop, instance_id: str, seconds: float = 2.0) -> None:
+    """Let the loop wait (and hear what it hears) until the runner has run `instance_id` or time is up."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        loop.sleep(0.05)
+        if WorkflowInstance.objects.get(id=instance_id).status == Status.COMPLETED:
+            return
+
+
+def rows(key: str) -> int:
+    return Ledger.objects.filter(step=f"{key}:woken").count()
+
+
+def test_loop__an_idle_runner_runs_the_instance_an_event_woke_without_any_worker():
+    loop = listening_loop()
+    try:
+        key = waiting("runner-takes")
+        send(key)
+        hear(loop, key)
+    finally:
+        loop.close()
+    # No django-q2 worker runs in this test: only the loop's runner can have run it.
+    assert durable.get_handle(key).status == Status.COMPLETED
+    assert rows(key) == 1
+
+
+def test_loop__a_busy_runner_leaves_the_instance_to_the_workers(monkeypatch):
+    loop = listening_loop()
+    monkeypatch.setattr(type(loop.runner), "idle", property(lambda self: False))
+    try:
+        key = waiting("runner-busy")
+        send(key)
+        hear(loop, key, seconds=0.5)
+    finally:
+        loop.close()
+    instance = WorkflowInstance.objects.get(id=key)
+    assert instance.status == Status.WAITING_FOR_EVENT and instance.run_after is not None, "due, for a worker"
+    executor.run_due(max_seconds=2, only=key)
+    assert durable.get_handle(key).status == Status.COMPLETED and rows(key) == 1
+
+
+def test_loop__a_failing_claim_is_logged_and_the_workers_run_the_instance(monkeypatch, caplog):
+    def broken(*args, **kwargs):
+        raise DatabaseError("connection reset")
+
+    loop = listening_loop()
+    try:
+        key = waiting("runner-fails")
+        monkeypatch.setattr(leases, "claim_one", broken)
+        send(key)
+        hear(loop, key, seconds=0.5)
+    finally:
+        loop.close()
+    assert "a worker runs it" in caplog.text
+    monkeypatch.undo()
+    executor.run_due(max_seconds=2, only=key)
+    assert durable.get_handle(key).status == Status.COMPLETED and rows(key) == 1
+
+
+def test_loop__two_loops_hear_the_same_event_and_it_runs_once():
+    first, second = listening_loop(), listening_loop()
+    try:
+        keys = [waiting(f"runner-race-{i}") for i in range(3)]
+        for key in keys:
+            send(key)
+            # Both hear it; whichever claims first runs it, the other finds it leased or done.
+            second.sleep(0.02)
+            hear(first, key)
+        for key in keys:
+            hear(second, key, seconds=0.2)
+    finally:
+        first.close()
+        second.close()
+    assert [durable.get_handle(k).status for k in keys] == [Status.COMPLETED] * 3
+    assert [rows(k) for k in keys] == [1, 1, 1]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,23 +29,30 @@ def fire_due(limit: int = FIRE_BATCH) -> int:
     return fire_and_take(limit)[0]
 
 
-def fire_and_take(limit: int = FIRE_BATCH, *, owner: str | None = None) -> tuple[int, dict[str, Any] | None]:
+def fire_and_take(
+    limit: int = FIRE_BATCH, *, owner: str | None = None, at: dt.datetime | None = None
+) -> tuple[int, dict[str, Any] | None]:
     """Fire due timers; with `owner`, also claim one woken instance for it in the same transaction.
 
     The timer loop runs that one itself at once, without a trip through django-q2; a worker is
-    asked for the others. Returns how many timers fired and the claimed row (or None).
+    asked for the others. With `at` (a moment a few milliseconds ahead, PostgreSQL only) the
+    timers due by then are fired now, recorded at `at`, and committed once `at` has come: nothing
+    is seen to end before its due time, and all the work but the commit is done when it comes.
+    Returns how many timers fired and the claimed row (or None).
     """
     moment = db.now()
     taken = None
     with db.atomic():
         postgres = db.is_postgres()
-        due = journal.due_timers(moment, limit, skip_locked=postgres)
+        by = at if at is not None and postgres and at > moment else moment
+        due = journal.due_timers(by, limit, skip_locked=postgres)
         if not due:
             return 0, None
         # Instance rows before wait rows, as cancel and dispatch lock them; skip busy ones.
         held = leases.lock_instances({t.instance_id for t in due}, skip_locked=True)
         due = [t for t in due if t.instance_id in held]
-        woken = journal.fire(due, moment)
+        # Recorded at the due moment (`by`), seen by nobody before the commit, which waits for it.
+        woken = journal.fire(due, by)
         if owner is not None and woken:
             first = min(woken)
             taken = leases.wake_and_claim(first, owner, float(settings.LEASE_SECONDS), moment)
@@ -53,8 +61,16 @@ def fire_and_take(limit: int = FIRE_BATCH, *, owner: str | None = None) -> tuple
         leases.wake(woken, moment, waiting_for=None)
         if woken:
             db.request_run()
+        if by > moment:
+            _wait_until(by)
     logger.debug("timers fired", extra={"count": len(due), "woken": len(woken) + (taken is not None)})
     return len(due), taken
+
+
+def _wait_until(moment: dt.datetime) -> None:
+    """Sleep until this machine's clock reaches `moment`."""
+    while (left := (moment - db.now()).total_seconds()) > 0:
+        time.sleep(left)
 
 
 @dataclass

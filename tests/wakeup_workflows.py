@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import time
 
@@ -52,3 +53,11 @@ def woken(ctx: durable.WorkflowContext, key: str) -> str:
     event = ctx.wait_event(EVENT_TYPE, match={"key": key})
     tally(ctx, key, "woken")
     return event.id
+
+
+@durable.workflow
+def punctual(ctx: durable.WorkflowContext, seconds: float) -> dict:
+    """Sleeps to a due time fixed beforehand and says when it resumed."""
+    due = ctx.now() + dt.timedelta(seconds=seconds)
+    ctx.sleep_until(due)
+    return {"due_at": due.isoformat(), "resumed_at": ctx.now().isoformat()}

@@ -20,6 +20,9 @@ logger = logging.getLogger(__name__)
 # The longest single wait, so a stop is seen within it even while a listener waits.
 STOP_CHECK_SECONDS = 0.25
 BUSY_RETRY_SECONDS = 0.005
+# How far ahead of a timer's due time the loop starts firing it (PostgreSQL): about what the
+# firing transaction takes, so only its commit, held back until the due time, is left then.
+LEAD_SECONDS = 0.003
 PURGE_SECONDS = 60.0
 
 
@@ -84,7 +87,8 @@ class TimerLoop:
         """Fire what is due; return how long to sleep before the next look."""
         moment = db.now()
         known = self._next_due
-        if time.monotonic() >= self._look_at or (known is not None and known <= moment):
+        soon = known is not None and (known - moment).total_seconds() <= self.lead
+        if time.monotonic() >= self._look_at or soon:
             fired = self._look(moment)
             if fired >= timers.FIRE_BATCH:
                 return 0.0
@@ -93,24 +97,32 @@ class TimerLoop:
         if self._next_due is not None:
             until = (self._next_due - moment).total_seconds()
             # A timer still due after firing belongs to an instance busy elsewhere: try again soon.
-            wait = min(wait, BUSY_RETRY_SECONDS if until <= 0 else until)
+            wait = min(wait, BUSY_RETRY_SECONDS if until <= 0 else max(0.0, until - self.lead))
         return wait
+
+    @property
+    def lead(self) -> float:
+        """How early the loop looks: ahead of due on PostgreSQL, at the due time on SQLite."""
+        return LEAD_SECONDS if db.is_postgres() else 0.0
 
     def _look(self, moment: dt.datetime) -> int:
         """Read the earliest due time; fire what is due."""
         self.looks += 1
         fired = 0
         known = self._next_due
-        # Woken for a timer we know is due: fire straight away (the read after firing finds the next).
-        due = known if known is not None and known <= moment else timers.next_due()
-        if due is not None and due <= moment:
+        # Woken for a timer we know is (all but) due: fire straight away (the read after firing
+        # finds the next).
+        ahead = moment + dt.timedelta(seconds=self.lead)
+        due = known if known is not None and known <= ahead else timers.next_due()
+        if due is not None and due <= ahead:
+            at = max(due, moment)
             if self.runner is not None and self.runner.idle:
                 owner = executor.owner_id()
-                fired, taken = timers.fire_and_take(owner=owner)
+                fired, taken = timers.fire_and_take(owner=owner, at=at)
                 if taken is not None:
                     self.runner.start(taken, owner)
             else:
-                fired = timers.fire_due()
+                fired = timers.fire_and_take(at=at)[0]
             self.fired += fired
             if self.shared_fired is not None:
                 with self.shared_fired.get_lock():

@@ -1,16 +1,17 @@
 """The timer loop's runner takes an instance an event woke, once, and leaves it to the workers when
-it cannot: busy, failing, or beaten to it by another loop."""
+it cannot: busy, failing, or beaten to it by another loop; timers read ahead still fire on time."""
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 
 import pytest
-from django.db import DatabaseError
+from django.db import DatabaseError, connection
 
 import durable
-from durable import leases
-from durable.models import Status, WorkflowInstance
+from durable import db, leases, timers
+from durable.models import HistoryStep, Status, Timer, WorkflowInstance
 from durable.run import executor
 from durable.worker.loop import TimerLoop
 from tests import wakeup_workflows as ww
@@ -112,3 +113,39 @@ def test_loop__two_loops_hear_the_same_event_and_it_runs_once():
         second.close()
     assert [durable.get_handle(k).status for k in keys] == [Status.COMPLETED] * 3
     assert [rows(k) for k in keys] == [1, 1, 1]
+
+
+def sleeping(instance_id: str, seconds: float) -> dt.datetime:
+    durable.start(ww.punctual, seconds, instance_id=instance_id)
+    executor.run_due(max_seconds=2, only=instance_id)
+    due = Timer.objects.get(instance_id=instance_id).due_at
+    return due
+
+
+def test_loop__timers_read_ahead_fire_at_their_due_time_never_before():
+    due = sleeping("ahead-direct", 0.3)
+    while (due - db.now()).total_seconds() > 0.02:
+        time.sleep(0.005)
+    fired, _ = timers.fire_and_take(at=due)
+    if connection.vendor == "postgresql":
+        # Read and locked 20 ms early, fired once the due time came.
+        assert fired == 1 and db.now() >= due
+        step = HistoryStep.objects.get(instance_id="ahead-direct", kind="sleep")
+        assert step.recorded_at >= due
+    else:
+        assert fired == 0, "SQLite fires nothing ahead: its one writer is not held waiting"
+
+    keys = [f"ahead-loop-{i}" for i in range(5)]
+    for i, key in enumerate(keys):
+        sleeping(key, 0.2 + i * 0.05)
+    loop = listening_loop()
+    try:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline and not all(durable.get_handle(k).status == Status.COMPLETED for k in keys):
+            loop.sleep(loop.tick())
+            executor.run_due(max_seconds=1)  # those the busy runner left to the workers
+    finally:
+        loop.close()
+    for key in keys:
+        result = durable.get_handle(key).result()
+        assert result["resumed_at"] >= result["due_at"], f"{key} resumed before its due time"

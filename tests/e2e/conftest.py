@@ -79,3 +79,64 @@ def redis_broker(monkeypatch) -> RedisBroker:
         wakeup, "enqueue", lambda: pushed.append(async_task(wakeup.DRAIN_TASK, broker=broker, save=False))
     )
     return RedisBroker(url, broker, pushed)
+
+
+PGBOUNCER = ("/usr/sbin/pgbouncer", "/usr/bin/pgbouncer")
+
+
+@pytest.fixture
+def pgbouncer(tmp_path):
+    """pgbouncer in transaction mode in front of the test database's server (PostgreSQL only).
+
+    Yields the URL of the test database through it. Debian's pgbouncer (.ci/run installs it);
+    it refuses to run as root, so as root it runs as nobody.
+    """
+    import os
+    import shutil
+    import socket
+    import subprocess
+    import time
+
+    from project import processes
+    from tests.conftest import is_postgres, test_database_url
+
+    if not is_postgres():
+        pytest.skip("pgbouncer pools PostgreSQL connections")
+    binary = next((p for p in PGBOUNCER if Path(p).exists()), None) or shutil.which("pgbouncer")
+    if binary is None:
+        pytest.fail("pgbouncer is missing: apt-get install -y pgbouncer (.ci/run does it).")
+    server = test_database_url()
+    host_port = server.split("@", 1)[1].split("/", 1)[0]
+    host, port = host_port.split(":")
+    listen = processes.pick_port(0)
+    user = server.split("://", 1)[1].split("@", 1)[0]
+    folder = tmp_path / "pgbouncer"
+    folder.mkdir()
+    config = folder / "pgbouncer.ini"
+    config.write_text(
+        f"[databases]\n* = host={host} port={port} user={user}\n\n"
+        f"[pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = {listen}\nauth_type = any\n"
+        "pool_mode = transaction\nmax_client_conn = 200\ndefault_pool_size = 20\nunix_socket_dir =\n"
+        "ignore_startup_parameters = extra_float_digits,options\n"
+    )
+    folder.chmod(0o755)
+    config.chmod(0o644)
+    args = [binary, *(["-u", "nobody"] if os.geteuid() == 0 else []), str(config)]
+    log = (folder / "pgbouncer.log").open("wb")
+    process = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", listen), timeout=0.5).close()
+            break
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                log.close()
+                pytest.fail(f"pgbouncer did not start: {(folder / 'pgbouncer.log').read_text()[-2000:]}")
+            time.sleep(0.05)
+    try:
+        yield server.replace(host_port, f"127.0.0.1:{listen}")
+    finally:
+        process.terminate()
+        process.wait(10)
+        log.close()

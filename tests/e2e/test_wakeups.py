@@ -1,5 +1,6 @@
 """Every wake-up arrives once, by the fast path and by each fallback: LISTEN/NOTIFY, local sockets,
-NOTIFY turned off, the LISTEN connections killed mid-run, the Redis broker."""
+NOTIFY turned off, the LISTEN connections killed mid-run, the Redis broker, a real pgbouncer in
+transaction mode (LISTEN accepted, never heard)."""
 
 from __future__ import annotations
 
@@ -79,6 +80,7 @@ MODES = {
     "listen connections killed": "postgresql",
     "sockets removed": "sqlite",
     "redis broker": "postgresql sqlite",
+    "behind pgbouncer": "postgresql",
 }
 
 
@@ -92,8 +94,10 @@ def test_wakeups__every_start_event_timer_and_value_arrives_once(mode, worker_fa
         settings.DURABLE_NOTIFY = False
     if mode == "redis broker":
         env.update(request.getfixturevalue("redis_broker").env)
-    for _ in range(2):
-        worker_factory(**env)
+    if mode == "behind pgbouncer":
+        # In transaction mode LISTEN is accepted and never heard: the workers must notice and poll.
+        env["DATABASE_URL"] = request.getfixturevalue("pgbouncer")
+    workers = [worker_factory(**env) for _ in range(2)]
     if is_postgres() and mode == "notify off":
         assert listeners() == 0, "no LISTEN connection while notifications are off"
     if is_postgres() and mode == "fast path":
@@ -145,6 +149,9 @@ def test_wakeups__every_start_event_timer_and_value_arrives_once(mode, worker_fa
         assert hits > 0, f"{mode}: the disruption never hit anything"
     if mode == "redis broker":
         assert request.getfixturevalue("redis_broker").pushed, "the wake-ups went through Redis"
+    if mode == "behind pgbouncer":
+        for worker in workers:
+            assert b"hears nothing (a pooler in transaction mode?)" in worker.log_path.read_bytes()
     if is_postgres() and mode == "listen connections killed":
         wait_for(lambda: listeners() >= 4, timeout=10, what="the LISTEN connections to come back")
     print(

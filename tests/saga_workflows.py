@@ -1,0 +1,135 @@
+"""Saga workflows the tests run in-process and in real worker subprocesses: reservations undone in reverse."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import durable
+from tests.testapp.models import Ledger
+
+QUICK = durable.RetryPolicy(max_attempts=2, initial_interval=0.05, backoff=1.0)
+# Flipped by the replay test to change the code under a recorded history.
+ARMING = {"explicit": True}
+
+
+def _write(ctx: durable.ActivityContext, step: str) -> None:
+    Ledger.objects.create(instance_id=ctx.instance_id, step=step, pid=os.getpid(), finished=time.time())
+
+
+def _undone(ctx: durable.ActivityContext) -> str:
+    """What ctx.compensating says, as a ledger step: "<activity>@<position>=<ref>"."""
+    undone = ctx.compensating
+    if undone is None:
+        return "none"
+    ref = undone.result["ref"] if isinstance(undone.result, dict) else undone.result
+    return f"{undone.activity_name}@{undone.position}={ref}"
+
+
+@durable.activity(name="saga.release")
+def release(ctx: durable.ActivityContext, what: str) -> None:
+    _write(ctx, f"release:{what}:{_undone(ctx)}")
+
+
+@durable.activity(name="saga.reserve", compensation=release)
+def reserve(ctx: durable.ActivityContext, what: str) -> dict:
+    _write(ctx, f"reserve:{what}")
+    return {"ref": f"{what}-ref"}
+
+
+@durable.activity(name="saga.explode", retry=durable.RetryPolicy(max_attempts=1))
+def explode(ctx: durable.ActivityContext, what: str) -> None:
+    raise RuntimeError(f"no {what} available")
+
+
+@durable.workflow(name="saga.three_then_fail")
+def three_then_fail(ctx: durable.WorkflowContext) -> None:
+    for what in ("flight", "hotel", "car"):
+        reserve(ctx, what)
+    explode(ctx, "insurance")
+
+
+@durable.workflow(name="saga.reserve_then_wait")
+def reserve_then_wait(ctx: durable.WorkflowContext) -> str:
+    reserve(ctx, "seat")
+    ctx.add_compensation(release, "deposit")
+    ctx.wait_event("saga.go", match={"id": ctx.instance_id})
+    reserve(ctx, "never")
+    return "went on"
+
+
+@durable.workflow(name="saga.compensate_on_timeout")
+def compensate_on_timeout(ctx: durable.WorkflowContext) -> dict:
+    reserve(ctx, "a")
+    reserve(ctx, "b")
+    try:
+        ctx.wait_event("saga.confirmed", timeout=0.2)
+    except durable.WaitTimeout:
+        ctx.compensate()
+    reserve(ctx, "c")
+    return {"status": "timed out, undone, went on"}
+
+
+@durable.activity(name="saga.fragile_release", retry=QUICK)
+def fragile_release(ctx: durable.ActivityContext, what: str, fault: str) -> None:
+    if Path(fault).exists():
+        raise ConnectionError(f"the {what} service is down")
+    _write(ctx, f"release:{what}:{_undone(ctx)}")
+
+
+@durable.activity(name="saga.fragile_reserve", compensation=fragile_release)
+def fragile_reserve(ctx: durable.ActivityContext, what: str, fault: str) -> dict:
+    _write(ctx, f"reserve:{what}")
+    return {"ref": f"{what}-ref"}
+
+
+@durable.workflow(name="saga.undo_keeps_failing")
+def undo_keeps_failing(ctx: durable.WorkflowContext, fault: str) -> None:
+    reserve(ctx, "first")
+    fragile_reserve(ctx, "second", fault)
+    explode(ctx, "third")
+
+
+@durable.activity(name="saga.slow_release")
+def slow_release(ctx: durable.ActivityContext, what: str, seconds: float, marker: str) -> None:
+    with open(marker, "a") as fh:
+        fh.write(f"{what} {os.getpid()}\n")
+    time.sleep(seconds)
+    _write(ctx, f"release:{what}")
+
+
+@durable.activity(name="saga.slow_reserve", compensation=slow_release)
+def slow_reserve(ctx: durable.ActivityContext, what: str, seconds: float, marker: str) -> dict:
+    _write(ctx, f"reserve:{what}")
+    return {"ref": what}
+
+
+@durable.workflow(name="saga.slow_unwind")
+def slow_unwind(ctx: durable.WorkflowContext, seconds: float, marker: str) -> None:
+    for what in ("one", "two", "three"):
+        slow_reserve(ctx, what, seconds, marker)
+    explode(ctx, "four")
+
+
+@durable.workflow(name="saga.arms_then_sleeps")
+def arms_then_sleeps(ctx: durable.WorkflowContext) -> str:
+    reserve(ctx, "x")
+    if ARMING["explicit"]:
+        ctx.add_compensation(release, "extra")
+    ctx.sleep(0.05)
+    return "slept"
+
+
+@durable.workflow(name="saga.arms_bad")
+def arms_bad(ctx: durable.WorkflowContext) -> dict:
+    caught = {}
+    try:
+        ctx.add_compensation(print, "x")
+    except durable.DefinitionError as exc:
+        caught["not an activity"] = type(exc).__name__
+    try:
+        ctx.add_compensation(release, object())
+    except durable.EncodingError as exc:
+        caught["not JSON"] = type(exc).__name__
+    return caught

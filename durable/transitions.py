@@ -83,6 +83,14 @@ OPERATIONS = {name: TRANSITIONS[name] for name in ("pause", "resume", "retry", "
 START_PERMISSION = permissions.qualified(permissions.START_INSTANCE)
 
 
+def offered(transition: Transition, status: str, compensation: dict | None) -> bool:
+    """Whether an operator is offered `transition` for an instance in `status`: a paused one is
+    retried only when its compensations were running (one may have run out of attempts)."""
+    if status not in transition.allowed:
+        return False
+    return not (transition.name == "retry" and status == Status.PAUSED and not compensation)
+
+
 def get(instance_id: str) -> WorkflowInstance:
     """The instance, or InstanceNotFound."""
     row = WorkflowInstance.objects.filter(id=instance_id).first()

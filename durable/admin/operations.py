@@ -17,7 +17,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.urls import path, reverse
 
-from durable import client, permissions
+from durable import client, permissions, transitions
 from durable.admin.forms import SendEventForm
 from durable.exceptions import DurableError
 from durable.transitions import OPERATIONS, Transition
@@ -52,7 +52,11 @@ class InstanceOperations(admin.ModelAdmin):
 
     def operations_for(self, request, instance) -> list[Transition]:
         """The operations this user may apply to this instance in its current status."""
-        return [op for op in OPERATIONS.values() if instance.status in op.allowed and self._may(request, op)]
+        return [
+            op
+            for op in OPERATIONS.values()
+            if transitions.offered(op, instance.status, instance.compensation) and self._may(request, op)
+        ]
 
     def get_urls(self) -> list:
         name = f"{self.opts.app_label}_{self.opts.model_name}"

@@ -58,6 +58,8 @@ class InstanceSerializer(serializers.Serializer):  # an inspect.Summary
     updated_at = _moment()
     finished_at = _moment(allow_null=True)
     waiting_for = _stored()
+    compensation = _stored()
+    compensated = serializers.BooleanField(read_only=True)
 
 
 class StepSerializer(serializers.Serializer):  # an inspect.StepView
@@ -196,8 +198,21 @@ class StartSerializer(serializers.Serializer):
         return attrs
 
 
+class StrictBoolean(serializers.BooleanField):
+    """true or false and nothing else (DRF's BooleanField would take "yes" and 1)."""
+
+    def to_internal_value(self, data: Any) -> bool:
+        if not isinstance(data, bool):
+            raise serializers.ValidationError(f"Expected true or false, not {type(data).__name__}.")
+        return data
+
+
 class ReasonSerializer(serializers.Serializer):
     reason = StrictText(free_text=True, required=False, allow_blank=True, default="", max_length=2000)
+
+
+class CancelSerializer(ReasonSerializer):
+    compensate = StrictBoolean(required=False, default=True)
 
 
 class InstancePageSerializer(serializers.Serializer):

@@ -52,13 +52,24 @@ def run(definition: WorkflowDefinition, ctx: WorkflowContext, args: list, kwargs
     Suspension and non-determinism are decided by the context, not by what user code let
     through: a workflow that swallows either still ends the run that way.
     """
-    ended, value, exc = _attempt(ctx, lambda: definition.fn(ctx, *args, **kwargs))
-    if ended is not None:
-        return ended
-    if exc is not None:
+    failure: dict | None = None
+    try:
+        value = definition.fn(ctx, *args, **kwargs)
+    except Suspend:
+        return Outcome(SUSPENDED)
+    except Halt:
+        raise
+    except NonDeterminismError as exc:
+        return Outcome(NONDETERMINISTIC, error=describe(exc, with_traceback=False))
+    except Exception as exc:
+        halted = _halted(ctx)
+        if halted:
+            return halted
         failure = describe(exc)
+    if failure is not None:
         if not ctx.saga.armed or ctx._backend.failure_pauses():
             return Outcome(FAILED, error=failure)
+        # Outside the except block: a compensation's own errors are not chained to this one.
         return _unwind(ctx, lambda: ctx.saga.run(saga.FAILED), FAILED, failure)
     halted = _halted(ctx)
     if halted:
@@ -89,27 +100,13 @@ def compensate_cancelled(ctx: WorkflowContext, history: list) -> Outcome:
 
 def _unwind(ctx: WorkflowContext, run_saga: Callable[[], bool], kind: OutcomeKind, error: dict | None) -> Outcome:
     """Run the armed compensations; the outcome `kind` once they have all run."""
-    ended, compensated, exc = _attempt(ctx, run_saga)
-    if ended is not None:
-        return ended
-    if exc is not None:
-        raise exc  # compensations fail as steps (retried, then pausing): this is no user error
-    halted = _halted(ctx)
-    return halted or Outcome(kind, error=error, compensated=compensated)
-
-
-def _attempt(ctx: WorkflowContext, fn: Callable[[], Any]) -> tuple[Outcome | None, Any, Exception | None]:
-    """Call `fn`: (the Outcome when a suspension or non-determinism ended it, its value, what it raised)."""
     try:
-        return None, fn(), None
+        compensated = run_saga()
     except Suspend:
-        return Outcome(SUSPENDED), None, None
-    except Halt:
-        raise
+        return Outcome(SUSPENDED)
     except NonDeterminismError as exc:
-        return Outcome(NONDETERMINISTIC, error=describe(exc, with_traceback=False)), None, None
-    except Exception as exc:
-        return _halted(ctx), None, exc
+        return Outcome(NONDETERMINISTIC, error=describe(exc, with_traceback=False))
+    return _halted(ctx) or Outcome(kind, error=error, compensated=compensated)
 
 
 def _halted(ctx: WorkflowContext) -> Outcome | None:

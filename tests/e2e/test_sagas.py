@@ -1,0 +1,150 @@
+"""Sagas through a real durable_worker: unwinding after a failure, on cancel (in-process and over HTTP), on
+ctx.compensate(), a compensation that keeps failing, and a worker killed in the middle of one."""
+
+from __future__ import annotations
+
+import base64
+import json
+import urllib.request
+
+import pytest
+
+import durable
+from durable.models import HistoryStep, Status, WorkflowInstance
+from tests import saga_workflows as sw
+from tests.conftest import wait_for
+from tests.testapp.models import Ledger
+
+pytestmark = [pytest.mark.cluster, pytest.mark.django_db(transaction=True)]
+
+
+def ledger(instance_id: str) -> list[str]:
+    return list(Ledger.objects.filter(instance_id=instance_id).order_by("pk").values_list("step", flat=True))
+
+
+def ended(instance_id: str, status: str, timeout: float = 60) -> WorkflowInstance:
+    def check():
+        row = WorkflowInstance.objects.get(id=instance_id)
+        return row if row.status == status else None
+
+    return wait_for(check, timeout=timeout, what=f"{instance_id} to be {status}")  # type: ignore[return-value]
+
+
+def test_sagas__failure_compensate_and_a_failing_compensation_through_the_worker(worker, tmp_path):
+    fault = tmp_path / "down"
+    fault.write_text("down")
+    failing = durable.start(sw.three_then_fail)
+    timing_out = durable.start(sw.compensate_on_timeout)
+    stubborn = durable.start(sw.undo_keeps_failing, str(fault))
+
+    # Three activities with compensations, the fourth fails: newest first, each exactly once.
+    row = ended(failing.instance_id, Status.FAILED)
+    assert row.compensated is True and row.error["type"] == "ActivityError"
+    assert ledger(failing.instance_id) == [
+        "reserve:flight",
+        "reserve:hotel",
+        "reserve:car",
+        "release:car:saga.reserve@4=car-ref",
+        "release:hotel:saga.reserve@2=hotel-ref",
+        "release:flight:saga.reserve@0=flight-ref",
+    ]
+    compensations = HistoryStep.objects.filter(instance_id=failing.instance_id, kind="compensation")
+    assert list(compensations.values_list("status", flat=True)) == ["completed"] * 3
+
+    # ctx.compensate() in `except WaitTimeout:`, then the workflow goes on and completes.
+    assert timing_out.result(timeout=60) == {"status": "timed out, undone, went on"}
+    assert ledger(timing_out.instance_id) == [
+        "reserve:a",
+        "reserve:b",
+        "release:b:saga.reserve@2=b-ref",
+        "release:a:saga.reserve@0=a-ref",
+        "reserve:c",
+    ]
+
+    # A compensation that keeps failing pauses the instance; once fixed, retry runs it.
+    row = ended(stubborn.instance_id, Status.PAUSED)
+    assert "Compensation 'saga.fragile_release'" in row.status_reason
+    attempts = HistoryStep.objects.get(instance_id=stubborn.instance_id, kind="compensation").attempt
+    assert attempts == sw.QUICK.max_attempts
+    fault.unlink()
+    durable.retry(stubborn.instance_id)
+    row = ended(stubborn.instance_id, Status.FAILED)
+    assert row.compensated is True
+    assert ledger(stubborn.instance_id) == [
+        "reserve:first",
+        "reserve:second",
+        "release:second:saga.fragile_reserve@2=second-ref",
+        "release:first:saga.reserve@0=first-ref",
+    ]
+
+
+def post(url: str, body: dict, credentials: str) -> tuple[int, dict]:
+    request = urllib.request.Request(
+        url,
+        data=json.dumps(body).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json", "Authorization": f"Basic {credentials}"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return response.status, json.loads(response.read())
+
+
+def test_sagas__cancel_of_waiting_instances_in_process_and_over_http(worker, live_server):
+    from django.contrib.auth.models import User
+
+    User.objects.create_superuser("saga-operator", "", "pw")
+    credentials = base64.b64encode(b"saga-operator:pw").decode()
+    handles = {name: durable.start(sw.reserve_then_wait) for name in ("call", "call-no", "http", "http-no")}
+    for handle in handles.values():
+        wait_for(lambda h=handle: h.status == Status.WAITING_FOR_EVENT, timeout=30, what="the instance to wait")
+
+    durable.cancel(handles["call"].instance_id, "changed plans")
+    durable.cancel(handles["call-no"].instance_id, compensate=False)
+    code, answer = post(f"{live_server.url}/durable/cancel/{handles['http'].instance_id}", {}, credentials)
+    assert code == 200 and answer["status"] in (Status.COMPENSATING, Status.CANCELLED)
+    code, answer = post(
+        f"{live_server.url}/durable/instances/{handles['http-no'].instance_id}/cancel/",
+        {"compensate": False, "reason": "no undo"},
+        credentials,
+    )
+    assert code == 200 and answer["status"] == Status.CANCELLED and answer["compensated"] is False
+
+    for name in ("call", "http"):
+        row = ended(handles[name].instance_id, Status.CANCELLED)
+        assert row.compensated is True, name
+        assert ledger(row.id) == ["reserve:seat", "release:deposit:None@2=None", "release:seat:saga.reserve@0=seat-ref"]
+    assert WorkflowInstance.objects.get(id=handles["call"].instance_id).status_reason == "changed plans"
+    for name in ("call-no", "http-no"):
+        row = WorkflowInstance.objects.get(id=handles[name].instance_id)
+        assert row.status == Status.CANCELLED and row.compensated is False
+        assert ledger(row.id) == ["reserve:seat"]
+    with pytest.raises(durable.WorkflowCancelled):
+        handles["call"].result()
+
+
+def test_sagas__worker_killed_in_the_middle_of_the_second_compensation(worker_factory, tmp_path):
+    marker = tmp_path / "releases.txt"
+    first = worker_factory(DURABLE_LEASE_SECONDS="2")
+    handle = durable.start(sw.slow_unwind, 1.5, str(marker))
+    wait_for(
+        lambda: marker.exists() and len(marker.read_text().splitlines()) >= 2,
+        timeout=60,
+        what="the second compensation to start",
+    )
+    first.kill()
+    assert ledger(handle.instance_id)[-1] == "release:three", "the kill lands in the second compensation"
+    assert WorkflowInstance.objects.get(id=handle.instance_id).status == Status.COMPENSATING
+    worker_factory(DURABLE_LEASE_SECONDS="2")
+    row = ended(handle.instance_id, Status.FAILED, timeout=90)
+    assert row.compensated is True
+    assert ledger(handle.instance_id) == [
+        "reserve:one",
+        "reserve:two",
+        "reserve:three",
+        "release:three",
+        "release:two",
+        "release:one",
+    ]
+    started = [line.split()[0] for line in marker.read_text().splitlines()]
+    # "two" started twice (the killed attempt and the one after), and its ledger row exists once.
+    assert started == ["three", "two", "two", "one"]

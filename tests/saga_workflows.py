@@ -14,6 +14,38 @@ QUICK = durable.RetryPolicy(max_attempts=2, initial_interval=0.05, backoff=1.0)
 ARMING = {"explicit": True}
 
 
+# What each workflow's ledger holds once it has ended (the compensations newest first, each once).
+EXPECTED = {
+    "saga.three_then_fail": [
+        "reserve:flight",
+        "reserve:hotel",
+        "reserve:car",
+        "release:car:saga.reserve@4=car-ref",
+        "release:hotel:saga.reserve@2=hotel-ref",
+        "release:flight:saga.reserve@0=flight-ref",
+    ],
+    "saga.reserve_then_wait": ["reserve:seat", "release:deposit:None@2=None", "release:seat:saga.reserve@0=seat-ref"],
+    "saga.compensate_on_timeout": [
+        "reserve:a",
+        "reserve:b",
+        "release:b:saga.reserve@2=b-ref",
+        "release:a:saga.reserve@0=a-ref",
+        "reserve:c",
+    ],
+    "saga.undo_keeps_failing": [
+        "reserve:first",
+        "reserve:second",
+        "release:second:saga.fragile_reserve@2=second-ref",
+        "release:first:saga.reserve@0=first-ref",
+    ],
+}
+
+
+def ledger(instance_id: str) -> list[str]:
+    """The ledger rows an instance's activities wrote, in order."""
+    return list(Ledger.objects.filter(instance_id=instance_id).order_by("pk").values_list("step", flat=True))
+
+
 def _write(ctx: durable.ActivityContext, step: str) -> None:
     Ledger.objects.create(instance_id=ctx.instance_id, step=step, pid=os.getpid(), finished=time.time())
 

@@ -13,13 +13,11 @@ import durable
 from durable.models import HistoryStep, Status, WorkflowInstance
 from tests import saga_workflows as sw
 from tests.conftest import wait_for
-from tests.testapp.models import Ledger
 
 pytestmark = [pytest.mark.cluster, pytest.mark.django_db(transaction=True)]
 
 
-def ledger(instance_id: str) -> list[str]:
-    return list(Ledger.objects.filter(instance_id=instance_id).order_by("pk").values_list("step", flat=True))
+ledger = sw.ledger
 
 
 def ended(instance_id: str, status: str, timeout: float = 60) -> WorkflowInstance:
@@ -40,26 +38,13 @@ def test_sagas__failure_compensate_and_a_failing_compensation_through_the_worker
     # Three activities with compensations, the fourth fails: newest first, each exactly once.
     row = ended(failing.instance_id, Status.FAILED)
     assert row.compensated is True and row.error["type"] == "ActivityError"
-    assert ledger(failing.instance_id) == [
-        "reserve:flight",
-        "reserve:hotel",
-        "reserve:car",
-        "release:car:saga.reserve@4=car-ref",
-        "release:hotel:saga.reserve@2=hotel-ref",
-        "release:flight:saga.reserve@0=flight-ref",
-    ]
+    assert ledger(failing.instance_id) == sw.EXPECTED["saga.three_then_fail"]
     compensations = HistoryStep.objects.filter(instance_id=failing.instance_id, kind="compensation")
     assert list(compensations.values_list("status", flat=True)) == ["completed"] * 3
 
     # ctx.compensate() in `except WaitTimeout:`, then the workflow goes on and completes.
     assert timing_out.result(timeout=60) == {"status": "timed out, undone, went on"}
-    assert ledger(timing_out.instance_id) == [
-        "reserve:a",
-        "reserve:b",
-        "release:b:saga.reserve@2=b-ref",
-        "release:a:saga.reserve@0=a-ref",
-        "reserve:c",
-    ]
+    assert ledger(timing_out.instance_id) == sw.EXPECTED["saga.compensate_on_timeout"]
 
     # A compensation that keeps failing pauses the instance; once fixed, retry runs it.
     row = ended(stubborn.instance_id, Status.PAUSED)
@@ -70,12 +55,7 @@ def test_sagas__failure_compensate_and_a_failing_compensation_through_the_worker
     durable.retry(stubborn.instance_id)
     row = ended(stubborn.instance_id, Status.FAILED)
     assert row.compensated is True
-    assert ledger(stubborn.instance_id) == [
-        "reserve:first",
-        "reserve:second",
-        "release:second:saga.fragile_reserve@2=second-ref",
-        "release:first:saga.reserve@0=first-ref",
-    ]
+    assert ledger(stubborn.instance_id) == sw.EXPECTED["saga.undo_keeps_failing"]
 
 
 def post(url: str, body: dict, credentials: str) -> tuple[int, dict]:
@@ -112,7 +92,7 @@ def test_sagas__cancel_of_waiting_instances_in_process_and_over_http(worker, liv
     for name in ("call", "http"):
         row = ended(handles[name].instance_id, Status.CANCELLED)
         assert row.compensated is True, name
-        assert ledger(row.id) == ["reserve:seat", "release:deposit:None@2=None", "release:seat:saga.reserve@0=seat-ref"]
+        assert ledger(row.id) == sw.EXPECTED["saga.reserve_then_wait"]
     assert WorkflowInstance.objects.get(id=handles["call"].instance_id).status_reason == "changed plans"
     for name in ("call-no", "http-no"):
         row = WorkflowInstance.objects.get(id=handles[name].instance_id)

@@ -165,3 +165,25 @@ def arms_bad(ctx: durable.WorkflowContext) -> dict:
     except durable.EncodingError as exc:
         caught["not JSON"] = type(exc).__name__
     return caught
+
+
+@durable.activity(name="saga.patient_release", retry=durable.RetryPolicy(max_attempts=3, initial_interval=60))
+def patient_release(ctx: durable.ActivityContext, what: str) -> None:
+    if ctx.attempt == 1:
+        raise ConnectionError(f"the {what} desk is closed")
+    _write(ctx, f"release:{what}:{_undone(ctx)}")
+
+
+@durable.activity(name="saga.patient_reserve", compensation=patient_release)
+def patient_reserve(ctx: durable.ActivityContext, what: str) -> dict:
+    _write(ctx, f"reserve:{what}")
+    return {"ref": f"{what}-ref"}
+
+
+@durable.workflow(name="saga.waits_to_retry_an_undo")
+def waits_to_retry_an_undo(ctx: durable.WorkflowContext) -> None:
+    """Unwinds until its second compensation waits a minute to try again: compensating, 1 of 3 done."""
+    reserve(ctx, "a")
+    patient_reserve(ctx, "b")
+    reserve(ctx, "c")
+    explode(ctx, "d")

@@ -20,6 +20,7 @@ from django.urls import path, reverse
 from durable import client, permissions, transitions
 from durable.admin.forms import SendEventForm
 from durable.exceptions import DurableError
+from durable.models import Status
 from durable.transitions import OPERATIONS, Transition
 
 
@@ -102,7 +103,10 @@ class InstanceOperations(admin.ModelAdmin):
             self.message_user(request, error, messages.ERROR)
         else:
             status = row.get_status_display().lower()
-            self.message_user(request, f"{op.done} instance {row.pk}; it is now {status}.", messages.SUCCESS)
+            said = f"{op.done} instance {row.pk}; it is now {status}."
+            if row.status == Status.COMPENSATING:
+                said = f"Instance {row.pk} is compensating: its armed compensations run, then it is cancelled."
+            self.message_user(request, said, messages.SUCCESS)
         return self._page(instance.pk)
 
     def send_event_view(self, request, object_id: str):

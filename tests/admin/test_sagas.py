@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import pytest
 
+import durable
+from durable.models import Status
+from tests import saga_workflows as sw
 from tests.admin.test_instances import LIST, page, text
+from tests.admin.test_operations import messages_of, operate
 
 pytestmark = pytest.mark.django_db
 
@@ -24,3 +28,16 @@ def test_viewer__compensating_on_the_row_the_page_the_counts_and_the_timeline(ad
     # Three arms and two compensations (the second waiting to retry), each marked as the saga's.
     assert body.count("durable-step--saga") == 5
     assert "saga compensation saga.release" in shown and "saga arm compensation saga.patient_release" in shown
+
+
+def test_viewer__cancel_runs_the_compensations_and_says_so(operator_client, drain):
+
+    handle = durable.start(sw.reserve_then_wait)
+    drain(lambda: handle.status == Status.WAITING_FOR_EVENT)
+    response = operate(operator_client, handle.instance_id, "cancel")
+    assert messages_of(response) == [
+        f"Instance {handle.instance_id} is compensating: its armed compensations run, then it is cancelled."
+    ]
+    drain(handle)
+    assert handle.status == Status.CANCELLED
+    assert sw.ledger(handle.instance_id) == sw.EXPECTED["saga.reserve_then_wait"]

@@ -10,8 +10,8 @@ import durable
 from tests.testapp.models import Ledger
 
 QUICK = durable.RetryPolicy(max_attempts=2, initial_interval=0.05, backoff=1.0)
-# Flipped by the replay test to change the code under a recorded history.
-ARMING = {"explicit": True}
+# Flipped by the replay tests to change the code under a recorded history (in a worker, by its environment).
+ARMING = {"explicit": os.environ.get("DURABLE_TEST_SAGA_ARMING", "on") == "on"}
 
 
 # What each workflow's ledger holds once it has ended (the compensations newest first, each once).
@@ -187,3 +187,13 @@ def waits_to_retry_an_undo(ctx: durable.WorkflowContext) -> None:
     patient_reserve(ctx, "b")
     reserve(ctx, "c")
     explode(ctx, "d")
+
+
+@durable.workflow(name="saga.arms_then_waits")
+def arms_then_waits(ctx: durable.WorkflowContext) -> None:
+    """Arms two compensations, waits (the next run replays them), then fails: both run newest first."""
+    reserve(ctx, "x")
+    if ARMING["explicit"]:
+        ctx.add_compensation(release, "extra")
+    ctx.wait_event("saga.wake", match={"id": ctx.instance_id})
+    explode(ctx, "y")

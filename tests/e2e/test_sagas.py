@@ -128,3 +128,22 @@ def test_sagas__worker_killed_in_the_middle_of_the_second_compensation(worker_fa
     started = [line.split()[0] for line in marker.read_text().splitlines()]
     # "two" started twice (the killed attempt and the one after), and its ledger row exists once.
     assert started == ["three", "two", "two", "one"]
+
+
+def test_sagas__the_armed_list_survives_replay_and_code_that_stops_arming_is_caught(worker_factory):
+    first = worker_factory()
+    kept, changed = durable.start(sw.arms_then_waits), durable.start(sw.arms_then_waits)
+    for handle in (kept, changed):
+        wait_for(lambda h=handle: h.status == Status.WAITING_FOR_EVENT, timeout=30, what="the instance to wait")
+    durable.send_event("saga.wake", "/t", {"id": kept.instance_id})
+    row = ended(kept.instance_id, Status.FAILED)
+    # The resumed run rebuilt both arms from the history and ran them newest first.
+    assert row.compensated is True
+    assert ledger(kept.instance_id) == ["reserve:x", "release:extra:None@2=None", "release:x:saga.reserve@0=x-ref"]
+
+    first.stop()
+    worker_factory(DURABLE_TEST_SAGA_ARMING="off")  # a deploy whose code no longer arms "extra"
+    durable.send_event("saga.wake", "/t", {"id": changed.instance_id})
+    row = ended(changed.instance_id, Status.PAUSED)
+    assert "history has arm 'saga.release' but the code called wait_event 'saga.wake'" in row.status_reason
+    assert ledger(changed.instance_id) == ["reserve:x"]

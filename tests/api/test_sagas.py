@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import jsonschema
 import pytest
 
 import durable
+from durable.api.serializers import COMPENSATION_SCHEMA
 from durable.models import Status
 from tests import saga_workflows as sw
 
@@ -15,6 +17,7 @@ def test_api__the_representation_carries_the_saga(operator, saga_compensating):
     body = operator.get(f"/durable/instances/{saga_compensating}/").json()
     assert body["status"] == "compensating" and body["compensated"] is False
     assert body["compensation"] == {"after": "failed", "done": 1, "skipped": 0, "total": 3}
+    jsonschema.validate(body["compensation"], COMPENSATION_SCHEMA)
     kinds = [step["kind"] for step in body["history"]]
     assert kinds.count("arm") == 3 and kinds.count("compensation") == 2
 

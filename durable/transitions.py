@@ -88,7 +88,10 @@ def offered(transition: Transition, status: str, compensation: dict | None) -> b
     retried only when its compensations were running (one may have run out of attempts)."""
     if status not in transition.allowed:
         return False
-    return not (transition.name == "retry" and status == Status.PAUSED and not compensation)
+    if transition.name != "retry":
+        return True
+    # Paused: only while compensating. Failed: not once its saga unwound (nothing is redone).
+    return bool(compensation) if status == Status.PAUSED else not compensation
 
 
 def get(instance_id: str) -> WorkflowInstance:
@@ -188,6 +191,11 @@ def apply(
                     "attempts. Resume it instead."
                 )
         elif transition.name == "retry":
+            if row.compensation:
+                raise InvalidTransition(
+                    f"Cannot retry instance {instance_id}: it failed and its compensations ran, so a retry would "
+                    "not redo what they undid. Start a new instance instead."
+                )
             if (row.error or {}).get("type") == "ActivityError":
                 journal.reopen_failed_activity(instance_id, moment)
             fields.update(error=None, finished_at=None)

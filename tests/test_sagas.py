@@ -41,6 +41,9 @@ def test_saga__a_failure_runs_the_armed_compensations_newest_first(drain):
     ]
     with pytest.raises(durable.WorkflowFailed):
         handle.result()
+    # What was undone is not redone: a retry is refused, and the admin does not offer one.
+    with pytest.raises(durable.InvalidTransition, match="its compensations ran"):
+        durable.retry(handle.instance_id)
 
 
 def test_saga__cancel_of_a_waiting_instance_runs_its_compensations(drain):

@@ -187,7 +187,20 @@ def _attempt(step: inspect.StepView) -> str:
     return f"{step.attempt} of {most}" if most and most > 1 else str(step.attempt)
 
 
+def _armed(step: inspect.StepView) -> tuple[Payload | None, Payload | None]:
+    """An arm step's arguments, as a call, and what it undoes, in words."""
+    record = step.result if isinstance(step.result, dict) else {}
+    undoes = record.get("undoes")
+    what = f"undoes {undoes['activity_name']} (step {undoes['position']})" if undoes else "armed by add_compensation"
+    return arguments({"args": record.get("args") or [], "kwargs": record.get("kwargs") or {}}), payload(what)
+
+
 def _timeline_row(step: inspect.StepView) -> TimelineRow:
+    if step.kind == StepKind.ARM:
+        shown_input, shown_result = _armed(step)
+    else:
+        shown_input = arguments(step.input)
+        shown_result = event_record(step.result) if step.kind in EVENT_STEPS else payload(step.result)
     return TimelineRow(
         position=step.position,
         kind=KIND_LABELS.get(step.kind, step.kind),
@@ -199,8 +212,8 @@ def _timeline_row(step: inspect.StepView) -> TimelineRow:
         recorded=clock(step.recorded_at),
         recorded_at=step.recorded_at,
         duration=took(step.duration),
-        input=arguments(step.input),
-        result=event_record(step.result) if step.kind in EVENT_STEPS else payload(step.result),
+        input=shown_input,
+        result=shown_result,
         error=Failure.of(step.error),
         failures=failure_groups(step.failures, step.error),
         retry_at=step.retry_at,

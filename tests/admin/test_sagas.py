@@ -28,6 +28,7 @@ def test_viewer__compensating_on_the_row_the_page_the_counts_and_the_timeline(ad
     # Three arms and two compensations (the second waiting to retry), each marked as the saga's.
     assert body.count("durable-step--saga") == 5
     assert "saga compensation saga.release" in shown and "saga arm compensation saga.patient_release" in shown
+    assert '("b") "undoes saga.patient_reserve (step 2)"' in shown
 
 
 def test_viewer__cancel_runs_the_compensations_and_says_so(operator_client, drain):

@@ -84,3 +84,16 @@ def test_saga__a_history_whose_compensations_are_out_of_order_is_refused():
     history.append(type(history[0])(9, StepKind.COMPENSATION, "engine_saga.other"))
     with pytest.raises(durable.NonDeterminismError, match="newest armed compensation is 'engine_saga.unbook'"):
         saga.rebuild(history)
+
+
+@durable.workflow(name="engine_saga.calls_the_undo_itself")
+def calls_the_undo_itself(ctx: durable.WorkflowContext) -> None:
+    unbook(ctx, "by hand")
+
+
+def test_saga__an_activity_not_run_as_a_compensation_sees_compensating_none():
+    backend = MemoryBackend()
+    ctx = WorkflowContext(instance_id="i-2", workflow_name="w", history=[], backend=backend)
+    assert replay.run(calls_the_undo_itself, ctx, [], {}).kind == replay.COMPLETED
+    assert UNDONE == [("by hand", None)]
+    assert ctx.saga.armed == []

@@ -197,3 +197,10 @@ def arms_then_waits(ctx: durable.WorkflowContext) -> None:
         ctx.add_compensation(release, "extra")
     ctx.wait_event("saga.wake", match={"id": ctx.instance_id})
     explode(ctx, "y")
+
+
+@durable.workflow(name="saga.fragile_then_waits")
+def fragile_then_waits(ctx: durable.WorkflowContext, fault: str) -> None:
+    reserve(ctx, "first")
+    fragile_reserve(ctx, "second", fault)
+    ctx.wait_event("saga.go", match={"id": ctx.instance_id})

@@ -149,3 +149,27 @@ def test_saga__bad_compensations_are_refused_where_they_are_armed(drain):
         "not JSON": "EncodingError",
     }
     assert kinds(handle) == []
+
+
+@pytest.mark.parametrize("then", ["retry", "resume"])
+def test_saga__a_cancel_whose_compensation_runs_out_pauses_then_goes_on(drain, tmp_path, then):
+    fault = tmp_path / "down"
+    fault.write_text("down")
+    handle = durable.start(sw.fragile_then_waits, str(fault))
+    drain(lambda: handle.status == Status.WAITING_FOR_EVENT)
+    durable.cancel(handle.instance_id, "trip called off")
+    drain(lambda: handle.status == Status.PAUSED)
+    assert "Compensation 'saga.fragile_release'" in row(handle).status_reason
+    fault.unlink()
+    getattr(durable, then)(handle.instance_id)
+    drain(handle)
+    instance = row(handle)
+    # The cancel's reason survives the pause; the workflow itself never ran again (no new wait).
+    assert instance.status == Status.CANCELLED and instance.status_reason == "trip called off"
+    first = "release:first:saga.reserve@0=first-ref"
+    if then == "retry":
+        assert ledger(handle)[2:] == ["release:second:saga.fragile_reserve@2=second-ref", first]
+        assert instance.compensated is True
+    else:
+        assert ledger(handle)[2:] == [first]
+        assert instance.compensated is False and instance.compensation["skipped"] == 1

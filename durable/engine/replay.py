@@ -70,7 +70,7 @@ def run(definition: WorkflowDefinition, ctx: WorkflowContext, args: list, kwargs
         if not ctx.saga.armed or ctx._backend.failure_pauses():
             return Outcome(FAILED, error=failure)
         # Outside the except block: a compensation's own errors are not chained to this one.
-        return _unwind(ctx, lambda: ctx.saga.run(saga.FAILED), FAILED, failure)
+        return _unwind(ctx, lambda: ctx.saga.run(saga.FAILED, error=failure), FAILED, failure)
     halted = _halted(ctx)
     if halted:
         return halted

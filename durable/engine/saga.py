@@ -155,10 +155,11 @@ class Saga:
             ctx._call(ctx._backend.record, NewStep(position=position, kind=StepKind.ARM, name=undo.name, result=record))
         self.armed.append(armed_of(position, undo.name, record))
 
-    def run(self, after: str, *, done: int = 0, skipped: int = 0) -> bool:
+    def run(self, after: str, *, done: int = 0, skipped: int = 0, error: dict | None = None) -> bool:
         """Run every armed compensation, newest first, each a recorded step; True when none was skipped.
 
-        A compensation that exhausts its retries pauses the instance (the run suspends); after
+        `error` is the workflow's uncaught error that set them off, shown while they run. A
+        compensation that exhausts its retries pauses the instance (the run suspends); after
         `resume` its failed step is gone past, after `retry` it runs again.
         """
         ctx = self.ctx
@@ -166,7 +167,7 @@ class Saga:
             return True
         total = done + skipped + len(self.armed)
         backend = ctx._backend
-        backend.compensating({"after": after, "done": done, "skipped": skipped, "total": total})
+        backend.compensating({"after": after, "done": done, "skipped": skipped, "total": total}, error)
         while self.armed:
             armed = self.armed[-1]
             definition = registry.activities.get(armed.name)

@@ -108,14 +108,17 @@ class OrmBackend:
     def failure_pauses(self) -> bool:
         return retry.pauses(self.definition.pause_after_errors, self.streak + 1)
 
-    def compensating(self, progress: dict | None) -> None:
-        """Compensations run (status `compensating`, with their progress) or, None, have ended."""
+    def compensating(self, progress: dict | None, error: dict | None = None) -> None:
+        """Compensations run (status `compensating`, with their progress and the error that set
+        them off) or, None, have ended."""
         if progress is None:
             self.phase = None
             self.segment.changes.update(status=Status.RUNNING, compensation=None)
             return
         self.phase = {**(self.stored_compensation or {}), **progress}
         self.segment.changes.update(status=Status.COMPENSATING, compensation=self.phase)
+        if error is not None:
+            self.segment.changes["error"] = error
 
     def parked(self, status: str) -> str:
         """The status of an instance that waits: `compensating` while its compensations run."""

@@ -16,6 +16,7 @@ pytestmark = pytest.mark.django_db
 def test_api__the_representation_carries_the_saga(operator, saga_compensating):
     body = operator.get(f"/durable/instances/{saga_compensating}/").json()
     assert body["status"] == "compensating" and body["compensated"] is False
+    assert body["error"]["type"] == "ActivityError"  # what set the compensations off, shown while they run
     assert body["compensation"] == {"after": "failed", "done": 1, "skipped": 0, "total": 3}
     jsonschema.validate(body["compensation"], COMPENSATION_SCHEMA)
     kinds = [step["kind"] for step in body["history"]]

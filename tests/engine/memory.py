@@ -64,7 +64,7 @@ class MemoryBackend:
     def failure_pauses(self) -> bool:
         return False
 
-    def compensating(self, progress) -> None:
+    def compensating(self, progress, error=None) -> None:
         self.progress.append(progress)
 
     def suspend_timer(self, position, purpose, name, due_at) -> None:

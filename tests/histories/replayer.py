@@ -71,7 +71,7 @@ class ReplayOnly:
     def failure_pauses(self) -> bool:
         return False  # a recorded failure that unwound its saga was not paused
 
-    def compensating(self, progress: dict | None) -> None:
+    def compensating(self, progress: dict | None, error: dict | None = None) -> None:
         pass  # the status a saga shows is no part of its history
 
 

@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
-from django.db.models import Max
-
-import durable
 from durable.models import Status, WorkflowInstance
 from project.bench import workflows
 from project.bench.harness import Bench, BenchError
@@ -24,20 +19,12 @@ FIGURES = {
 def run(bench: Bench) -> dict[str, float]:
     count = bench.options.sagas
     bench.workers()
-    ids = bench.ids("sg", count)
-    prefix = ids[0].rsplit("-", 1)[0] + "-"
-    began = time.time()
-    for i, instance_id in enumerate(ids):
-        durable.start(workflows.saga, i, instance_id=instance_id)
-        if i % 20 == 0:
-            bench.tick(f"starting {i}/{count}")
+    prefix, began = bench.start_all(workflows.saga, bench.ids("sg", count))
     bench.wait_for(prefix, count, Status.FAILED, "unwinding")
-    ended = WorkflowInstance.objects.filter(id__startswith=prefix)
-    compensated = ended.filter(compensated=True).count()
+    compensated = WorkflowInstance.objects.filter(id__startswith=prefix, compensated=True).count()
     if compensated != count:
         raise BenchError(f"saga: {count - compensated} of {count} instances failed without compensating")
-    last = ended.aggregate(last=Max("finished_at"))["last"]
-    seconds = last.timestamp() - began
+    seconds = bench.last_finished(prefix) - began
     return {
         "workflows": count,
         "workflows_per_s": round(count / seconds, 1),

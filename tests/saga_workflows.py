@@ -50,6 +50,12 @@ def _write(ctx: durable.ActivityContext, step: str) -> None:
     Ledger.objects.create(instance_id=ctx.instance_id, step=step, pid=os.getpid(), finished=time.time())
 
 
+def _reserved(ctx: durable.ActivityContext, what: str) -> dict:
+    """What every reserving activity does: a ledger row, and a reference its compensation sees."""
+    _write(ctx, f"reserve:{what}")
+    return {"ref": f"{what}-ref"}
+
+
 def _undone(ctx: durable.ActivityContext) -> str:
     """What ctx.compensating says, as a ledger step: "<activity>@<position>=<ref>"."""
     undone = ctx.compensating
@@ -66,8 +72,7 @@ def release(ctx: durable.ActivityContext, what: str) -> None:
 
 @durable.activity(name="saga.reserve", compensation=release)
 def reserve(ctx: durable.ActivityContext, what: str) -> dict:
-    _write(ctx, f"reserve:{what}")
-    return {"ref": f"{what}-ref"}
+    return _reserved(ctx, what)
 
 
 @durable.activity(name="saga.explode", retry=durable.RetryPolicy(max_attempts=1))
@@ -112,8 +117,7 @@ def fragile_release(ctx: durable.ActivityContext, what: str, fault: str) -> None
 
 @durable.activity(name="saga.fragile_reserve", compensation=fragile_release)
 def fragile_reserve(ctx: durable.ActivityContext, what: str, fault: str) -> dict:
-    _write(ctx, f"reserve:{what}")
-    return {"ref": f"{what}-ref"}
+    return _reserved(ctx, what)
 
 
 @durable.workflow(name="saga.undo_keeps_failing")
@@ -176,8 +180,7 @@ def patient_release(ctx: durable.ActivityContext, what: str) -> None:
 
 @durable.activity(name="saga.patient_reserve", compensation=patient_release)
 def patient_reserve(ctx: durable.ActivityContext, what: str) -> dict:
-    _write(ctx, f"reserve:{what}")
-    return {"ref": f"{what}-ref"}
+    return _reserved(ctx, what)
 
 
 @durable.workflow(name="saga.waits_to_retry_an_undo")

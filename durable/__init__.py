@@ -7,6 +7,7 @@ from typing import Any
 from durable.engine.context import ActivityContext, WorkflowContext
 from durable.engine.registry import ActivityDefinition, WorkflowDefinition, activity, workflow
 from durable.engine.retry import RetryPolicy
+from durable.engine.saga import Compensating
 from durable.engine.types import ReceivedEvent
 from durable.exceptions import (
     ActivityError,
@@ -43,6 +44,7 @@ __all__ = [
     "ActivityContext",
     "ActivityDefinition",
     "ActivityError",
+    "Compensating",
     "DefinitionError",
     "DurableError",
     "EncodingError",

@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from durable import db, leases, routing, text, transitions
+from durable import db, leases, routing, sagas, text, transitions
 from durable.conf import settings
 from durable.engine import codec
 from durable.engine.context import to_seconds
@@ -109,9 +109,9 @@ class WorkflowHandle:
             # statement and wake every listener of the database (SPEC asks get_event to be fast).
             time.sleep(_pause(deadline, float(settings.GET_EVENT_POLL)))
 
-    def cancel(self, reason: str = "") -> WorkflowInstance:
+    def cancel(self, reason: str = "", *, compensate: bool = True) -> WorkflowInstance:
         """Cancel the instance; see `durable.cancel`."""
-        return cancel(self.instance_id, reason)
+        return cancel(self.instance_id, reason, compensate=compensate)
 
     def get_event(self, key: str, timeout: float = 0, default: Any = None) -> Any:
         """A value the workflow published with set_event; see `durable.get_event`."""
@@ -188,14 +188,20 @@ def start_with(
     return WorkflowHandle(instance_id)
 
 
-def cancel(instance_id: str, reason: str = "") -> WorkflowInstance:
+def cancel(instance_id: str, reason: str = "", *, compensate: bool = True) -> WorkflowInstance:
     """End a non-terminal instance: its waits and timers are withdrawn, later events ignored.
+
+    Args:
+        instance_id: the instance.
+        reason: why, kept as its status reason.
+        compensate: run its armed compensations first, newest first (status `compensating`
+            meanwhile, `cancelled` with `compensated` after); False cancels at once and runs none.
 
     Raises:
         InstanceNotFound: no instance has that id.
         InvalidTransition: it has ended already.
     """
-    return operate(instance_id, "cancel", reason)
+    return operate(instance_id, "cancel", reason, compensate=compensate)
 
 
 def pause(instance_id: str, reason: str = "") -> WorkflowInstance:
@@ -228,7 +234,7 @@ def retry(instance_id: str, reason: str = "") -> WorkflowInstance:
     return operate(instance_id, "retry", reason)
 
 
-def operate(instance_id: str, name: str, reason: str = "") -> WorkflowInstance:
+def operate(instance_id: str, name: str, reason: str = "", *, compensate: bool = True) -> WorkflowInstance:
     """Apply the operation `name` (a key of durable.transitions.OPERATIONS) and return the instance;
     what the admin, the API and the commands call.
 
@@ -238,7 +244,10 @@ def operate(instance_id: str, name: str, reason: str = "") -> WorkflowInstance:
     why = text.problem(reason, free_text=True)
     if why:
         raise InvalidArgument(f"The reason cannot be stored: {why}.")
-    transitions.apply(instance_id, name, reason)
+    if name == "cancel":
+        sagas.cancel(instance_id, reason, compensate=compensate)
+    else:
+        transitions.apply(instance_id, name, reason)
     return transitions.get(instance_id)
 
 

@@ -15,6 +15,7 @@ from typing import Any
 from django.db.models import Exists, OuterRef
 
 from durable import models
+from durable.engine.types import StepKind
 from durable.exceptions import InstanceNotFound, InvalidArgument
 
 # The vocabulary of the codes below, so that renderers never import models.
@@ -37,6 +38,8 @@ _SUMMARY_COLUMNS = (
     "updated_at",
     "finished_at",
     "waiting_for",
+    "compensation",
+    "compensated",
 )
 _STEP_COLUMNS = (
     "position",
@@ -74,6 +77,9 @@ class Summary:
         updated_at: when its row last changed.
         finished_at: when it ended, or None.
         waiting_for: the stored summary of what it waits for, or None.
+        compensation: the saga's progress once compensations began, {"after", "done",
+            "skipped", "total"} (and a cancel's "reason"), or None.
+        compensated: True once every armed compensation ran at its end (failed or cancelled).
     """
 
     instance_id: str
@@ -87,6 +93,8 @@ class Summary:
     updated_at: dt.datetime
     finished_at: dt.datetime | None
     waiting_for: Any
+    compensation: dict[str, Any] | None = None
+    compensated: bool = False
 
     @property
     def is_terminal(self) -> bool:
@@ -96,7 +104,8 @@ class Summary:
 
 @dataclass(frozen=True)
 class StepView:
-    """One recorded step of the history, by position."""
+    """One recorded step of the history, by position; `is_saga` for the steps of a saga (arming a
+    compensation, running one)."""
 
     position: int
     kind: str
@@ -110,6 +119,11 @@ class StepView:
     retry_at: dt.datetime | None
     started_at: dt.datetime | None
     recorded_at: dt.datetime
+
+    @property
+    def is_saga(self) -> bool:
+        """An arm or compensation step, marked as such in the timeline."""
+        return self.kind in (StepKind.ARM, StepKind.COMPENSATION)
 
     @property
     def duration(self) -> float | None:
@@ -220,6 +234,8 @@ def _summary(row: dict[str, Any]) -> Summary:
         updated_at=row["updated_at"],
         finished_at=row["finished_at"],
         waiting_for=row["waiting_for"],
+        compensation=row["compensation"],
+        compensated=row["compensated"],
     )
 
 

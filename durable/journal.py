@@ -98,10 +98,10 @@ def record_steps(instance_id: str, steps: list[NewStep], updates: dict[int, dict
     return seqs
 
 
-def reopen_failed_activity(instance_id: str, moment: dt.datetime) -> bool:
-    """Give the last step, an activity that ran out of attempts, another round of attempts."""
+def reopen_failed_activity(instance_id: str, moment: dt.datetime, *, kind: str = StepKind.ACTIVITY) -> bool:
+    """Give the last step, an activity (or compensation) that ran out of attempts, another round of attempts."""
     last = HistoryStep.objects.filter(instance_id=instance_id).order_by("-position").first()
-    if last is None or last.kind != StepKind.ACTIVITY or last.status != StepStatus.FAILED:
+    if last is None or last.kind != kind or last.status != StepStatus.FAILED:
         return False
     HistoryStep.objects.filter(pk=last.pk).update(status=StepStatus.RETRYING, retry_at=moment, attempt=0)
     return True

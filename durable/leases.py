@@ -17,7 +17,7 @@ from django.db.models import F
 
 from durable import db
 from durable.exceptions import LeaseLost, Rewind
-from durable.models import CLAIMABLE, TERMINAL, Status, WorkflowInstance
+from durable.models import CLAIMABLE, HELD, TERMINAL, Status, WorkflowInstance
 
 # What a claim returns: the fields a run needs from its instance row.
 CLAIM_COLUMNS = (
@@ -30,7 +30,10 @@ CLAIM_COLUMNS = (
     "error_streak",
     "failed_runs",
     "status_reason",
+    "compensation",
 )
+# A claimed instance is running, unless its compensations are: it stays `compensating`.
+CLAIMED_STATUS = "status = CASE WHEN status = %s THEN status ELSE %s END"
 ADVISORY_NAMESPACE = 0x0D0AB1E
 
 
@@ -106,10 +109,11 @@ def claim(owner: str, limit: int, lease_seconds: float, only: str | None = None)
     ops, table = connection.ops, connection.ops.quote_name(WorkflowInstance._meta.db_table)
     returning = ", ".join(ops.quote_name(f) for f in CLAIM_COLUMNS)
     sql = (
-        f"UPDATE {table} SET status = %s, lease_owner = %s, lease_expires_at = %s, waiting_for = NULL, "
+        f"UPDATE {table} SET {CLAIMED_STATUS}, lease_owner = %s, lease_expires_at = %s, waiting_for = NULL, "
         f"failed_runs = failed_runs + 1, updated_at = %s WHERE id IN ({inner}) RETURNING {returning}"
     )
     params = [
+        Status.COMPENSATING,
         Status.RUNNING,
         owner,
         ops.adapt_datetimefield_value(moment + dt.timedelta(seconds=lease_seconds)),
@@ -143,7 +147,7 @@ def _claim_by_id(
     woken = "run_after = %s, wake_seq = wake_seq + 1, " if wake else ""
     due = "" if wake else "AND run_after IS NOT NULL AND run_after <= %s "
     sql = (
-        f"UPDATE {table} SET {woken}updated_at = %s, waiting_for = NULL, status = %s, lease_owner = %s, "
+        f"UPDATE {table} SET {woken}updated_at = %s, waiting_for = NULL, {CLAIMED_STATUS}, lease_owner = %s, "
         f"lease_expires_at = %s, failed_runs = failed_runs + 1 WHERE id = %s {due}"
         f"AND status IN ({', '.join(['%s'] * len(statuses))}) "
         f"AND (lease_expires_at IS NULL OR lease_expires_at < %s) RETURNING {returning}"
@@ -151,6 +155,7 @@ def _claim_by_id(
     params = [
         *([stamp] if wake else []),
         stamp,
+        Status.COMPENSATING,
         Status.RUNNING,
         owner,
         ops.adapt_datetimefield_value(moment + dt.timedelta(seconds=lease_seconds)),
@@ -190,7 +195,7 @@ def fence(
         Rewind: it was woken during this run.
     """
     moment = db.now()
-    held = WorkflowInstance.objects.filter(id=instance_id, lease_owner=owner, status=Status.RUNNING)
+    held = WorkflowInstance.objects.filter(id=instance_id, lease_owner=owner, status__in=HELD)
     rows = held.filter(wake_seq=wake_seq) if wake_seq is not None else held
     changes.setdefault("lease_expires_at", moment + dt.timedelta(seconds=lease_seconds))
     changes.setdefault("updated_at", moment)

@@ -21,6 +21,7 @@ class Status(models.TextChoices):
     RUNNING = "running", "Running"
     WAITING_FOR_EVENT = "waiting_for_event", "Waiting for event"
     WAITING_FOR_TIMER = "waiting_for_timer", "Waiting for timer"
+    COMPENSATING = "compensating", "Compensating"
     PAUSED = "paused", "Paused"
     COMPLETED = "completed", "Completed"
     FAILED = "failed", "Failed"
@@ -30,7 +31,11 @@ class Status(models.TextChoices):
 TERMINAL = frozenset({Status.COMPLETED, Status.FAILED, Status.CANCELLED})
 ACTIVE = frozenset(set(Status) - TERMINAL)
 # Statuses a worker may claim from, when the instance is also due (run_after <= now).
-CLAIMABLE = frozenset({Status.PENDING, Status.RUNNING, Status.WAITING_FOR_EVENT, Status.WAITING_FOR_TIMER})
+CLAIMABLE = frozenset(
+    {Status.PENDING, Status.RUNNING, Status.WAITING_FOR_EVENT, Status.WAITING_FOR_TIMER, Status.COMPENSATING}
+)
+# Statuses of an instance a worker holds: a claim keeps `compensating`, and makes the others running.
+HELD = frozenset({Status.RUNNING, Status.COMPENSATING})
 
 
 class InstanceQuerySet(models.QuerySet):
@@ -61,6 +66,10 @@ class WorkflowInstance(models.Model):
     # Runs in a row that ended without recording anything: a database error, or a worker that died.
     failed_runs = models.PositiveIntegerField(default=0)
     wake_seq = models.PositiveIntegerField(default=0)
+    # Sagas: while (and after) compensations run, {"after", "done", "skipped", "total"} and, for
+    # a cancel, its "reason"; `compensated` once every one of them ran at the end of the instance.
+    compensation = models.JSONField(null=True, blank=True)
+    compensated = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)

@@ -27,6 +27,9 @@ workflow_cancelled = Signal()
 workflow_paused = Signal()
 # A paused instance was resumed, or a failed one retried.
 workflow_resumed = Signal()
+# A cancel with compensate=True began running the instance's armed compensations; also `reason`.
+# workflow_cancelled follows once they have run.
+workflow_compensating = Signal()
 
 
 def send_on_commit(signal: Signal, workflow_name: str, instance_id: str, status: str, **extra) -> None:

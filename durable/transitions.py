@@ -17,8 +17,9 @@ from django.db import IntegrityError
 from django.dispatch import Signal
 
 from durable import db, journal, leases, permissions, signals
+from durable.engine.types import StepKind
 from durable.exceptions import InstanceNotFound, InvalidTransition, LeaseLost
-from durable.models import ACTIVE, Status, WorkflowInstance
+from durable.models import ACTIVE, HELD, Status, WorkflowInstance
 
 INCIDENT_LOG_SIZE = 200
 
@@ -59,8 +60,10 @@ TRANSITIONS: dict[str, Transition] = {
                    _operation("pause"), True, "Pause", "Paused"),
         Transition("resume", Status.PENDING, frozenset({Status.PAUSED}), "resumed", signals.workflow_resumed,
                    _operation("resume"), False, "Resume", "Resumed"),
-        Transition("retry", Status.PENDING, frozenset({Status.FAILED}), "retried", signals.workflow_resumed,
-                   _operation("retry"), False, "Retry", "Retried"),
+        # From paused too, after a compensation ran out of attempts: it runs again.
+        Transition("retry", Status.PENDING, frozenset({Status.FAILED, Status.PAUSED}), "retried",
+                   signals.workflow_resumed, _operation("retry"), False, "Retry", "Retried"),
+
         # Endings of a run, applied by the worker that holds the instance.
         Transition("complete", Status.COMPLETED, RUNNING_ONLY, None, signals.workflow_completed,
                    None, False, "Complete", "Completed"),
@@ -68,10 +71,27 @@ TRANSITIONS: dict[str, Transition] = {
                    None, False, "Fail", "Failed"),
         Transition("pause_run", Status.PAUSED, RUNNING_ONLY, "paused", signals.workflow_paused,
                    None, True, "Pause", "Paused"),
+        # The cancel operation, when compensations are armed: they run first (durable.sagas.cancel),
+        # then the worker that ran them ends the instance.
+        Transition("cancel_compensating", Status.COMPENSATING, ACTIVE, "compensating", signals.workflow_compensating,
+                   None, True, "Cancel", "Cancelling"),
+        Transition("cancel_run", Status.CANCELLED, HELD, "cancelled", signals.workflow_cancelled,
+                   None, True, "Cancel", "Cancelled"),
     )
 }  # fmt: skip
 OPERATIONS = {name: TRANSITIONS[name] for name in ("pause", "resume", "retry", "cancel")}
 START_PERMISSION = permissions.qualified(permissions.START_INSTANCE)
+
+
+def offered(transition: Transition, status: str, compensation: dict | None) -> bool:
+    """Whether an operator is offered `transition` for an instance in `status`: a paused one is
+    retried only when its compensations were running (one may have run out of attempts)."""
+    if status not in transition.allowed:
+        return False
+    if transition.name != "retry":
+        return True
+    # Paused: only while compensating. Failed: not once its saga unwound (nothing is redone).
+    return bool(compensation) if status == Status.PAUSED else not compensation
 
 
 def get(instance_id: str) -> WorkflowInstance:
@@ -142,12 +162,12 @@ def apply(
     }
     if transition.to in (Status.CANCELLED, Status.COMPLETED, Status.FAILED):
         fields.update(finished_at=moment, waiting_for=None, run_after=None)
-    if transition.to in (Status.PAUSED, Status.CANCELLED):
+    if transition.to in (Status.PAUSED, Status.CANCELLED, Status.COMPENSATING):
         fields["status_reason"] = reason
     fields.update(changes)
     if held_by is not None:
         fields.setdefault("failed_runs", 0)
-        updated = WorkflowInstance.objects.filter(id=instance_id, lease_owner=held_by, status=Status.RUNNING)
+        updated = WorkflowInstance.objects.filter(id=instance_id, lease_owner=held_by, status__in=HELD)
         if updated.update(**fields) != 1:
             raise LeaseLost()
         _record(transition, instance_id, workflow_name, moment, reason, fields)
@@ -156,18 +176,31 @@ def apply(
         row = _lock(instance_id)
         if row.status not in transition.allowed:
             raise InvalidTransition(f"Cannot {transition.name} instance {instance_id}: it is {row.status}.")
-        if transition.name == "cancel":
+        if transition.name in ("cancel", "cancel_compensating"):
             journal.withdraw([instance_id])
+        if transition.name == "cancel_compensating":
+            fields.update(run_after=moment, waiting_for=None)
         if transition.to == Status.PENDING:
             # The code may have changed: a wait it no longer makes must not catch events.
             journal.withdraw_waits(instance_id)
             fields.update(status_reason="", error_streak=0, failed_runs=0)
-        if transition.name == "retry":
+        if transition.name == "retry" and row.status == Status.PAUSED:
+            if not journal.reopen_failed_activity(instance_id, moment, kind=StepKind.COMPENSATION):
+                raise InvalidTransition(
+                    f"Cannot retry instance {instance_id}: it is paused, not by a compensation that ran out of "
+                    "attempts. Resume it instead."
+                )
+        elif transition.name == "retry":
+            if row.compensation:
+                raise InvalidTransition(
+                    f"Cannot retry instance {instance_id}: it failed and its compensations ran, so a retry would "
+                    "not redo what they undid. Start a new instance instead."
+                )
             if (row.error or {}).get("type") == "ActivityError":
                 journal.reopen_failed_activity(instance_id, moment)
             fields.update(error=None, finished_at=None)
         WorkflowInstance.objects.filter(id=instance_id).update(**fields)
-        if transition.to == Status.PENDING:
+        if transition.to in (Status.PENDING, Status.COMPENSATING):
             leases.wake([instance_id], moment)
             db.request_run()
         _record(transition, instance_id, row.workflow_name, moment, reason, fields)

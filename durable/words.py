@@ -111,6 +111,19 @@ def event_wait(summary: dict[str, Any], now: dt.datetime) -> str:
     return f"{text}, {deadline}" if deadline else text
 
 
+def compensation_words(progress: dict[str, Any] | None, status: str) -> str:
+    """A saga's progress: 'compensating: 1 of 3 done' while it runs, 'compensated: 3 of 3 done' after
+    (', 1 skipped' when a resume went past one); '' when no compensation ran."""
+    if not progress:
+        return ""
+    done, total, skipped = progress.get("done", 0), progress.get("total", 0), progress.get("skipped", 0)
+    if status == "compensating":
+        lead = "compensating"
+    else:
+        lead = "compensated" if not skipped and done == total else "compensations"
+    return f"{lead}: {done} of {total} done" + (f", {skipped} skipped" if skipped else "")
+
+
 def waiting_words(summary: dict[str, Any] | None, now: dt.datetime) -> str:
     """What an instance waits for, from its `waiting_for` summary; '' when it waits for nothing."""
     if not summary:

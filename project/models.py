@@ -1,4 +1,4 @@
-"""The demo shop's one model: orders, written by the example workflows' transactional activities."""
+"""The demo shop's models: orders and trip bookings, written by the example workflows' transactional activities."""
 
 from __future__ import annotations
 
@@ -34,3 +34,27 @@ class Order(models.Model):
 
     def __str__(self) -> str:
         return f"{self.order_id} ({self.status})"
+
+
+class Booking(models.Model):
+    """One part of a trip (a flight, a hotel, a car), booked and maybe cancelled by the trip saga."""
+
+    class Status(models.TextChoices):
+        BOOKED = "booked", "Booked"
+        CANCELLED = "cancelled", "Cancelled"
+
+    trip_id = models.CharField(max_length=100)
+    kind = models.CharField(max_length=20)
+    detail = models.CharField(max_length=200)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.BOOKED)
+    note = models.CharField(max_length=200, blank=True, default="")
+    instance_id = models.CharField(max_length=200, blank=True, default="")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["created_at", "pk"]
+        constraints = [models.UniqueConstraint(fields=["trip_id", "kind"], name="project_booking_one_per_kind")]
+
+    def __str__(self) -> str:
+        return f"{self.trip_id} {self.kind} ({self.status})"

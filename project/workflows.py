@@ -14,7 +14,7 @@ from decimal import Decimal
 from django.utils import timezone
 
 import durable
-from project.models import Order
+from project.models import Booking, Order
 
 logger = logging.getLogger(__name__)
 
@@ -205,6 +205,65 @@ def checkout(ctx: durable.WorkflowContext, order_id: str, amount: Decimal, timeo
         return {"order_id": order_id, "status": "cancelled"}
     mark_paid(ctx, order_id, event.data["payment_id"])
     return {"order_id": order_id, "status": "paid", "payment_url": url}
+
+
+# A saga (Romancy/Edda's pattern): each booking arms the activity that cancels it; when a later
+# step fails, durable runs the armed cancellations by itself, newest first, each exactly once.
+
+
+def _cancel_booking(ctx: durable.ActivityContext, trip_id: str, kind: str) -> str:
+    undone = ctx.compensating  # the booking step this undoes: its name, position and result
+    note = f"undone: {undone.activity_name} (step {undone.position})" if undone else "undone"
+    Booking.objects.filter(trip_id=trip_id, kind=kind).update(
+        status=Booking.Status.CANCELLED, note=note, updated_at=timezone.now()
+    )
+    return f"{kind} of {trip_id} cancelled"
+
+
+def _book(ctx: durable.ActivityContext, trip_id: str, kind: str, detail: str) -> str:
+    Booking.objects.create(trip_id=trip_id, kind=kind, detail=detail, instance_id=ctx.instance_id)
+    return f"{kind.upper()}-{trip_id}"
+
+
+@durable.activity
+def cancel_flight(ctx: durable.ActivityContext, trip_id: str, route: str) -> str:
+    return _cancel_booking(ctx, trip_id, "flight")
+
+
+@durable.activity
+def cancel_hotel(ctx: durable.ActivityContext, trip_id: str, hotel: str) -> str:
+    return _cancel_booking(ctx, trip_id, "hotel")
+
+
+@durable.activity(compensation=cancel_flight)
+def book_flight(ctx: durable.ActivityContext, trip_id: str, route: str) -> str:
+    return _book(ctx, trip_id, "flight", route)
+
+
+@durable.activity(compensation=cancel_hotel)
+def book_hotel(ctx: durable.ActivityContext, trip_id: str, hotel: str) -> str:
+    return _book(ctx, trip_id, "hotel", hotel)
+
+
+class NoCarAvailable(Exception):
+    """The rental company has no car for these dates."""
+
+
+@durable.activity(retry=durable.RetryPolicy(max_attempts=3, initial_interval=0.2, non_retryable=(NoCarAvailable,)))
+def book_car(ctx: durable.ActivityContext, trip_id: str, city: str, available: bool) -> str:
+    if not available:
+        raise NoCarAvailable(f"No car is available in {city} for trip {trip_id}.")
+    return _book(ctx, trip_id, "car", city)
+
+
+@durable.workflow
+def trip_booking(ctx: durable.WorkflowContext, trip_id: str, car_available: bool = True) -> dict:
+    """A trip saga: flight, hotel, car. If the car cannot be booked, the hotel and then the flight
+    are cancelled by their compensations, and the instance ends failed with compensated: true."""
+    flight = book_flight(ctx, trip_id, "LIS-BER")
+    hotel = book_hotel(ctx, trip_id, "Hotel Adlon, 3 nights")
+    car = book_car(ctx, trip_id, "Berlin", car_available)
+    return {"trip_id": trip_id, "flight": flight, "hotel": hotel, "car": car}
 
 
 @dataclasses.dataclass

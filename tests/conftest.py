@@ -94,6 +94,18 @@ def drain(django_capture_on_commit_callbacks) -> Callable[..., None]:
 
 
 @pytest.fixture
+def saga_compensating(drain) -> str:
+    """An instance whose saga has run 1 of its 3 compensations and waits a minute to retry the second."""
+    import durable
+    from durable.models import WorkflowInstance
+    from tests import saga_workflows
+
+    durable.start(saga_workflows.waits_to_retry_an_undo, instance_id="trip-1")
+    drain(lambda: WorkflowInstance.objects.filter(id="trip-1", waiting_for__kind="retry").exists())
+    return "trip-1"
+
+
+@pytest.fixture
 def worker_factory(transactional_db, tmp_path):
     """Start real durable_worker subprocesses against the test database; stopped at teardown."""
     from django.db import connections

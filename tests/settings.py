@@ -12,6 +12,7 @@ DURABLE_WORKFLOW_MODULES = [
     "tests.admin_workflows",
     "tests.fault_workflows",
     "tests.wakeup_workflows",
+    "tests.saga_workflows",
 ]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 

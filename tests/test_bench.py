@@ -19,6 +19,7 @@ from tests import conftest
 
 TINY = [
     "--workflows=8",
+    "--sagas=6",
     "--events=4",
     "--values=3",
     "--timers=4",

@@ -83,4 +83,8 @@ def test_client_operations__share_one_signature(operation):
     import inspect
 
     parameters = list(inspect.signature(getattr(durable, operation)).parameters.values())
-    assert [(p.name, p.default) for p in parameters] == [("instance_id", inspect.Parameter.empty), ("reason", "")]
+    shared = [("instance_id", inspect.Parameter.empty), ("reason", "")]
+    # SPEC section 12: cancel alone also takes compensate (keyword-only), True by default.
+    extra = [("compensate", True)] if operation == "cancel" else []
+    assert [(p.name, p.default) for p in parameters] == shared + extra
+    assert all(p.kind == p.KEYWORD_ONLY for p in parameters[2:])

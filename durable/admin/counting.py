@@ -21,7 +21,7 @@ from durable.models import Status, WorkflowInstance
 
 # Lists with fewer rows than this are counted exactly (reading at most this many rows).
 EXACT_BELOW = 10_000
-# Statuses with more instances than this are estimated: the counts probe eight statuses per page.
+# Statuses with more instances than this are estimated: the counts probe every status per page.
 STATUS_EXACT_UP_TO = 1_000
 
 

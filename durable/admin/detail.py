@@ -14,7 +14,7 @@ from durable.admin.words import FailureGroup, Payload, arguments, event_record, 
 from durable.engine.registry import registry
 from durable.engine.types import StepKind
 from durable.models import WorkflowInstance
-from durable.words import clock, moment, readable, span, took, until, waiting_words
+from durable.words import clock, compensation_words, moment, readable, span, took, until, waiting_words
 
 EVENT_STEPS = (StepKind.WAIT_EVENT, StepKind.SEND_EVENT)
 KIND_LABELS = {
@@ -26,6 +26,8 @@ KIND_LABELS = {
     "now": "now()",
     "uuid4": "uuid4()",
     "random": "random()",
+    "arm": "arm compensation",
+    "compensation": "compensation",
 }
 
 
@@ -63,6 +65,7 @@ class TimelineRow:
     error: Failure | None
     failures: tuple[FailureGroup, ...]
     retry_at: dt.datetime | None
+    saga: bool = False  # arming or running a compensation, marked in the timeline
 
 
 @dataclass(frozen=True)
@@ -122,6 +125,7 @@ class InstanceDetail:
 
     summary: inspect.Summary
     waiting: str
+    compensation: str  # "compensating: 1 of 3 done", "compensated: 3 of 3 done", or ""
     elapsed: str
     input: Payload | None
     result: Payload | None
@@ -156,26 +160,47 @@ def elapsed(instance: WorkflowInstance | inspect.Summary, now: dt.datetime) -> s
     return span((end - instance.created_at).total_seconds())
 
 
-def instance_waiting(instance: WorkflowInstance | inspect.Summary, now: dt.datetime, *, reason: bool = True) -> str:
+def instance_waiting(
+    instance: WorkflowInstance | inspect.Summary, now: dt.datetime, *, reason: bool = True, progress: bool = True
+) -> str:
     """What the instance waits for, in words: a pending one for a worker, a paused one for an
-    operator (and why, unless `reason` is False: the instance page says why beside its status)."""
+    operator (and why, unless `reason` is False: the instance page says why beside its status), a
+    compensating one for its compensations (unless `progress` is False: the page shows it apart)."""
     if instance.status == inspect.Status.PENDING:
         return "a worker to run it"
     if instance.status == inspect.Status.PAUSED:
         why = instance.status_reason if reason else ""
         return f"an operator to resume it ({why})" if why else "an operator to resume it"
+    if instance.status == inspect.Status.COMPENSATING:
+        # The progress first; a compensation's retry backoff after it.
+        said = compensation_words(instance.compensation, instance.status) if progress else ""
+        parts = (said, waiting_words(instance.waiting_for, now))
+        return ", ".join(part for part in parts if part)
     return waiting_words(instance.waiting_for, now)
 
 
 def _attempt(step: inspect.StepView) -> str:
-    if step.kind != StepKind.ACTIVITY:
+    if step.kind not in (StepKind.ACTIVITY, StepKind.COMPENSATION):
         return ""
     definition = registry.activities.get(step.name)
     most = definition.retry.max_attempts if definition is not None else None
     return f"{step.attempt} of {most}" if most and most > 1 else str(step.attempt)
 
 
+def _armed(step: inspect.StepView) -> tuple[Payload | None, Payload | None]:
+    """An arm step's arguments, as a call, and what it undoes, in words."""
+    record = step.result if isinstance(step.result, dict) else {}
+    undoes = record.get("undoes")
+    what = f"undoes {undoes['activity_name']} (step {undoes['position']})" if undoes else "armed by add_compensation"
+    return arguments({"args": record.get("args") or [], "kwargs": record.get("kwargs") or {}}), payload(what)
+
+
 def _timeline_row(step: inspect.StepView) -> TimelineRow:
+    if step.kind == StepKind.ARM:
+        shown_input, shown_result = _armed(step)
+    else:
+        shown_input = arguments(step.input)
+        shown_result = event_record(step.result) if step.kind in EVENT_STEPS else payload(step.result)
     return TimelineRow(
         position=step.position,
         kind=KIND_LABELS.get(step.kind, step.kind),
@@ -187,11 +212,12 @@ def _timeline_row(step: inspect.StepView) -> TimelineRow:
         recorded=clock(step.recorded_at),
         recorded_at=step.recorded_at,
         duration=took(step.duration),
-        input=arguments(step.input),
-        result=event_record(step.result) if step.kind in EVENT_STEPS else payload(step.result),
+        input=shown_input,
+        result=shown_result,
         error=Failure.of(step.error),
         failures=failure_groups(step.failures, step.error),
         retry_at=step.retry_at,
+        saga=step.is_saga,
     )
 
 
@@ -241,7 +267,8 @@ def build(view: inspect.InstanceView, now: dt.datetime) -> InstanceDetail:
     summary = view.summary
     return InstanceDetail(
         summary=summary,
-        waiting=instance_waiting(summary, now, reason=False),
+        waiting=instance_waiting(summary, now, reason=False, progress=False),
+        compensation=compensation_words(summary.compensation, summary.status),
         elapsed=elapsed(summary, now),
         input=arguments(summary.input),
         result=payload(summary.result) if summary.status == inspect.Status.COMPLETED else None,

@@ -17,9 +17,10 @@ from django.core.exceptions import PermissionDenied
 from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.urls import path, reverse
 
-from durable import client, permissions
+from durable import client, permissions, transitions
 from durable.admin.forms import SendEventForm
 from durable.exceptions import DurableError
+from durable.models import Status
 from durable.transitions import OPERATIONS, Transition
 
 
@@ -52,7 +53,11 @@ class InstanceOperations(admin.ModelAdmin):
 
     def operations_for(self, request, instance) -> list[Transition]:
         """The operations this user may apply to this instance in its current status."""
-        return [op for op in OPERATIONS.values() if instance.status in op.allowed and self._may(request, op)]
+        return [
+            op
+            for op in OPERATIONS.values()
+            if transitions.offered(op, instance.status, instance.compensation) and self._may(request, op)
+        ]
 
     def get_urls(self) -> list:
         name = f"{self.opts.app_label}_{self.opts.model_name}"
@@ -98,7 +103,10 @@ class InstanceOperations(admin.ModelAdmin):
             self.message_user(request, error, messages.ERROR)
         else:
             status = row.get_status_display().lower()
-            self.message_user(request, f"{op.done} instance {row.pk}; it is now {status}.", messages.SUCCESS)
+            said = f"{op.done} instance {row.pk}; it is now {status}."
+            if row.status == Status.COMPENSATING:
+                said = f"Instance {row.pk} is compensating: its armed compensations run, then it is cancelled."
+            self.message_user(request, said, messages.SUCCESS)
         return self._page(instance.pk)
 
     def send_event_view(self, request, object_id: str):

@@ -97,9 +97,18 @@ START = {
         },
     },
 }
-REASON = {
+REASON_PROPERTY = {"type": "string", "maxLength": 2000, "pattern": FREE_TEXT, "default": ""}
+REASON = {"type": "object", "properties": {"reason": REASON_PROPERTY}}
+CANCEL = {
     "type": "object",
-    "properties": {"reason": {"type": "string", "maxLength": 2000, "pattern": FREE_TEXT, "default": ""}},
+    "properties": {
+        "reason": REASON_PROPERTY,
+        "compensate": {
+            "type": "boolean",
+            "default": True,
+            "description": "Run the instance's armed compensations first (it is compensating, then cancelled).",
+        },
+    },
 }
 
 
@@ -113,6 +122,7 @@ def components() -> dict[str, Any]:
         "InstanceCloudEventBatch": batch("InstanceCloudEvent"),
         "StartRequest": START,
         "ReasonRequest": REASON,
+        "CancelRequest": CANCEL,
     }
     return {"schemas": schemas}
 

@@ -91,8 +91,11 @@ class DurableAutoSchema(AutoSchema):
         transition = getattr(self.view, "transition", None)
         if transition is None:
             return super().get_request_serializer()
-        # Operations on an instance: cancel and pause read an optional reason, resume and retry nothing.
-        return {"application/json": ref("ReasonRequest")} if transition.takes_reason else None
+        # Operations on an instance: cancel and pause read an optional reason (cancel also whether to
+        # compensate), resume and retry nothing.
+        if not transition.takes_reason:
+            return None
+        return {"application/json": ref("CancelRequest" if transition.name == "cancel" else "ReasonRequest")}
 
 
 def described(**kwargs: Any):

@@ -27,6 +27,31 @@ class PlainJSONField(serializers.Field):
 extend_schema_field(OpenApiTypes.ANY)(PlainJSONField)
 
 
+COMPENSATION_SCHEMA = {
+    "type": ["object", "null"],
+    "description": "A saga's progress once its compensations began; null before.",
+    "properties": {
+        "after": {"type": "string", "enum": ["failed", "cancelled", "compensate"], "description": "Why they run."},
+        "done": {"type": "integer", "minimum": 0},
+        "skipped": {"type": "integer", "minimum": 0, "description": "Gone past by a resume after a failure."},
+        "total": {"type": "integer", "minimum": 0},
+        "reason": {"type": "string", "description": "A cancel's reason."},
+    },
+    "required": ["after", "done", "skipped", "total"],
+}
+
+
+class CompensationField(serializers.JSONField):
+    """An instance's saga progress as stored."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("read_only", True)
+        super().__init__(**kwargs)
+
+
+extend_schema_field(COMPENSATION_SCHEMA)(CompensationField)
+
+
 def _text(**kwargs: Any) -> serializers.CharField:
     return serializers.CharField(read_only=True, **kwargs)
 
@@ -58,6 +83,8 @@ class InstanceSerializer(serializers.Serializer):  # an inspect.Summary
     updated_at = _moment()
     finished_at = _moment(allow_null=True)
     waiting_for = _stored()
+    compensation = CompensationField()
+    compensated = serializers.BooleanField(read_only=True)
 
 
 class StepSerializer(serializers.Serializer):  # an inspect.StepView
@@ -196,8 +223,21 @@ class StartSerializer(serializers.Serializer):
         return attrs
 
 
+class StrictBoolean(serializers.BooleanField):
+    """true or false and nothing else (DRF's BooleanField would take "yes" and 1)."""
+
+    def to_internal_value(self, data: Any) -> bool:
+        if not isinstance(data, bool):
+            raise serializers.ValidationError(f"Expected true or false, not {type(data).__name__}.")
+        return data
+
+
 class ReasonSerializer(serializers.Serializer):
     reason = StrictText(free_text=True, required=False, allow_blank=True, default="", max_length=2000)
+
+
+class CancelSerializer(ReasonSerializer):
+    compensate = StrictBoolean(required=False, default=True)
 
 
 class InstancePageSerializer(serializers.Serializer):

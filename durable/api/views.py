@@ -18,6 +18,7 @@ from durable import client, events, inspect, permissions, text
 from durable.api import auth, bodies, errors, openapi
 from durable.api.openapi import answers, described
 from durable.api.serializers import (
+    CancelSerializer,
     InstanceDetailSerializer,
     InstancePageSerializer,
     InstanceSerializer,
@@ -255,6 +256,7 @@ class _Operation(DurableView):
     """POST an operation on one instance; the body may carry {"reason": ...}."""
 
     transition: Transition = OPERATIONS["cancel"]
+    body: type[ReasonSerializer] = ReasonSerializer
 
     def get_required_permission(self) -> str:
         return self.transition.permission or ""
@@ -265,18 +267,21 @@ class _Operation(DurableView):
         given = request.data if request.body else {}  # (body first: DRF then parses it from memory)
         if not isinstance(given, dict):
             raise errors.BadRequest(f'The body must be a JSON object such as {{"reason": "..."}}, not {given!r:.40}.')
-        body = ReasonSerializer(data=given)
+        body = self.body(data=given)
         if not body.is_valid():
             raise errors.BadRequest(errors.detail_text(body.errors))
         reason = body.validated_data["reason"] if self.transition.takes_reason else ""
-        client.operate(instance_id, self.transition.name, reason)
+        options = {k: v for k, v in body.validated_data.items() if k != "reason"}
+        client.operate(instance_id, self.transition.name, reason, **options)
         return Response(InstanceSerializer(inspect.summary(instance_id)).data)
 
 
 class Cancel(_Operation):
-    """Cancel: waits and timers are withdrawn, later events ignored; 409 once it has ended."""
+    """Cancel: armed compensations run first unless {"compensate": false}; waits and timers are
+    withdrawn, later events ignored; 409 once it has ended."""
 
     transition = OPERATIONS["cancel"]
+    body = CancelSerializer
 
 
 class Pause(_Operation):

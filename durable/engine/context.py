@@ -8,7 +8,7 @@ import uuid as _uuid
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
-from durable.engine import codec
+from durable.engine import codec, saga
 from durable.engine.types import (
     ActivityCall,
     NewStep,
@@ -50,6 +50,8 @@ class Backend(Protocol):
     def activity_failed(self, call: ActivityCall, error: dict, retry_at: dt.datetime | None) -> Verdict: ...
     def suspend_timer(self, position: int, purpose: TimerPurpose, name: str, due_at: dt.datetime) -> None: ...
     def wait_event(self, spec: WaitSpec) -> Step | None: ...
+    def failure_pauses(self) -> bool: ...
+    def compensating(self, progress: dict | None, error: dict | None = None) -> None: ...
 
 
 def to_seconds(value: float | int | dt.timedelta, what: str) -> float:
@@ -83,6 +85,7 @@ class WorkflowContext:
         self._backend = backend
         self._position = 0
         self._halt: BaseException | None = None
+        self.saga = saga.Saga(self)
 
     @property
     def is_replaying(self) -> bool:
@@ -270,10 +273,52 @@ class WorkflowContext:
             raise WaitTimeout(f"{self._where(position)}: no {name} event arrived within the timeout.")
         return ReceivedEvent.from_record(step.result)
 
+    # Sagas ------------------------------------------------------------------------------
+
+    def add_compensation(self, undo: Any, /, *args: Any, **kwargs: Any) -> None:
+        """Arm a compensation explicitly: `undo(ctx, *args, **kwargs)` runs if the saga unwinds.
+
+        Armed compensations run newest first when the workflow raises an uncaught exception, when
+        the instance is cancelled (unless with compensate=False), or at `compensate()`.
+
+        Args:
+            undo: an @durable.activity.
+            *args: its positional arguments (JSON-encodable).
+            **kwargs: its keyword arguments (JSON-encodable).
+
+        Raises:
+            DefinitionError: `undo` is not an activity.
+            EncodingError: an argument cannot be stored as JSON.
+        """
+        self.saga.arm(undo, args, kwargs, None)
+
+    def compensate(self) -> None:
+        """Run every armed compensation now, newest first, and return (for an `except` branch).
+
+        Each is a recorded step with its own retries; the instance is `compensating` meanwhile.
+        What is armed afterwards starts a new list.
+        """
+        self.saga.run(saga.EXPLICIT)
+
     # Activities --------------------------------------------------------------------------
 
     def _call_activity(self, definition: Any, args: tuple, kwargs: dict) -> Any:
-        position, step = self._next(StepKind.ACTIVITY, definition.name)
+        position = self._position
+        value = self._run_step(definition, args, kwargs)
+        if definition.compensation is not None:
+            self.saga.arm(definition.compensation, args, kwargs, (definition.name, position, value))
+        return value
+
+    def _run_step(
+        self,
+        definition: Any,
+        args: tuple,
+        kwargs: dict,
+        *,
+        kind: str = StepKind.ACTIVITY,
+        undoes: saga.Compensating | None = None,
+    ) -> Any:
+        position, step = self._next(kind, definition.name)
         if step is not None and step.status == StepStatus.COMPLETED:
             return codec.decode(step.result)
         if step is not None and step.status == StepStatus.FAILED:
@@ -306,6 +351,8 @@ class WorkflowContext:
                 input=input_tree,
                 attempt=attempt,
                 idempotency_key=f"{self.instance_id}:{position}",
+                kind=kind,
+                compensating=undoes,
             )
             try:
                 if lost is not None:
@@ -351,12 +398,15 @@ class ActivityContext:
         attempt: int,
         idempotency_key: str,
         sender: Callable[..., str],
+        compensating: saga.Compensating | None = None,
     ) -> None:
         self.instance_id = instance_id
         self.workflow_name = workflow_name
         self.activity_name = activity_name
         self.attempt = attempt
         self.idempotency_key = idempotency_key
+        # The step a compensation undoes (activity_name, position, result); None otherwise.
+        self.compensating = compensating
         self._sender = sender
 
     def send_event(self, event_type: str, source: str, data: Any = None, *, subject: str | None = None) -> str:

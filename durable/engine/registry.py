@@ -218,7 +218,9 @@ def activity(
         retry: the RetryPolicy for failed attempts (default: 3 attempts, 1 s then 2 s apart).
         transactional: run the body in the transaction that records its result, so its ORM
             writes happen exactly once; False for HTTP calls and other outside effects.
-        compensation: an activity that undoes this one, kept with the definition for sagas.
+        compensation: an activity that undoes this one: armed (recorded) once this one completes,
+            run as `compensation(ctx, *same args)` if the saga unwinds (an uncaught error, a
+            cancel, `ctx.compensate()`).
 
     Returns:
         The ActivityDefinition, called from a workflow as `a(ctx, *args, **kwargs)`.

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from durable.engine import codec
+from durable.engine import codec, saga
 from durable.engine.context import WorkflowContext
 from durable.engine.registry import WorkflowDefinition
 from durable.exceptions import EncodingError, Halt, NonDeterminismError, Suspend
@@ -20,9 +21,10 @@ class OutcomeKind(StrEnum):
     FAILED = "failed"
     SUSPENDED = "suspended"
     NONDETERMINISTIC = "nondeterministic"
+    CANCELLED = "cancelled"  # a cancel's compensations have all run
 
 
-COMPLETED, FAILED, SUSPENDED, NONDETERMINISTIC = OutcomeKind
+COMPLETED, FAILED, SUSPENDED, NONDETERMINISTIC, CANCELLED = OutcomeKind
 
 
 @dataclass
@@ -32,6 +34,8 @@ class Outcome:
     kind: OutcomeKind
     result: Any = None
     error: dict | None = None
+    # After a saga unwound: True when every compensation ran, False when a resume skipped one.
+    compensated: bool | None = None
 
 
 def describe(exc: BaseException, *, with_traceback: bool = True) -> dict:
@@ -48,6 +52,7 @@ def run(definition: WorkflowDefinition, ctx: WorkflowContext, args: list, kwargs
     Suspension and non-determinism are decided by the context, not by what user code let
     through: a workflow that swallows either still ends the run that way.
     """
+    failure: dict | None = None
     try:
         value = definition.fn(ctx, *args, **kwargs)
     except Suspend:
@@ -58,7 +63,14 @@ def run(definition: WorkflowDefinition, ctx: WorkflowContext, args: list, kwargs
         return Outcome(NONDETERMINISTIC, error=describe(exc, with_traceback=False))
     except Exception as exc:
         halted = _halted(ctx)
-        return halted or Outcome(FAILED, error=describe(exc))
+        if halted:
+            return halted
+        failure = describe(exc)
+    if failure is not None:
+        if not ctx.saga.armed or ctx._backend.failure_pauses():
+            return Outcome(FAILED, error=failure)
+        # Outside the except block: a compensation's own errors are not chained to this one.
+        return _unwind(ctx, lambda: ctx.saga.run(saga.FAILED, error=failure), FAILED, failure)
     halted = _halted(ctx)
     if halted:
         return halted
@@ -76,9 +88,25 @@ def run(definition: WorkflowDefinition, ctx: WorkflowContext, args: list, kwargs
         )
     try:
         tree = codec.encode(value, where=f"Instance {ctx.instance_id} result of '{definition.name}'")
-    except EncodingError as exc:
-        return Outcome(FAILED, error=describe(exc))
+    except EncodingError as bad:
+        return Outcome(FAILED, error=describe(bad))
     return Outcome(COMPLETED, result=tree)
+
+
+def compensate_cancelled(ctx: WorkflowContext, history: list) -> Outcome:
+    """Run the compensations a cancel left, from the history alone; the workflow is not called."""
+    return _unwind(ctx, lambda: ctx.saga.run_recorded(history), CANCELLED, None)
+
+
+def _unwind(ctx: WorkflowContext, run_saga: Callable[[], bool], kind: OutcomeKind, error: dict | None) -> Outcome:
+    """Run the armed compensations; the outcome `kind` once they have all run."""
+    try:
+        compensated = run_saga()
+    except Suspend:
+        return Outcome(SUSPENDED)
+    except NonDeterminismError as exc:
+        return Outcome(NONDETERMINISTIC, error=describe(exc, with_traceback=False))
+    return _halted(ctx) or Outcome(kind, error=error, compensated=compensated)
 
 
 def _halted(ctx: WorkflowContext) -> Outcome | None:

@@ -25,6 +25,9 @@ class StepKind(StrEnum):
     NOW = "now"
     UUID4 = "uuid4"
     RANDOM = "random"
+    # Sagas: a compensation armed (its arguments and the step it undoes), and one that ran.
+    ARM = "arm"
+    COMPENSATION = "compensation"
 
     @property
     def label(self) -> str:
@@ -76,6 +79,8 @@ _KIND_LABELS = {
     StepKind.NOW: "now()",
     StepKind.UUID4: "uuid4()",
     StepKind.RANDOM: "random()",
+    StepKind.ARM: "arm compensation",
+    StepKind.COMPENSATION: "compensation",
 }
 _PURPOSE_LABELS = {
     TimerPurpose.SLEEP: "Sleep",
@@ -140,6 +145,9 @@ class ActivityCall:
     input: Any
     attempt: int
     idempotency_key: str
+    # A compensation is recorded as its own kind of step and tells the activity what it undoes.
+    kind: str = StepKind.ACTIVITY
+    compensating: Any = None
 
 
 @dataclass(frozen=True)

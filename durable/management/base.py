@@ -56,7 +56,10 @@ class TransitionCommand(DurableCommand):
                 "--reason", default="", help="Why, for the instance's incident log and the admin (optional)."
             )
 
-    def run(self, **options: Any) -> None:
+    def operate(self, options: dict[str, Any]) -> None:
         client.operate(options["instance_id"], self.transition, options.get("reason") or "")
+
+    def run(self, **options: Any) -> None:
+        self.operate(options)
         row = summary(options["instance_id"])
         self.stdout.write(self.style.SUCCESS(f"Instance {row.instance_id} ({row.workflow_name}) is now {row.status}."))

@@ -64,6 +64,17 @@ def activity_event_id(idempotency_key: str, attempt: int, index: int) -> str:
     return str(uuid.UUID(bytes=digest[:16], version=4))
 
 
+def compensation_pause_reason(call: ActivityCall, error: dict) -> str:
+    """Why a compensation that ran out of attempts paused its instance."""
+    undoes = call.compensating
+    what = f" (undoing '{undoes.activity_name}' at step {undoes.position})" if undoes and undoes.activity_name else ""
+    return (
+        f"Compensation '{call.definition.name}'{what} at step {call.position} failed after {call.attempt} "
+        f"attempt(s): {error.get('type', 'Error')}: {error.get('message', '')}. Fix the cause, then retry the "
+        "instance to run it again, or resume it to go on with the other compensations."
+    )
+
+
 def released(status: str, **changes: Any) -> dict[str, Any]:
     """Instance changes that hand it back: a new status, no lease, not due."""
     return {"status": status, "lease_owner": None, "lease_expires_at": None, "run_after": None, **changes}
@@ -90,6 +101,28 @@ class OrmBackend:
         self.segment.changes["failed_runs"] = 0
         if row.get("status_reason"):
             self.segment.changes["status_reason"] = ""  # the note of an earlier failed run
+        # The saga's progress as stored (a cancel's reason rides in it), and this run's phase.
+        self.stored_compensation: dict | None = row.get("compensation")
+        self.phase: dict | None = None
+
+    def failure_pauses(self) -> bool:
+        return retry.pauses(self.definition.pause_after_errors, self.streak + 1)
+
+    def compensating(self, progress: dict | None, error: dict | None = None) -> None:
+        """Compensations run (status `compensating`, with their progress and the error that set
+        them off) or, None, have ended."""
+        if progress is None:
+            self.phase = None
+            self.segment.changes.update(status=Status.RUNNING, compensation=None)
+            return
+        self.phase = {**(self.stored_compensation or {}), **progress}
+        self.segment.changes.update(status=Status.COMPENSATING, compensation=self.phase)
+        if error is not None:
+            self.segment.changes["error"] = error
+
+    def parked(self, status: str) -> str:
+        """The status of an instance that waits: `compensating` while its compensations run."""
+        return Status.COMPENSATING if self.phase is not None else status
 
     def clock(self) -> dt.datetime:
         return db.now()
@@ -143,6 +176,7 @@ class OrmBackend:
             attempt=call.attempt,
             idempotency_key=call.idempotency_key,
             sender=self._sender(call),
+            compensating=call.compensating,
         )
         where = f"Instance {self.instance_id} step {call.position}: result of activity '{definition.name}'"
         retried = call.position in self.existing
@@ -151,7 +185,7 @@ class OrmBackend:
             # recorded nothing, in one of its own): a crash during the attempt is found on replay.
             self._step(
                 call.position,
-                StepKind.ACTIVITY,
+                call.kind,
                 definition.name,
                 status=StepStatus.STARTED,
                 input=call.input,
@@ -181,7 +215,7 @@ class OrmBackend:
             self.segment.open()
         self._step(
             call.position,
-            StepKind.ACTIVITY,
+            call.kind,
             definition.name,
             status=StepStatus.COMPLETED,
             input=call.input,
@@ -194,8 +228,10 @@ class OrmBackend:
         )
         if retried:
             journal.withdraw_timer(self.instance_id, call.position)
-        self.streak = 0
-        self.segment.changes["error_streak"] = 0
+        if call.kind == StepKind.ACTIVITY:
+            # Compensations neither break nor extend the run of errors pause_after_errors counts.
+            self.streak = 0
+            self.segment.changes["error_streak"] = 0
         if definition.transactional:
             self._checkpoint()
         else:
@@ -219,8 +255,9 @@ class OrmBackend:
     @guarded
     def activity_failed(self, call: ActivityCall, error: dict, retry_at: dt.datetime | None) -> Verdict:
         moment = self.clock()
-        streak = self.streak + 1
-        pause = retry.pauses(self.definition.pause_after_errors, streak)
+        compensation = call.kind == StepKind.COMPENSATION
+        streak = self.streak if compensation else self.streak + 1
+        pause = not compensation and retry.pauses(self.definition.pause_after_errors, streak)
         failures = [
             *self.failures.get(call.position, []),
             {"attempt": call.attempt, "type": error["type"], "message": error["message"], "at": moment.isoformat()},
@@ -230,7 +267,7 @@ class OrmBackend:
         self.segment.open()
         self._step(
             call.position,
-            StepKind.ACTIVITY,
+            call.kind,
             name,
             status=StepStatus.RETRYING if (retry_at is not None or pause) else StepStatus.FAILED,
             input=call.input,
@@ -241,6 +278,11 @@ class OrmBackend:
         )
         self.streak = streak
         self.failures[call.position] = failures
+        if compensation and retry_at is None:
+            # A person decides: retry runs it again, resume goes on with the rest.
+            reason = compensation_pause_reason(call, error)
+            self.segment.commit(transition="pause_run", reason=reason, run_after=None, error_streak=streak)
+            return Verdict.SUSPENDED
         if pause:
             reason = retry.activity_pause_reason(streak, name, error)
             self.segment.commit(transition="pause_run", reason=reason, run_after=None, error_streak=streak)
@@ -256,7 +298,8 @@ class OrmBackend:
             )
             journal.add_timer(self.instance_id, call.position, TimerPurpose.RETRY, name, retry_at)
             self.segment.commit(
-                suspend=True, **released(Status.WAITING_FOR_TIMER, waiting_for=summary, error_streak=streak)
+                suspend=True,
+                **released(self.parked(Status.WAITING_FOR_TIMER), waiting_for=summary, error_streak=streak),
             )
             return Verdict.SUSPENDED
         self.segment.commit(error_streak=streak)
@@ -272,7 +315,7 @@ class OrmBackend:
             journal.add_timer(self.instance_id, position, purpose, name, due_at)
         kind = "retry" if purpose == TimerPurpose.RETRY else "timer"
         summary = waiting_summary(kind, name=name, due_at=existing or due_at)
-        self.segment.commit(suspend=True, **released(Status.WAITING_FOR_TIMER, waiting_for=summary))
+        self.segment.commit(suspend=True, **released(self.parked(Status.WAITING_FOR_TIMER), waiting_for=summary))
 
     @guarded
     def wait_event(self, spec: WaitSpec) -> Step | None:

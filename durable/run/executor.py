@@ -16,7 +16,7 @@ from django.db import DatabaseError, connections
 
 from durable import db, journal, leases, transitions
 from durable.conf import settings
-from durable.engine import codec, replay, retry
+from durable.engine import codec, replay, retry, saga
 from durable.engine.context import WorkflowContext
 from durable.engine.registry import registry
 from durable.exceptions import DurableError, LeaseLost, Rewind, StorageFault
@@ -166,7 +166,11 @@ def _run(row: dict[str, Any], owner: str, where: dict[str, str]) -> None:
         backend = OrmBackend(row, owner, definition, history, failures)
         ctx = WorkflowContext(instance_id=instance_id, workflow_name=definition.name, history=history, backend=backend)
         try:
-            outcome = replay.run(definition, ctx, args, kwargs)
+            if (row.get("compensation") or {}).get("after") == saga.CANCELLED:
+                # Cancelled with compensate=True: the armed compensations run, the workflow does not.
+                outcome = replay.compensate_cancelled(ctx, history)
+            else:
+                outcome = replay.run(definition, ctx, args, kwargs)
             _persist(outcome, backend, definition)
             return
         except Rewind:
@@ -228,7 +232,28 @@ def _persist(outcome: replay.Outcome, backend: OrmBackend, definition: Any) -> N
             error_streak=0,
         )
         return
+    if outcome.kind == replay.CANCELLED:
+        reason = str((backend.phase or {}).get("reason", ""))
+        segment.commit(
+            transition="cancel_run",
+            reason=reason,
+            status_reason=reason,  # over the run's own clearing of an earlier note
+            compensated=bool(outcome.compensated),
+            compensation=backend.phase,
+        )
+        return
     error = outcome.error or {}
+    if outcome.kind == replay.FAILED and outcome.compensated is not None:
+        # The saga unwound: the failure stands, whatever pause_after_errors says (it was asked before).
+        segment.commit(
+            transition="fail",
+            error=error,
+            error_streak=backend.streak + 1,
+            compensated=outcome.compensated,
+            compensation=backend.phase,
+        )
+        logger.warning("workflow failed, compensated: %s", error.get("type"), extra=where)
+        return
     if outcome.kind == replay.FAILED:
         streak = backend.streak + 1
         if not retry.pauses(definition.pause_after_errors, streak):

@@ -69,6 +69,8 @@ class Segment:
         # Recording something is progress: only then does the run stop counting as failed.
         progress = bool(self.pending or self.updates or suspend or transition)
         applied = {**self.changes, **changes}
+        if transition is not None:
+            applied.pop("status", None)  # the transition says what the status becomes
         if not progress:
             applied.pop("failed_runs", None)
         try:

@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from django.db import connections
-from django.db.models import Count
+from django.db.models import Count, Max
 
+import durable
 from durable import db
 from durable.models import (
     TERMINAL,
@@ -43,6 +44,7 @@ class Options:
 
     scenarios: list[str]
     workflows: int = 200
+    sagas: int = 200
     events: int = 100
     event_rate: float = 20.0
     values: int = 50
@@ -148,6 +150,22 @@ class Bench:
         """Fresh instance ids for `count` instances of one scenario step, all under PREFIX."""
         run = secrets.token_hex(3)
         return [f"{PREFIX}{tag}-{run}-{i:06d}" for i in range(count)]
+
+    def start_all(self, workflow: Any, ids: list[str]) -> tuple[str, float]:
+        """Start `workflow(ctx, i)` under each id, one `durable.start` transaction each; returns the
+        ids' common prefix and when the first start began."""
+        prefix = ids[0].rsplit("-", 1)[0] + "-"
+        began = time.time()
+        for i, instance_id in enumerate(ids):
+            durable.start(workflow, i, instance_id=instance_id)
+            if i % 20 == 0:
+                self.tick(f"starting {i}/{len(ids)}")
+        return prefix, began
+
+    def last_finished(self, prefix: str) -> float:
+        """When the last of the instances under `prefix` ended (a timestamp)."""
+        last = WorkflowInstance.objects.filter(id__startswith=prefix).aggregate(last=Max("finished_at"))["last"]
+        return last.timestamp()
 
     def statuses(self, prefix: str) -> dict[str, int]:
         rows = WorkflowInstance.objects.filter(id__startswith=prefix).values_list("status").annotate(n=Count("id"))

@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import time
 
-from django.db.models import Max
-
-import durable
-from durable.models import Status, WorkflowInstance
+from durable.models import Status
 from project.bench import workflows
 from project.bench.harness import Bench
 
@@ -24,17 +21,10 @@ FIGURES = {
 def run(bench: Bench) -> dict[str, float]:
     count = bench.options.workflows
     bench.workers()
-    ids = bench.ids("tp", count)
-    prefix = ids[0].rsplit("-", 1)[0] + "-"
-    began = time.time()
-    for i, instance_id in enumerate(ids):
-        durable.start(workflows.three_activities, i, instance_id=instance_id)
-        if i % 20 == 0:
-            bench.tick(f"starting {i}/{count}")
+    prefix, began = bench.start_all(workflows.three_activities, bench.ids("tp", count))
     started = time.time()
     bench.wait_for(prefix, count, Status.COMPLETED, "running")
-    last = WorkflowInstance.objects.filter(id__startswith=prefix).aggregate(last=Max("finished_at"))["last"]
-    seconds = last.timestamp() - began
+    seconds = bench.last_finished(prefix) - began
     return {
         "workflows": count,
         "workflows_per_s": round(count / seconds, 1),

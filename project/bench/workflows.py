@@ -28,6 +28,31 @@ def three_activities(ctx: durable.WorkflowContext, value: int = 0) -> int:
     return value
 
 
+@durable.activity(name="bench_undo")
+def bench_undo(ctx: durable.ActivityContext, value: int) -> int:
+    """The compensation of bench_booked_step: as trivial, to measure what unwinding costs."""
+    return value - 1
+
+
+@durable.activity(name="bench_booked_step", compensation=bench_undo)
+def bench_booked_step(ctx: durable.ActivityContext, value: int) -> int:
+    """bench_step that arms its compensation once it completes."""
+    return value + 1
+
+
+@durable.activity(name="bench_fails", retry=durable.RetryPolicy(max_attempts=1))
+def bench_fails(ctx: durable.ActivityContext, value: int) -> None:
+    raise RuntimeError(f"step {value} fails: the saga unwinds")
+
+
+@durable.workflow(name="bench_saga")
+def saga(ctx: durable.WorkflowContext, value: int = 0) -> None:
+    """Sagas: three steps that arm compensations, then one that fails; the three run newest first."""
+    for _ in range(3):
+        value = bench_booked_step(ctx, value)
+    bench_fails(ctx, value)
+
+
 @durable.workflow(name="bench_wait_event")
 def wait_event(ctx: durable.WorkflowContext, key: str) -> dict:
     """Event round trip: wait for the event matching `key`, note when it resumed, end."""

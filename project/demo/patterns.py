@@ -1,4 +1,4 @@
-"""The seven patterns the demo runs: start example workflows, send events over HTTP, check the outcomes."""
+"""The eight patterns the demo runs: start example workflows, send events over HTTP, check the outcomes."""
 
 from __future__ import annotations
 
@@ -10,10 +10,12 @@ from decimal import Decimal
 from typing import Any
 
 import durable
+from durable import inspect
+from durable.engine.types import StepKind
 from durable.models import TERMINAL, Status
 from project import workflows
 from project.demo.sender import Sender, event
-from project.models import Order
+from project.models import Booking, Order
 
 # Seconds, where a shop would use minutes or days.
 PAYMENT_TIMEOUT = 2.0
@@ -237,6 +239,21 @@ def event_started(run: Run, say: Callable[[str], None]) -> str:
     return f"{order_id} created and shipped ({tracking})"
 
 
+def trip_saga(run: Run, say: Callable[[str], None]) -> str:
+    trip_id = f"trip-{run.tag}"
+    handle = durable.start(workflows.trip_booking, trip_id, car_available=False, instance_id=f"saga-{trip_id}")
+    say("flight and hotel booked, no car available")
+    run.wait(lambda: handle.status == Status.FAILED, handle, "fail and compensate")
+    summary = inspect.summary(handle.instance_id)
+    expect(summary.compensated, f"{handle.instance_id} failed without compensating: {summary.compensation}")
+    steps = inspect.instance(handle.instance_id).history
+    undone = [step.name for step in steps if step.kind == StepKind.COMPENSATION]
+    expect(undone == ["cancel_hotel", "cancel_flight"], f"the compensations ran as {undone}")
+    rows = dict(Booking.objects.filter(trip_id=trip_id).values_list("kind", "status"))
+    expect(rows == {"flight": "cancelled", "hotel": "cancelled"}, f"the bookings are {rows}")
+    return f"{trip_id} failed; the hotel, then the flight cancelled by their compensations"
+
+
 PATTERNS: list[tuple[str, Callable[[Run, Callable[[str], None]], str]]] = [
     ("payment with timeout", payment_with_timeout),
     ("approval with escalation", approval_with_escalation),
@@ -245,4 +262,5 @@ PATTERNS: list[tuple[str, Callable[[Run, Callable[[str], None]], str]]] = [
     ("order correlation by data", correlation),
     ("checkout publishing its payment URL", checkout),
     ("event-started workflow", event_started),
+    ("trip booking saga", trip_saga),
 ]

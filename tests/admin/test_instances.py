@@ -37,7 +37,9 @@ def test_list__shows_status_what_it_waits_for_and_counts(admin_client, waiting_o
     )
     assert "charge-7 viewer_fails Failed —" in shown
     assert re.search(
-        r"All 2 Pending 0 Running 0 Waiting for event 1 Waiting for timer 0 Paused 0 Completed 0 Failed 1", shown
+        r"All 2 Pending 0 Running 0 Waiting for event 1 Waiting for timer 0 Compensating 0 Paused 0 Completed 0 "
+        r"Failed 1",
+        shown,
     )
 
 

@@ -140,7 +140,8 @@ def test_detail__every_part_in_its_json_shape(operator):
     body = response.json()
     assert list(body) == [
         "instance_id", "workflow_name", "status", "status_reason", "input", "result", "error", "created_at",
-        "updated_at", "finished_at", "waiting_for", "incidents", "history", "waits", "timers", "events", "values",
+        "updated_at", "finished_at", "waiting_for", "compensation", "compensated", "incidents", "history", "waits",
+        "timers", "events", "values",
     ]  # fmt: skip
     assert body == {
         "instance_id": "shape",
@@ -154,6 +155,8 @@ def test_detail__every_part_in_its_json_shape(operator):
         "updated_at": AT_TEXT,
         "finished_at": None,
         "waiting_for": waiting,
+        "compensation": None,
+        "compensated": False,
         "incidents": [incident],
         "history": [
             {

@@ -141,3 +141,14 @@ def test_schema__get_event_and_detail_answer_what_they_return(schema):
     }
     detail = operation(schema, "get", "/instances/{instance_id}/")
     assert set(detail["responses"]) == {"200", "400", "401", "403", "404", "503"}
+
+
+def test_schema__cancel_takes_compensate_and_instances_carry_their_saga(schema):
+    for path in ("/cancel/{instance_id}/", "/instances/{instance_id}/cancel/"):
+        compensate = body(schema, "post", path)["properties"]["compensate"]
+        assert compensate["type"] == "boolean" and compensate["default"] is True
+    assert "compensate" not in body(schema, "post", "/instances/{instance_id}/pause/")["properties"]
+    instance = resolve(schema, ok_schema(schema, "get", "/instances/{instance_id}/", "200"))
+    assert instance["properties"]["compensated"]["type"] == "boolean"
+    progress = instance["properties"]["compensation"]
+    assert progress["type"] == ["object", "null"] and progress["required"] == ["after", "done", "skipped", "total"]

@@ -12,7 +12,7 @@ import sys
 import pytest
 
 from durable.models import Status, WorkflowInstance
-from project.models import Order
+from project.models import Booking, Order
 from tests import conftest
 
 OUTCOMES = {
@@ -23,6 +23,7 @@ OUTCOMES = {
     "order correlation by data": r"o-\w+-3 signed by Ann, o-\w+-4 signed by Bo",
     "checkout publishing its payment URL": r"get_event gave https://pay\.example\.com/checkout/\S+ .*o-\w+-5 paid",
     "event-started workflow": r"the same event again starts nothing… o-\w+-6 created and shipped \(TRK-o-\w+-6\)",
+    "trip booking saga": r"no car available… trip-\w+ failed; the hotel, then the flight cancelled by their",
 }
 
 
@@ -77,12 +78,16 @@ def test_durable_demo__exit_runs_every_pattern_and_exits_0():
     code, output = run_demo(env)
     assert code == 0, output
     for number, (title, outcome) in enumerate(OUTCOMES.items(), start=1):
-        assert re.search(rf"^\[{number}/7\] {re.escape(title)}: .*{outcome}.* ✓$", output, re.M), (title, output)
-    assert "All 7 patterns behaved as expected" in output
+        assert re.search(rf"^\[{number}/8\] {re.escape(title)}: .*{outcome}.* ✓$", output, re.M), (title, output)
+    assert "All 8 patterns behaved as expected" in output
     assert output.rstrip().endswith("stopping the worker and the server… stopped.")
-    # It ran on the test database: every instance it started has completed, its orders are there.
-    assert WorkflowInstance.objects.count() == 9
-    assert not WorkflowInstance.objects.exclude(status=Status.COMPLETED).exists()
+    # It ran on the test database: every instance it started has completed but the trip saga, which
+    # failed and compensated; its orders and bookings are there.
+    assert WorkflowInstance.objects.count() == 10
+    assert list(WorkflowInstance.objects.exclude(status=Status.COMPLETED).values_list("status", "compensated")) == [
+        (Status.FAILED, True)
+    ]
+    assert set(Booking.objects.values_list("kind", "status")) == {("flight", "cancelled"), ("hotel", "cancelled")}
     by_status = {s: Order.objects.filter(status=s).count() for s in ("paid", "cancelled", "delivered", "shipped")}
     assert by_status == {"paid": 2, "cancelled": 1, "delivered": 2, "shipped": 1}
     assert Order.objects.filter(status="awaiting_payment").count() == 10  # the batch's imports

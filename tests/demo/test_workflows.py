@@ -150,3 +150,39 @@ def test_order_fulfilment__still_runs_to_its_receipt(drain):
         "reserved": 2,
     }
     assert handle.get_event("status") == "done"
+
+
+def test_trip_booking__no_car_cancels_the_hotel_then_the_flight(drain):
+    from project.models import Booking
+
+    handle = durable.start(wf.trip_booking, "t-1", car_available=False)
+    drain(handle)
+    assert handle.status == Status.FAILED
+    steps = HistoryStep.objects.filter(instance_id=handle.instance_id).order_by("position")
+    assert [(s.kind, s.name, s.status) for s in steps] == [
+        ("activity", "book_flight", "completed"),
+        ("arm", "cancel_flight", "completed"),
+        ("activity", "book_hotel", "completed"),
+        ("arm", "cancel_hotel", "completed"),
+        ("activity", "book_car", "failed"),
+        ("compensation", "cancel_hotel", "completed"),
+        ("compensation", "cancel_flight", "completed"),
+    ]
+    bookings = Booking.objects.filter(trip_id="t-1")
+    assert [(b.kind, b.status, b.note) for b in bookings] == [
+        ("flight", "cancelled", "undone: book_flight (step 0)"),
+        ("hotel", "cancelled", "undone: book_hotel (step 2)"),
+    ]
+
+
+def test_trip_booking__with_a_car_books_all_three(drain):
+    from project.models import Booking
+
+    handle = durable.start(wf.trip_booking, "t-2")
+    drain(handle)
+    assert handle.result() == {"trip_id": "t-2", "flight": "FLIGHT-t-2", "hotel": "HOTEL-t-2", "car": "CAR-t-2"}
+    assert set(Booking.objects.filter(trip_id="t-2").values_list("kind", "status")) == {
+        ("flight", "booked"),
+        ("hotel", "booked"),
+        ("car", "booked"),
+    }

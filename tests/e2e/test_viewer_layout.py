@@ -124,6 +124,7 @@ def write_screenshots(page, data: viewer_data.ViewerData, base: str) -> None:
     shots = {
         "admin-instances": "/admin/durable/workflowinstance/",
         "admin-instance": f"/admin/durable/workflowinstance/{data.waiting}/change/",
+        "admin-saga": f"/admin/durable/workflowinstance/{data.compensating}/change/",
         "admin-events": "/admin/durable/event/",
     }
     for name, path in shots.items():

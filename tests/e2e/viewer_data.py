@@ -107,6 +107,27 @@ def reconcile(ctx: durable.WorkflowContext, warehouse: str) -> dict:
     return {"warehouse": warehouse, "counted": counted.data}
 
 
+@durable.activity(
+    name="travel.release_the_reserved_inventory_with_the_supplier_booking_system",
+    retry=durable.RetryPolicy(max_attempts=3, initial_interval=3600),
+)
+def release_inventory(ctx: durable.ActivityContext, supplier: str, reservation: str) -> None:
+    if supplier == "hotels" and ctx.attempt == 1:
+        raise ConnectionError("the supplier's booking system answered 503 Service Unavailable; retrying later")
+
+
+@durable.activity(name="travel.reserve_inventory_with_the_supplier_booking_system", compensation=release_inventory)
+def reserve_inventory(ctx: durable.ActivityContext, supplier: str, reservation: str) -> dict:
+    return {"supplier": supplier, "reservation": reservation, "confirmation": f"CONF-{reservation}-" + "7" * 24}
+
+
+@durable.workflow(name="travel.book_a_multi_leg_business_trip_with_flights_hotels_and_cars")
+def book_trip(ctx: durable.WorkflowContext, trip: str) -> None:
+    for supplier in ("flights", "hotels", "cars"):
+        reserve_inventory(ctx, supplier, f"{trip}-{supplier}")
+    raise RuntimeError(f"trip {trip}: the travel policy refused the total; every reservation is released")
+
+
 @dataclass(frozen=True)
 class ViewerData:
     """The ids of the instances built, by the kind of page each one shows."""
@@ -120,13 +141,14 @@ class ViewerData:
     paused_by_errors: str
     pending: str
     cancelled: str
+    compensating: str
     fanned_out: tuple[str, ...]
 
     @property
     def instances(self) -> dict[str, str]:
         """One instance of each kind, by kind."""
         kinds = ("completed", "waiting", "sleeping", "retrying", "failed", "paused", "paused_by_errors", "pending")
-        kinds += ("cancelled",)
+        kinds += ("cancelled", "compensating")
         return {kind: getattr(self, kind) for kind in kinds}
 
 
@@ -144,6 +166,8 @@ def build() -> ViewerData:
     paused = durable.start(rebuild_index, 1, instance_id="nightly-index-rebuild-paused")
     paused_by_errors = durable.start(sync_documents, "search-eu-west-1-prod", instance_id="sync-documents-eu-west-1")
     cancelled = durable.start(rebuild_index, 3, instance_id="nightly-index-rebuild-cancelled")
+    # Compensating: 1 of 3 done, the second waiting an hour to try again.
+    compensating = durable.start(book_trip, "TRIP-2026-000173", instance_id="business-trip-TRIP-2026-000173")
     fanned = tuple(durable.start(reconcile, f"wh-{n}", instance_id=f"reconcile-wh-{n}").instance_id for n in range(5))
     run_until(None, timeout=30)
 
@@ -172,5 +196,6 @@ def build() -> ViewerData:
         paused_by_errors=paused_by_errors.instance_id,
         pending=pending.instance_id,
         cancelled=cancelled.instance_id,
+        compensating=compensating.instance_id,
         fanned_out=fanned,
     )

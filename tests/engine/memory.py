@@ -20,6 +20,7 @@ class MemoryBackend:
         self.waits: dict = {}
         self.ran: list[tuple[str, int]] = []
         self.sent: list[tuple] = []
+        self.progress: list[dict | None] = []
 
     # Backend ------------------------------------------------------------------------------
     def clock(self) -> dt.datetime:
@@ -37,28 +38,34 @@ class MemoryBackend:
             attempt=call.attempt,
             idempotency_key=call.idempotency_key,
             sender=lambda *a, **k: self.sent.append((a, k)) or "event-id",
+            compensating=call.compensating,
         )
         try:
             tree = codec.encode(call.definition.fn(ctx, *call.args, **call.kwargs))
         except Exception as exc:
             raise ActivityFailure(describe(exc), exc) from None
         self.steps[call.position] = Step(
-            call.position, "activity", call.definition.name, StepStatus.COMPLETED, tree, attempt=call.attempt
+            call.position, call.kind, call.definition.name, StepStatus.COMPLETED, tree, attempt=call.attempt
         )
         return tree
 
     def activity_failed(self, call, error, retry_at):
         position, name = call.position, call.definition.name
         if retry_at is None:
-            self.steps[position] = Step(position, "activity", name, StepStatus.FAILED, None, error, call.attempt)
-            return Verdict.FINAL
-        self.steps[position] = Step(
-            position, "activity", name, StepStatus.RETRYING, None, error, call.attempt, retry_at
-        )
+            self.steps[position] = Step(position, call.kind, name, StepStatus.FAILED, None, error, call.attempt)
+            # A compensation that runs out of attempts pauses the instance (the run suspends).
+            return Verdict.SUSPENDED if call.kind == StepKind.COMPENSATION else Verdict.FINAL
+        self.steps[position] = Step(position, call.kind, name, StepStatus.RETRYING, None, error, call.attempt, retry_at)
         if retry_at <= self.moment:
             return Verdict.RETRY
         self.timers[position] = ("retry", name, retry_at)
         return Verdict.SUSPENDED
+
+    def failure_pauses(self) -> bool:
+        return False
+
+    def compensating(self, progress, error=None) -> None:
+        self.progress.append(progress)
 
     def suspend_timer(self, position, purpose, name, due_at) -> None:
         self.timers.setdefault(position, (purpose, name, due_at))

@@ -322,3 +322,17 @@ def test_order_fulfilment__receipt(drain):
         handle.instance_id,
         "Reserve, charge, publish status, sleep one second, send the receipt, publish status again.",
     )
+
+
+# A trip booking saga -----------------------------------------------------------------------------
+
+
+def test_trip_booking__no_car_compensated(drain):
+    handle = durable.start(wf.trip_booking, "t-golden", car_available=False, instance_id="golden-trip")
+    drain(handle)
+    assert handle.status == Status.FAILED
+    save(
+        "trip_booking__no_car_compensated",
+        handle.instance_id,
+        "No car: book_car fails at once (non-retryable), and the armed cancel_hotel, then cancel_flight, run.",
+    )

@@ -68,6 +68,12 @@ class ReplayOnly:
     def wait_event(self, spec: WaitSpec) -> Step | None:
         self._stop(spec.position, StepKind.WAIT_EVENT, spec.name)
 
+    def failure_pauses(self) -> bool:
+        return False  # a recorded failure that unwound its saga was not paused
+
+    def compensating(self, progress: dict | None, error: dict | None = None) -> None:
+        pass  # the status a saga shows is no part of its history
+
 
 @dataclass(frozen=True)
 class Report:

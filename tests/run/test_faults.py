@@ -130,6 +130,37 @@ def test_fault_sweep__every_statement_of_a_run(fast_recovery, capsys):
     assert len(missed) <= max(10, statements // 10), missed
 
 
+def test_fault_sweep__every_statement_of_a_saga_unwinding(fast_recovery, capsys):
+    """Three armed compensations and a failure: a fault at any statement still ends the instance
+    failed and compensated, each compensation's write made exactly once, newest first."""
+    from tests import saga_workflows as sw
+
+    def unwind(instance_id: str, injector: Injector) -> str:
+        durable.start(sw.three_then_fail, instance_id=instance_id)
+        with connection.execute_wrapper(injector):
+            return settle(instance_id, injector)
+
+    clean = Injector()
+    assert unwind("saga-clean", clean) == Status.FAILED
+    statements = clean.count
+    missed = 0
+    for k in range(statements):
+        instance_id = f"saga-{k}"
+        injector = Injector(fail_at=k)
+        unwind(instance_id, injector)
+        missed += injector.fired is None
+        row = WorkflowInstance.objects.get(id=instance_id)
+        fault = f"fault at statement {k}"
+        assert (row.status, row.compensated) == (Status.FAILED, True), f"{fault}: {row.status} {row.status_reason}"
+        assert sw.ledger(instance_id) == sw.EXPECTED["saga.three_then_fail"], fault
+    with capsys.disabled():
+        print(
+            f"\nsaga fault sweep ({connection.vendor}): {statements - missed} of {statements} statements failed once, "
+            "each in a fresh run; every instance failed compensated, each compensation once"
+        )
+    assert missed <= max(3, statements // 10), f"{missed} of {statements} faults never fired"
+
+
 def test_fault_sweep__the_receiver_stores_all_or_nothing(fast_recovery, settings, capsys):
     """A fault at any statement of a POSTed event: a retryable 503 and nothing stored, or a 202;
     the sender's retry then delivers it, and the waiting instance takes it exactly once."""

@@ -7,7 +7,7 @@ from typing import Any
 from django.core.management.base import CommandError
 from django.utils import timezone
 
-from durable import inspect
+from durable import inspect, words
 from durable.engine.registry import registry
 from durable.inspect import ACTIVE, Status
 from durable.management import format as fmt
@@ -58,7 +58,10 @@ def _row(row: inspect.Summary, now) -> tuple:
         row.instance_id,
         row.workflow_name,
         row.status,
-        fmt.waiting(row.waiting_for, now, WIDTHS[3]),
+        # A compensating instance says how far its compensations are, as the viewer's row does.
+        words.compensation_words(row.compensation, row.status)
+        if row.status == Status.COMPENSATING
+        else fmt.waiting(row.waiting_for, now, WIDTHS[3]),
         fmt.when(row.created_at),
         fmt.when(row.updated_at),
     )

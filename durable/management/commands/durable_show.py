@@ -69,6 +69,9 @@ class Command(DurableCommand):
         field("Status", self._status(row.status))
         if row.status_reason:
             field("Reason", fmt.shorten(row.status_reason, width))
+        saga = words.compensation_words(row.compensation, row.status)
+        if saga:
+            field("Saga", saga)
         field("Waiting", fmt.waiting(row.waiting_for, self.now))
         field("Input", fmt.shorten(_call(row.workflow_name, row.input), width))
         if row.status == Status.COMPLETED:
@@ -96,7 +99,7 @@ class Command(DurableCommand):
             return self.style.SUCCESS(status)
         if status == Status.FAILED:
             return self.style.ERROR(status)
-        if status in (Status.CANCELLED, Status.PAUSED):
+        if status in (Status.CANCELLED, Status.PAUSED, Status.COMPENSATING):
             return self.style.WARNING(status)
         return status
 
@@ -132,7 +135,7 @@ def _step_row(step: inspect.StepView) -> tuple:
         step.kind,
         step.name,
         step.status,
-        step.attempt if step.kind == StepKind.ACTIVITY else None,
+        step.attempt if step.kind in (StepKind.ACTIVITY, StepKind.COMPENSATION) else None,
         words.took(step.duration) if step.duration is not None else None,
         _outcome(step),
         fmt.when(step.recorded_at),

@@ -10,6 +10,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 QUICK = {
     "workflows": 100,
+    "sagas": 100,
     "events": 40,
     "values": 20,
     "timers": 60,
@@ -34,7 +35,7 @@ def positive(value: str) -> int:
 class Command(BaseCommand):
     help = (
         "Measure durable on the configured database with real durable_worker subprocesses (started "
-        "and stopped here): throughput, event round trip over HTTP, timer lateness, the same "
+        "and stopped here): throughput, sagas unwinding, event round trip over HTTP, timer lateness, the same "
         "latencies with many instances waiting, replay of a long history, worker memory, and what "
         "an idle worker costs. "
         "Prints a progress line, one table, and writes every figure with the machine's context as "
@@ -51,6 +52,9 @@ class Command(BaseCommand):
         )
         parser.add_argument("--quick", action="store_true", help="Small sizes: the whole run takes under a minute.")
         parser.add_argument("--workflows", type=positive, help="Throughput: workflows of 3 activities (200).")
+        parser.add_argument(
+            "--sagas", type=positive, help="Saga: workflows that arm 3 compensations and fail, until compensated (200)."
+        )
         parser.add_argument("--events", type=positive, help="Events: events POSTed to waiting workflows (100).")
         parser.add_argument("--event-rate", type=float, help="Events POSTed per second, one at a time (20).")
         parser.add_argument(
@@ -84,6 +88,7 @@ class Command(BaseCommand):
         sizes: dict[str, Any] = dict(QUICK) if options["quick"] else {}
         for name in (
             "workflows",
+            "sagas",
             "events",
             "event_rate",
             "values",

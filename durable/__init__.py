@@ -35,6 +35,7 @@ _CLIENT_NAMES = (
     "resume",
     "retry",
     "get_event",
+    "instances_for",
     "WorkflowHandle",
     "Delivery",
 )

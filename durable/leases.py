@@ -30,6 +30,7 @@ CLAIM_COLUMNS = (
     "error_streak",
     "failed_runs",
     "status_reason",
+    "business_key",  # for ctx.business_key: returned by the claim, so a run reads it for free
 )
 ADVISORY_NAMESPACE = 0x0D0AB1E
 

@@ -70,7 +70,7 @@ class WorkflowInstanceAdmin(InstanceOperations, ReadOnlyAdmin):
 
     def get_list_display(self, request):
         # The key column links to the object's admin page, which depends on who is looking.
-        @admin.display(description="business key")
+        @admin.display(description="key")
         def business_key(obj: WorkflowInstance) -> str:
             return key_html(request, self.admin_site, obj.business_key)
 

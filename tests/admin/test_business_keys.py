@@ -55,7 +55,7 @@ def test_list__shows_the_key_and_links_a_registered_models_key(admin_client, key
     assert "by-string keyed order-42 " in shown
     assert f"by-ledger keyed testapp.ledger:{entry.pk} " in shown
     assert "no-key keyed — " in shown
-    assert "business key" in shown
+    assert " Key " in shown
 
 
 def test_page__links_the_key_to_the_objects_admin_page(admin_client, keyed):

@@ -29,7 +29,7 @@ def test_pending_instance__the_list_says_not_yet_started_and_the_page_waiting_fo
 
     listing = text(admin_client.get(LIST))
     # SPEC's columns (section 6, and the business key of section 11); an instance no worker has run yet has not started.
-    assert re.search(r"Id Workflow Business key Status Waiting for Started Updated Elapsed", listing, re.I), listing
+    assert re.search(r"Id Workflow Key Status Waiting for Started Updated Elapsed", listing, re.I), listing
     assert re.search(r"not-yet viewer_nap — Pending a worker to run it not yet [\d:]+ ", listing), listing
     assert re.search(r"ran-first viewer_order — \S+ .* \d\d:\d\d:\d\d \d\d:\d\d:\d\d", listing), listing
 

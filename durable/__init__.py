@@ -36,6 +36,7 @@ _CLIENT_NAMES = (
     "resume",
     "retry",
     "get_event",
+    "instances_for",
     "WorkflowHandle",
     "Delivery",
 )

@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from durable import db, leases, routing, sagas, text, transitions
+from durable import business_keys, db, leases, routing, sagas, text, transitions
 from durable.conf import settings
 from durable.engine import codec
 from durable.engine.context import to_seconds
@@ -31,6 +31,7 @@ __all__ = [
     "deliver_many",
     "get_event",
     "get_handle",
+    "instances_for",
     "pause",
     "resume",
     "retry",
@@ -129,7 +130,12 @@ def _pause(deadline: float | None, wait: float | None = None) -> float:
 
 
 def start(
-    workflow: WorkflowDefinition | str, /, *args: Any, instance_id: str | None = None, **kwargs: Any
+    workflow: WorkflowDefinition | str,
+    /,
+    *args: Any,
+    instance_id: str | None = None,
+    business_key: Any = None,
+    **kwargs: Any,
 ) -> WorkflowHandle:
     """Start a workflow instance; it runs on a worker once the current transaction commits.
 
@@ -137,6 +143,8 @@ def start(
         workflow: the decorated workflow or its registered name.
         *args: positional inputs (JSON, datetimes, Decimals, UUIDs, dataclasses).
         instance_id: a business id to make the start idempotent; a uuid4 by default.
+        business_key: what the instance is about, shared by any number of instances: a string, or
+            a saved model instance (stored as "<app_label>.<model>:<pk>"); None for none.
         **kwargs: keyword inputs.
 
     Returns:
@@ -145,11 +153,11 @@ def start(
 
     Raises:
         WorkflowNotFound: no workflow has that name.
-        InvalidArgument: the instance id is malformed.
+        InvalidArgument: the instance id or the business key is malformed (nothing is stored).
         InvalidTransition: the id belongs to an instance of another workflow.
         EncodingError: an input cannot be stored as JSON.
     """
-    return start_with(workflow, args, kwargs, instance_id=instance_id)
+    return start_with(workflow, args, kwargs, instance_id=instance_id, business_key=business_key)
 
 
 def start_with(
@@ -158,12 +166,15 @@ def start_with(
     kwargs: dict[str, Any],
     *,
     instance_id: str | None = None,
+    business_key: Any = None,
     check: bool = False,
 ) -> WorkflowHandle:
-    """`start` with the inputs as values (so a workflow argument may be named `instance_id`);
-    with `check`, inputs that do not fit the function's signature are refused (InvalidArgument)."""
+    """`start` with the inputs as values (so a workflow argument may be named `instance_id` or
+    `business_key`); with `check`, inputs that do not fit the function's signature are refused
+    (InvalidArgument). An id that exists already returns that instance, its key unchanged."""
     name = workflow.name if isinstance(workflow, WorkflowDefinition) else workflow
     definition = registry.workflow(name)
+    key = business_keys.to_key(business_key)
     if check:
         definition.check_arguments(args, kwargs)
     if instance_id is None:
@@ -176,7 +187,7 @@ def start_with(
             "starting with a letter or digit."
         )
     inputs = codec.encode({"args": list(args), "kwargs": kwargs}, where=f"input of workflow '{definition.name}'")
-    if transitions.start(instance_id, definition.name, inputs, db.now()):
+    if transitions.start(instance_id, definition.name, inputs, db.now(), key):
         db.request_run()
         return WorkflowHandle(instance_id, created=True)
     existing = transitions.get(instance_id)
@@ -186,6 +197,9 @@ def start_with(
             f"'{definition.name}'; choose another instance id."
         )
     return WorkflowHandle(instance_id)
+
+
+instances_for = business_keys.instances_for
 
 
 def cancel(instance_id: str, reason: str = "", *, compensate: bool = True) -> WorkflowInstance:

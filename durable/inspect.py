@@ -33,6 +33,7 @@ _SUMMARY_COLUMNS = (
     "workflow_name",
     "status",
     "status_reason",
+    "business_key",
     *_PAYLOADS,
     "created_at",
     "updated_at",
@@ -70,6 +71,8 @@ class Summary:
         workflow_name: the registered name of its workflow.
         status: one of `Status`.
         status_reason: why it is paused, cancelled or failed ("" when nothing was said).
+        business_key: what it is about, as stored ("<app_label>.<model>:<pk>" for a model
+            instance), or None.
         input: the stored call tree, {"args": [...], "kwargs": {...}}.
         result: the stored result tree (None until it completes).
         error: the stored error ({"type", "message", "traceback", ...}) or None.
@@ -86,6 +89,7 @@ class Summary:
     workflow_name: str
     status: str
     status_reason: str
+    business_key: str | None
     input: Any
     result: Any
     error: Any
@@ -227,6 +231,7 @@ def _summary(row: dict[str, Any]) -> Summary:
         workflow_name=row["workflow_name"],
         status=row["status"],
         status_reason=row["status_reason"],
+        business_key=row["business_key"],
         input=row.get("input"),
         result=row.get("result"),
         error=row.get("error"),
@@ -322,6 +327,7 @@ def list_instances(
     *,
     statuses: Iterable[str] | None = None,
     workflow: str | None = None,
+    business_key: str | None = None,
     created_after: dt.datetime | None = None,
     created_before: dt.datetime | None = None,
     limit: int = 50,
@@ -333,6 +339,7 @@ def list_instances(
     Args:
         statuses: only instances in one of these statuses; None for any.
         workflow: only instances of this workflow.
+        business_key: only instances with this stored business key (see durable.business_keys).
         created_after: only instances created at or after this time.
         created_before: only instances created before this time.
         limit: at most this many rows (>= 1).
@@ -353,6 +360,8 @@ def list_instances(
         rows = rows.filter(status__in=sorted(set(statuses)))
     if workflow is not None:
         rows = rows.filter(workflow_name=workflow)
+    if business_key is not None:
+        rows = rows.filter(business_key=business_key)
     if created_after is not None:
         rows = rows.filter(created_at__gte=created_after)
     if created_before is not None:

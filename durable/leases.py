@@ -31,6 +31,7 @@ CLAIM_COLUMNS = (
     "failed_runs",
     "status_reason",
     "compensation",
+    "business_key",  # for ctx.business_key: returned by the claim, so a run reads it for free
 )
 # A claimed instance is running, unless its compensations are: it stays `compensating`.
 CLAIMED_STATUS = "status = CASE WHEN status = %s THEN status ELSE %s END"

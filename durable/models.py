@@ -54,6 +54,8 @@ class WorkflowInstance(models.Model):
     workflow_name = models.CharField(max_length=200)
     status = models.CharField(max_length=20, choices=Status.choices, default=Status.PENDING)
     input = models.JSONField(default=dict)
+    # What the instance is about (SPEC 11): a free string or "<app_label>.<model>:<pk>"; many may share one.
+    business_key = models.CharField(max_length=255, null=True, blank=True)
     result = models.JSONField(null=True, blank=True)
     error = models.JSONField(null=True, blank=True)
     status_reason = models.TextField(blank=True, default="")
@@ -86,6 +88,11 @@ class WorkflowInstance(models.Model):
             models.Index(fields=["status", "-created_at"], name="durable_inst_status"),
             models.Index(fields=["workflow_name", "-created_at"], name="durable_inst_workflow"),
             models.Index(fields=["-created_at"], name="durable_inst_created"),
+            models.Index(
+                fields=["business_key", "-created_at"],
+                condition=Q(business_key__isnull=False),
+                name="durable_inst_business_key",
+            ),
         ]
 
     def __str__(self) -> str:

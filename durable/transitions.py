@@ -102,13 +102,16 @@ def get(instance_id: str) -> WorkflowInstance:
     return row
 
 
-def start(instance_id: str, workflow_name: str, input_tree: dict, moment: dt.datetime) -> bool:
+def start(
+    instance_id: str, workflow_name: str, input_tree: dict, moment: dt.datetime, business_key: str | None = None
+) -> bool:
     """Insert a pending, due instance and send workflow_started; False when the id is taken."""
     row = WorkflowInstance(
         id=instance_id,
         workflow_name=workflow_name,
         status=Status.PENDING,
         input=input_tree,
+        business_key=business_key,
         run_after=moment,
         created_at=moment,
         updated_at=moment,

@@ -40,6 +40,7 @@ def test_summary__one_instance_as_stored_in_one_query(django_assert_num_queries)
         workflow_name="three_steps",
         status="pending",
         status_reason="",
+        business_key=None,
         input={"args": [4], "kwargs": {"nap": 0.01}},
         result=None,
         error=None,

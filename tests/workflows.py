@@ -199,3 +199,9 @@ def publishes_anything(ctx: durable.WorkflowContext, data: dict) -> dict:
     ctx.set_event("raw", b"\xff\xfe not utf-8")
     ctx.set_event("tagged", {"$t": "timedelta", "v": None})
     return data
+
+
+@durable.workflow
+def keyed(ctx: durable.WorkflowContext, label: str = "") -> dict:
+    """Reports the business key it runs for (SPEC 11)."""
+    return {"business_key": ctx.business_key, "label": label}

@@ -16,6 +16,7 @@ from durable.admin import detail
 from durable.admin.base import ReadOnlyAdmin, stamp
 from durable.admin.counting import STATUS_EXACT_UP_TO, status_counts
 from durable.admin.forms import SendEventForm
+from durable.admin.keys import key_html
 from durable.admin.operations import InstanceOperations
 from durable.admin.words import breakable
 from durable.engine.registry import registry
@@ -55,7 +56,9 @@ class WorkflowInstanceAdmin(InstanceOperations, ReadOnlyAdmin):
     # Facets would count every filter choice over the whole table.
     show_facets = admin.ShowFacets.NEVER
     search_fields = ("id", "workflow_name")
-    search_help_text = "An instance id (or its start), a workflow name, or an event type instances wait for."
+    search_help_text = (
+        "An instance id (or its start), a workflow name, a business key (exactly), or an event type instances wait for."
+    )
     ordering = ("-created_at",)
     detail_template = "admin/durable/workflowinstance/detail.html"
     refresh_seconds = 3
@@ -65,12 +68,23 @@ class WorkflowInstanceAdmin(InstanceOperations, ReadOnlyAdmin):
     def get_changelist(self, request, **kwargs):
         return InstanceChangeList
 
-    def get_search_results(self, request, queryset, search_term):
-        """Search by id (or its start), workflow name, or an event type instances wait for.
+    def get_list_display(self, request):
+        # The key column links to the object's admin page, which depends on who is looking.
+        @admin.display(description="key")
+        def business_key(obj: WorkflowInstance) -> str:
+            return key_html(request, self.admin_site, obj.business_key)
 
-        Workflow names are matched against the registry in Python, so the database sees an
-        indexed `IN`; the event type is looked up in the Wait table (indexed by type) through a
-        subquery, never by reading the `waiting_for` JSON of every instance.
+        shown = list(super().get_list_display(request))
+        shown.insert(shown.index("workflow") + 1, business_key)
+        return shown
+
+    def get_search_results(self, request, queryset, search_term):
+        """Search by id (or its start), workflow name, business key, or an event type instances wait for.
+
+        A business key matches exactly, through its index. Workflow names are matched against the
+        registry in Python, so the database sees an indexed `IN`; the event type is looked up in
+        the Wait table (indexed by type) through a subquery, never by reading the `waiting_for`
+        JSON of every instance.
         """
         term = search_term.strip()
         if not term:
@@ -78,7 +92,7 @@ class WorkflowInstanceAdmin(InstanceOperations, ReadOnlyAdmin):
         folded = term.lower()
         workflows = [name for name in registry.workflows if folded in name.lower()] + [term]
         waiting = Wait.objects.filter(event_type=term).values("instance_id")
-        found = Q(pk__startswith=term) | Q(workflow_name__in=workflows) | Q(pk__in=waiting)
+        found = Q(pk__startswith=term) | Q(workflow_name__in=workflows) | Q(business_key=term) | Q(pk__in=waiting)
         return queryset.filter(found), False
 
     def changelist_view(self, request, extra_context=None):
@@ -156,6 +170,7 @@ class WorkflowInstanceAdmin(InstanceOperations, ReadOnlyAdmin):
             "original": instance,
             "instance": instance,
             "status_badge": badge(summary.status, detail.label(inspect.Status, summary.status)),
+            "business_key": key_html(request, self.admin_site, summary.business_key) if summary.business_key else None,
             "detail": detail.build(view, timezone.now()),
             "operations": operations,
             "reason_wanted": any(op.takes_reason for op in operations),

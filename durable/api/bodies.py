@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from durable import events, text
+from durable import business_keys, events, text
 from durable.client import INSTANCE_ID
 from durable.conf import settings
 from durable.engine import codec
@@ -94,6 +94,14 @@ START = {
             "pattern": ID_PATTERN,
             "default": None,
             "description": "A business id that makes the start idempotent (200 when it exists); null for a new id.",
+        },
+        "business_key": {
+            "type": ["string", "null"],
+            "minLength": 1,
+            "maxLength": business_keys.MAX_LENGTH,
+            "pattern": REQUIRED_STRING,
+            "default": None,
+            "description": "What the instance is about (any number of instances may share it); null for none.",
         },
     },
 }

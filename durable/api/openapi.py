@@ -7,7 +7,7 @@ from typing import Any
 from drf_spectacular.openapi import AutoSchema
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 
-from durable import events, text
+from durable import business_keys, events, text
 from durable.api.bodies import ID_PATTERN, STRING, ref
 from durable.api.serializers import ErrorSerializer
 
@@ -60,6 +60,11 @@ def list_parameters(statuses: list[str], max_limit: int) -> list[OpenApiParamete
     return [
         _query("status", {"type": "string", "enum": statuses}),
         _query("workflow", {"type": "string", "pattern": STRING}, "A workflow name."),
+        _query(
+            "business_key",
+            {"type": "string", "maxLength": business_keys.MAX_LENGTH, "pattern": STRING},
+            'Only instances with this business key, exactly as stored (a model instance as "app_label.model:pk").',
+        ),
         _query("created_after", moment, "RFC 3339, with a time zone offset."),
         _query("created_before", moment, "RFC 3339, with a time zone offset."),
         _query("limit", {"type": "integer", "minimum": 1, "maximum": max_limit, "default": 50}),

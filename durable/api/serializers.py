@@ -8,7 +8,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from durable import inspect, text
+from durable import business_keys, inspect, text
 from durable.engine import codec
 from durable.engine.types import choices
 
@@ -76,6 +76,7 @@ class InstanceSerializer(serializers.Serializer):  # an inspect.Summary
     workflow_name = _text()
     status = serializers.ChoiceField(choices=inspect.Status.choices, read_only=True)
     status_reason = _text()
+    business_key = _text(allow_null=True)
     input = PlainJSONField()
     result = PlainJSONField()
     error = _stored()
@@ -215,6 +216,10 @@ class StartSerializer(serializers.Serializer):
     args = serializers.ListField(child=serializers.JSONField(allow_null=True), required=False, default=list)
     kwargs = serializers.DictField(child=serializers.JSONField(allow_null=True), required=False, default=dict)
     instance_id = StrictText(required=False, allow_null=True, default=None, max_length=200)
+    # Kept as sent, as durable.start keeps it: a key is compared exactly.
+    business_key = StrictText(
+        required=False, allow_null=True, default=None, max_length=business_keys.MAX_LENGTH, trim_whitespace=False
+    )
 
     def validate(self, attrs: dict) -> dict:
         unknown = set(self.initial_data) - set(self.fields)

@@ -14,7 +14,7 @@ from rest_framework.parsers import BaseParser, JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from durable import client, events, inspect, permissions, text
+from durable import business_keys, client, events, inspect, permissions, text
 from durable.api import auth, bodies, errors, openapi
 from durable.api.openapi import answers, described
 from durable.api.serializers import (
@@ -176,12 +176,16 @@ class InstanceList(DurableView):
             if query["status"] not in inspect.Status.values:
                 raise errors.BadRequest(f"status must be one of {', '.join(inspect.Status.values)}.")
             statuses = [query["status"]]
+        key = query.get("business_key") or None
+        if key is not None and len(key) > business_keys.MAX_LENGTH:
+            raise errors.BadRequest(f"business_key must be at most {business_keys.MAX_LENGTH} characters.")
         after, before = _datetime(query, "created_after"), _datetime(query, "created_before")
         limit = _int(query, "limit", 50, 1, MAX_LIST)
         offset = _int(query, "offset", 0, 0, 10**9)
         page = inspect.list_instances(
             statuses=statuses,
             workflow=query.get("workflow") or None,
+            business_key=key,
             created_after=after,
             created_before=before,
             limit=limit,
@@ -246,7 +250,12 @@ class Start(DurableView):
             raise errors.BadRequest(errors.detail_text(body.errors))
         values = body.validated_data
         handle = client.start_with(
-            name, values["args"], values["kwargs"], instance_id=values["instance_id"], check=True
+            name,
+            values["args"],
+            values["kwargs"],
+            instance_id=values["instance_id"],
+            business_key=values["business_key"],
+            check=True,
         )
         code = status.HTTP_201_CREATED if handle.created else status.HTTP_200_OK
         return Response(InstanceSerializer(inspect.summary(handle.instance_id)).data, status=code)

@@ -164,7 +164,13 @@ def _run(row: dict[str, Any], owner: str, where: dict[str, str]) -> None:
     for _ in range(MAX_REWINDS):
         history, failures = journal.load_history(instance_id)
         backend = OrmBackend(row, owner, definition, history, failures)
-        ctx = WorkflowContext(instance_id=instance_id, workflow_name=definition.name, history=history, backend=backend)
+        ctx = WorkflowContext(
+            instance_id=instance_id,
+            workflow_name=definition.name,
+            history=history,
+            backend=backend,
+            business_key=row.get("business_key"),
+        )
         try:
             if (row.get("compensation") or {}).get("after") == saga.CANCELLED:
                 # Cancelled with compensate=True: the armed compensations run, the workflow does not.

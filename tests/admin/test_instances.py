@@ -33,9 +33,9 @@ def text(response) -> str:
 def test_list__shows_status_what_it_waits_for_and_counts(admin_client, waiting_order, failed_order):
     shown = text(admin_client.get(LIST))
     assert re.search(
-        r"order-o-1 viewer_order Waiting for event payment\.completed where order_id=o-1, times out in 9m", shown
+        r"order-o-1 viewer_order — Waiting for event payment\.completed where order_id=o-1, times out in 9m", shown
     )
-    assert "charge-7 viewer_fails Failed —" in shown
+    assert "charge-7 viewer_fails — Failed —" in shown
     assert re.search(
         r"All 2 Pending 0 Running 0 Waiting for event 1 Waiting for timer 0 Compensating 0 Paused 0 Completed 0 "
         r"Failed 1",
@@ -49,8 +49,8 @@ def test_list__timer_and_paused_instances_in_words(admin_client, drain):
     drain()
     durable.pause("held", "waiting for the fix")
     shown = text(admin_client.get(LIST))
-    assert re.search(r"nap viewer_nap Waiting for timer timer due in 5\dm", shown)
-    assert "held viewer_nap Paused an operator to resume it (waiting for the fix)" in shown
+    assert re.search(r"nap viewer_nap — Waiting for timer timer due in 5\dm", shown)
+    assert "held viewer_nap — Paused an operator to resume it (waiting for the fix)" in shown
 
 
 @pytest.mark.parametrize(
@@ -179,4 +179,4 @@ def test_list__elapsed_of_a_finished_instance_stops_at_its_end(admin_client):
         updated_at=start + dt.timedelta(minutes=3),
         finished_at=start + dt.timedelta(minutes=3),
     )
-    assert re.search(r"old viewer_nap Completed — .{0,40}? 3m ", text(admin_client.get(LIST)))
+    assert re.search(r"old viewer_nap — Completed — .{0,40}? 3m ", text(admin_client.get(LIST)))

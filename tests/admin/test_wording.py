@@ -28,10 +28,10 @@ def test_pending_instance__the_list_says_not_yet_started_and_the_page_waiting_fo
     assert WorkflowInstance.objects.get(pk="not-yet").status == Status.PENDING
 
     listing = text(admin_client.get(LIST))
-    # SPEC's columns; an instance no worker has run yet has not started.
-    assert re.search(r"Id Workflow Status Waiting for Started Updated Elapsed", listing, re.I), listing
-    assert re.search(r"not-yet viewer_nap Pending a worker to run it not yet [\d:]+ ", listing), listing
-    assert re.search(r"ran-first viewer_order \S+ .* \d\d:\d\d:\d\d \d\d:\d\d:\d\d", listing), listing
+    # SPEC's columns (section 6, and the business key of section 11); an instance no worker has run yet has not started.
+    assert re.search(r"Id Workflow Key Status Waiting for Started Updated Elapsed", listing, re.I), listing
+    assert re.search(r"not-yet viewer_nap — Pending a worker to run it not yet [\d:]+ ", listing), listing
+    assert re.search(r"ran-first viewer_order — \S+ .* \d\d:\d\d:\d\d \d\d:\d\d:\d\d", listing), listing
 
     shown = text(admin_client.get(page("not-yet")))
     assert re.search(r"status Pending waiting for a worker to run it created [\d: -]+ updated ", shown)

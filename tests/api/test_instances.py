@@ -139,15 +139,16 @@ def test_detail__every_part_in_its_json_shape(operator):
     response = operator.get("/durable/instances/shape/")
     body = response.json()
     assert list(body) == [
-        "instance_id", "workflow_name", "status", "status_reason", "input", "result", "error", "created_at",
-        "updated_at", "finished_at", "waiting_for", "compensation", "compensated", "incidents", "history", "waits",
-        "timers", "events", "values",
+        "instance_id", "workflow_name", "status", "status_reason", "business_key", "input", "result", "error",
+        "created_at", "updated_at", "finished_at", "waiting_for", "compensation", "compensated", "incidents",
+        "history", "waits", "timers", "events", "values",
     ]  # fmt: skip
     assert body == {
         "instance_id": "shape",
         "workflow_name": "viewer_order",
         "status": "waiting_for_event",
         "status_reason": "",
+        "business_key": None,
         "input": {"args": ["1.50"], "kwargs": {}},
         "result": None,
         "error": None,

@@ -1,4 +1,4 @@
-"""durable_list: the newest workflow instances as a table, filtered by status and workflow."""
+"""durable_list: the newest workflow instances as a table, filtered by status, workflow and business key."""
 
 from __future__ import annotations
 
@@ -32,6 +32,11 @@ class Command(DurableCommand):
             "ended). Repeat it or separate statuses with commas for several.",
         )
         parser.add_argument("--workflow", metavar="NAME", help="Only instances of this workflow.")
+        parser.add_argument(
+            "--business-key",
+            metavar="KEY",
+            help='Only instances with this business key, as stored (a model instance as "app_label.model:pk").',
+        )
         parser.add_argument("--limit", type=int, default=50, metavar="N", help="Show at most N instances (default 50).")
 
     def run(self, **options: Any) -> None:
@@ -39,7 +44,11 @@ class Command(DurableCommand):
         if limit < 1:
             raise CommandError(f"--limit must be at least 1, not {limit}.")
         page = inspect.list_instances(
-            statuses=_statuses(options["status"]) or None, workflow=workflow or None, limit=limit, payloads=False
+            statuses=_statuses(options["status"]) or None,
+            workflow=workflow or None,
+            business_key=options["business_key"] or None,
+            limit=limit,
+            payloads=False,
         )
         if not page.rows:
             unknown = workflow and workflow not in registry.workflows

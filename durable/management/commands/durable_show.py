@@ -67,6 +67,8 @@ class Command(DurableCommand):
         field("Instance", row.instance_id)
         field("Workflow", row.workflow_name)
         field("Status", self._status(row.status))
+        if row.business_key is not None:
+            field("Key", fmt.shorten(row.business_key, width))
         if row.status_reason:
             field("Reason", fmt.shorten(row.status_reason, width))
         saga = words.compensation_words(row.compensation, row.status)

@@ -43,6 +43,12 @@ class Command(DurableCommand):
             "already is not started again; the command reports that instance. Default: a new uuid4.",
         )
         parser.add_argument(
+            "--business-key",
+            metavar="KEY",
+            help="What the instance is about, e.g. order-42 or shop.order:42 (the form a model instance takes); "
+            "any number of instances may share it. manage.py durable_list --business-key KEY lists them.",
+        )
+        parser.add_argument(
             "--wait", action="store_true", help="Wait for the instance to end, then print its result as JSON."
         )
         parser.add_argument(
@@ -60,7 +66,9 @@ class Command(DurableCommand):
         args, kwargs = _split(fmt.parse_json(text, "--input")) if text is not None else ([], {})
         definition = registry.workflow(options["workflow"])
         _check_fits(definition, args, kwargs)
-        handle = client.start(definition, *args, instance_id=instance_id, **kwargs)
+        handle = client.start_with(
+            definition, args, kwargs, instance_id=instance_id, business_key=options["business_key"]
+        )
         if quiet:
             self.stdout.write(handle.instance_id)
         elif not handle.created:

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.django_db
 def test_viewer__compensating_on_the_row_the_page_the_counts_and_the_timeline(admin_client, saga_compensating):
     compensating = saga_compensating
     shown = text(admin_client.get(LIST))
-    assert "trip-1 saga.waits_to_retry_an_undo Compensating compensating: 1 of 3 done, retry 2 of 3 in" in shown
+    assert "trip-1 saga.waits_to_retry_an_undo — Compensating compensating: 1 of 3 done, retry 2 of 3 in" in shown
     assert "Compensating 1" in shown
     filtered = text(admin_client.get(LIST, {"status__exact": "compensating"}))
     assert "trip-1" in filtered

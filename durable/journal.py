@@ -93,8 +93,8 @@ def record_steps(instance_id: str, steps: list[NewStep], updates: dict[int, dict
     seqs = []
     for step in steps:
         # A (source, id) stored before is a repeat, as for any sender: counted, not stored again.
-        if step.kind == StepKind.SEND_EVENT and not count_duplicate(step.result["source"], step.result["id"]):
-            seqs.append(record_event(step.result, received_at=moment).seq)
+        if step.kind == StepKind.SEND_EVENT and (event := store_event(step.result, received_at=moment)) is not None:
+            seqs.append(event.seq)
     return seqs
 
 

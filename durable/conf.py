@@ -51,6 +51,9 @@ DEFAULTS: dict[str, Setting] = {
     "PAUSE_AFTER_FAILED_RUNS": Setting(
         10, int, "Runs in a row that the database (or a dying worker) may fail before the instance is paused."
     ),
+    "HEARTBEAT_SECONDS": Setting(
+        5.0, (int, float), "Seconds between a durable_worker's heartbeats (durable_status, the admin's banner)."
+    ),
 }
 
 

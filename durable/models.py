@@ -305,3 +305,29 @@ class WakeSignal(models.Model):
 
     def __str__(self) -> str:
         return f"wake {self.name}: {'pending' if self.pending else 'idle'}"
+
+
+class WorkerHeartbeat(models.Model):
+    """One row per running `durable_worker`, renewed every DURABLE_HEARTBEAT_SECONDS by its timer loop.
+
+    It tells operators (durable_status, the admin banner) that work is being picked up, and tells
+    the event receiver that a runner hears the `runnable` channel, so no django-q2 drain is needed.
+    """
+
+    id = models.CharField(primary_key=True, max_length=200)
+    host = models.CharField(max_length=255)
+    pid = models.PositiveIntegerField()
+    started_at = models.DateTimeField(default=timezone.now)
+    last_seen_at = models.DateTimeField(default=timezone.now)
+    # What it runs: {"cluster": bool, "workers": int, "runner": bool, "channel": "postgresql" | ...}.
+    runs = models.JSONField(default=dict, blank=True)
+    # Its runner hears the runnable channel (a live LISTEN that answered its own probe).
+    listening = models.BooleanField(default=False)
+
+    class Meta:
+        db_table = "durable_worker"
+        ordering = ["-last_seen_at"]
+        indexes = [models.Index(fields=["last_seen_at"], name="durable_worker_seen")]
+
+    def __str__(self) -> str:
+        return f"worker {self.host}:{self.pid} last seen {self.last_seen_at.isoformat()}"

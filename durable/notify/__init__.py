@@ -99,9 +99,19 @@ def timer_set(due_at: dt.datetime) -> None:
         send(TIMERS, f"{due_at.timestamp():.6f}")
 
 
-def runnable(instance_ids: list[str]) -> None:
-    """Offer instances just made due to an idle runner (a worker is asked for them as well)."""
-    payload, size = [], 0
+# Leads a runnable payload when no worker was asked for its instances: the runner that cannot take
+# them asks one. (Instance ids never hold a control character, so it cannot be an id.)
+HANDED = "\x06"
+
+
+def runnable(instance_ids: list[str], *, handed: bool = False) -> None:
+    """Offer instances just made due to an idle runner.
+
+    Args:
+        instance_ids: the instances, in the order to try them.
+        handed: no worker was asked for them, so a runner that cannot take them all must ask one.
+    """
+    payload, size = [HANDED] if handed else [], 0
     for instance_id in instance_ids:
         size += len(instance_id.encode()) + 1
         if size > MAX_PAYLOAD_BYTES:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import signal
 import threading
 import time
@@ -11,6 +12,7 @@ from typing import Any
 
 from django.db import connections
 
+from durable import health
 from durable.worker import broker, loop, schedules, supervise
 
 logger = logging.getLogger(__name__)
@@ -35,6 +37,13 @@ def serve(*, with_cluster: bool = True, on_ready=None) -> int:
         on_ready: called once both are running, e.g. to print a line.
     """
     schedules.ensure_backstop()
+    workers = None
+    if with_cluster:
+        from django_q.conf import Conf
+
+        workers = int(Conf.WORKERS)
+    # Before the fork, so the timer loop's heartbeat names this process and what it runs.
+    health.describe(pid=os.getpid(), cluster=with_cluster, workers=workers)
     # The cluster forks its processes: a connection opened here must not be shared with them
     # (on PostgreSQL the children's exits close it under the parent, and the other way round).
     connections.close_all()

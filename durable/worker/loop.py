@@ -11,7 +11,7 @@ from typing import Any
 
 from django.db import close_old_connections, connections
 
-from durable import db, leases, notify, timers
+from durable import db, health, leases, notify, timers
 from durable.conf import settings
 from durable.run import executor
 
@@ -45,6 +45,7 @@ class TimerLoop:
         self.listener: notify.Listener | None = None
         self._next_due: dt.datetime | None = None
         self._look_at = 0.0
+        self._beat_at = 0.0
 
     def run(self) -> None:
         next_recovery = next_purge = 0.0
@@ -52,6 +53,7 @@ class TimerLoop:
         try:
             while not self.stop.is_set():
                 try:
+                    self.beat()
                     pause = self.tick()
                     if time.monotonic() >= next_recovery:
                         # Retention is not urgent: purging once a minute keeps an idle loop quiet.
@@ -70,6 +72,29 @@ class TimerLoop:
         finally:
             self.close()
 
+    def beat(self) -> None:
+        """Renew this worker's heartbeat row when it is due; a failure is logged, never fatal."""
+        if time.monotonic() < self._beat_at:
+            return
+        self._beat_at = time.monotonic() + float(settings.HEARTBEAT_SECONDS)
+        channel = notify.transport()
+        try:
+            health.beat(runner=self.runner is not None, listening=self.hears_runnable, channel=channel)
+        except Exception:
+            logger.exception("writing the worker heartbeat failed; the next beat tries again")
+            connections.close_all()
+
+    @property
+    def hears_runnable(self) -> bool:
+        """Its idle runner takes what events wake, so the receiver need not ask django-q2 for a drain.
+
+        Only on PostgreSQL, whose notifications are delivered with the commit to a live LISTEN
+        that answered its own probe (not a deaf one behind a transaction pooler).
+        """
+        if self.runner is None or self.listener is None or not self.listener.healthy:
+            return False
+        return notify.transport() == "postgresql"
+
     def open_listener(self) -> notify.Listener | None:
         # With a runner, also hear of instances an event made runnable: an idle runner takes one.
         return notify.listen([notify.TIMERS, notify.RUNNABLE] if self.runner else [notify.TIMERS])
@@ -81,6 +106,11 @@ class TimerLoop:
             self.listener = None
         if self.runner is not None:
             self.runner.finish()
+        try:
+            health.forget()
+        except Exception:
+            logger.exception("deleting the worker heartbeat failed; it goes stale within a minute")
+        health.forget_listening()
         close_old_connections()
 
     def tick(self) -> float:
@@ -145,6 +175,8 @@ class TimerLoop:
             for channel, payload in self.listener.wait(min(left, STOP_CHECK_SECONDS)):
                 if not channel:  # reconnected: whatever was sent meanwhile is unknown
                     self._look_at = 0.0
+                    if self.runner is not None:
+                        db.request_run()  # an offered instance may have been missed: the workers look
                     return
                 if channel == notify.RUNNABLE:
                     self._take_offered(payload)
@@ -155,20 +187,33 @@ class TimerLoop:
         """Claim one of the instances an event just made runnable and run it, if the runner is idle.
 
         The claim is the workers' own (lease and all), so whoever comes first runs it and the
-        other finds nothing; a failure here leaves the instance to the worker asked for it.
+        other finds nothing. When the receiver asked no worker (the payload says it was handed
+        over), what this runner cannot take it asks a worker for.
         """
-        if self.runner is None or not self.runner.idle:
+        if self.runner is None:
+            return
+        ids = payload.split("\n")
+        handed = ids[0] == notify.HANDED
+        if handed:
+            ids = ids[1:]
+        if not self.runner.idle:
+            if handed:
+                db.request_run()
             return
         owner = executor.owner_id()
         try:
-            for instance_id in payload.split("\n"):
+            for index, instance_id in enumerate(ids):
                 row = leases.claim_one(instance_id, owner, float(settings.LEASE_SECONDS))
                 if row is not None:
                     self.runner.start(row, owner)
+                    if handed and index + 1 < len(ids):
+                        db.request_run()  # the rest are the workers'
                     return
         except Exception:
             logger.exception("taking an instance an event woke failed; a worker runs it")
             connections.close_all()
+            if handed:
+                db.request_run()
 
     def _hear(self, payload: str) -> bool:
         """Take in a timer's due time; True when it is sooner than the one we sleep towards."""

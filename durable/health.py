@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Q
+from django.db.models import Exists, Q
 
 from durable import db
 from durable.conf import settings
@@ -114,7 +114,8 @@ def _bounded_count(queryset) -> int:
 def stranded() -> bool:
     """Instances are waiting to run and no worker has been seen for a minute (the admin's banner)."""
     moment = db.now()
-    return not worker_seen() and _runnable(moment).exists()
+    seen = WorkerHeartbeat.objects.filter(last_seen_at__gte=moment - GONE_AFTER)
+    return _runnable(moment).filter(~Exists(seen)).exists()  # one query on every viewer page
 
 
 @dataclass(frozen=True)

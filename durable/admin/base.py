@@ -9,7 +9,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from durable import text
+from durable import health, text
 from durable.admin.counting import EstimatingPaginator
 from durable.admin.words import breakable
 
@@ -43,6 +43,7 @@ class ReadOnlyAdmin(admin.ModelAdmin):
             if why:
                 self.message_user(request, f"The list's {name!r} was refused: {why}.", messages.ERROR)
                 return HttpResponseRedirect(request.path)
+        warn_if_stranded(request)
         return super().changelist_view(request, extra_context)
 
     def has_change_permission(self, request, obj=None) -> bool:
@@ -50,6 +51,18 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+STRANDED = (
+    "Instances are waiting to run and no durable_worker has been seen for a minute: nothing runs them. "
+    "Run `python manage.py durable_worker` to pick them up (durable_status shows the workers)."
+)
+
+
+def warn_if_stranded(request) -> None:
+    """The banner of a page shown (not of an action's redirect, whose next page shows its own)."""
+    if request.method in ("GET", "HEAD") and health.stranded():
+        messages.warning(request, STRANDED)
 
 
 def stamp(value) -> str:

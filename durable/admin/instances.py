@@ -13,7 +13,7 @@ from django.utils.html import format_html
 
 from durable import inspect
 from durable.admin import detail
-from durable.admin.base import ReadOnlyAdmin, stamp
+from durable.admin.base import ReadOnlyAdmin, stamp, warn_if_stranded
 from durable.admin.counting import STATUS_EXACT_UP_TO, status_counts
 from durable.admin.forms import SendEventForm
 from durable.admin.keys import key_html
@@ -148,6 +148,7 @@ class WorkflowInstanceAdmin(InstanceOperations, ReadOnlyAdmin):
             return self.missing(request, object_id)
         if not self.has_view_permission(request, instance):
             raise PermissionDenied
+        warn_if_stranded(request)
         return self.render_detail(request, instance)
 
     def render_detail(self, request, instance: WorkflowInstance, send_form: SendEventForm | None = None):

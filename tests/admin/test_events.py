@@ -35,7 +35,7 @@ def test_event_list__received_duplicates_and_where_it_went(admin_client, deliver
 def test_event_list__query_count_does_not_grow_with_rows(admin_client, delivered, django_assert_max_num_queries):
     for i in range(30):
         durable.send_event("note.added", "/notes", {"i": i})
-    with django_assert_max_num_queries(6):
+    with django_assert_max_num_queries(7):  # one of them the stranded-work banner's
         admin_client.get(EVENTS)
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import CommandError
 
-from durable import client
+from durable import client, health
 from durable.engine import codec
 from durable.engine.registry import WorkflowDefinition, registry
 from durable.exceptions import WorkflowCancelled, WorkflowFailed
@@ -80,6 +80,13 @@ class Command(DurableCommand):
             )
         else:
             self.stdout.write(self.style.SUCCESS(f"Started {definition.name}: instance {handle.instance_id}"))
+        if handle.created and not quiet and not health.worker_seen():
+            self.stderr.write(
+                self.style.WARNING(
+                    "WARNING: (durable.W001) No durable_worker has been seen in the last minute, so the "
+                    "instance waits until one runs.\n\tHINT: Start one with `python manage.py durable_worker`."
+                )
+            )
         if wait:
             self._wait(handle, timeout, quiet)
 

@@ -59,7 +59,7 @@ def test_status__the_backlog_count_is_bounded(run, monkeypatch):
 
 def test_start__warns_when_no_worker_has_been_seen_and_not_when_one_has(run):
     _, err = run("durable_start", "three_steps", "--input", "[1]")
-    assert "(durable.W001) No durable_worker has been seen in the last minute" in err
+    assert "(durable.W005) No durable_worker has been seen in the last minute" in err
     assert "python manage.py durable_worker" in err
     beat_at(db.now())
     _, err = run("durable_start", "three_steps", "--input", "[2]")

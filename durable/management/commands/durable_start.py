@@ -83,7 +83,7 @@ class Command(DurableCommand):
         if handle.created and not quiet and not health.worker_seen():
             self.stderr.write(
                 self.style.WARNING(
-                    "WARNING: (durable.W001) No durable_worker has been seen in the last minute, so the "
+                    "WARNING: (durable.W005) No durable_worker has been seen in the last minute, so the "
                     "instance waits until one runs.\n\tHINT: Start one with `python manage.py durable_worker`."
                 )
             )

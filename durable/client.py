@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from durable import business_keys, db, leases, routing, sagas, text, transitions
+from durable import business_keys, db, delays, leases, routing, sagas, text, transitions
 from durable.conf import settings
 from durable.engine import codec
 from durable.engine.context import to_seconds
@@ -135,6 +136,10 @@ def start(
     *args: Any,
     instance_id: str | None = None,
     business_key: Any = None,
+    start_at: dt.datetime | None = None,
+    start_in: float | dt.timedelta | None = None,
+    debounce: float | dt.timedelta | None = None,
+    debounce_max: float | dt.timedelta | None = None,
     **kwargs: Any,
 ) -> WorkflowHandle:
     """Start a workflow instance; it runs on a worker once the current transaction commits.
@@ -145,6 +150,12 @@ def start(
         instance_id: a business id to make the start idempotent; a uuid4 by default.
         business_key: what the instance is about, shared by any number of instances: a string, or
             a saved model instance (stored as "<app_label>.<model>:<pk>"); None for none.
+        start_at: an aware datetime: the instance stays `pending` until then.
+        start_in: seconds or a timedelta from now, instead of `start_at`.
+        debounce: seconds or a timedelta of quiet for this workflow and `business_key` before it
+            starts: a later call inside the window replaces the inputs and pushes the start back,
+            and gets the same handle.
+        debounce_max: the latest start, counted from the window's first call (None: no cap).
         **kwargs: keyword inputs.
 
     Returns:
@@ -153,11 +164,22 @@ def start(
 
     Raises:
         WorkflowNotFound: no workflow has that name.
-        InvalidArgument: the instance id or the business key is malformed (nothing is stored).
+        InvalidArgument: the instance id, the business key or a start option is malformed, or
+            debounce lacks a business key (nothing is stored).
         InvalidTransition: the id belongs to an instance of another workflow.
         EncodingError: an input cannot be stored as JSON.
     """
-    return start_with(workflow, args, kwargs, instance_id=instance_id, business_key=business_key)
+    return start_with(
+        workflow,
+        args,
+        kwargs,
+        instance_id=instance_id,
+        business_key=business_key,
+        start_at=start_at,
+        start_in=start_in,
+        debounce=debounce,
+        debounce_max=debounce_max,
+    )
 
 
 def start_with(
@@ -168,6 +190,10 @@ def start_with(
     instance_id: str | None = None,
     business_key: Any = None,
     check: bool = False,
+    start_at: Any = None,
+    start_in: Any = None,
+    debounce: Any = None,
+    debounce_max: Any = None,
 ) -> WorkflowHandle:
     """`start` with the inputs as values (so a workflow argument may be named `instance_id` or
     `business_key`); with `check`, inputs that do not fit the function's signature are refused
@@ -177,6 +203,22 @@ def start_with(
     key = business_keys.to_key(business_key)
     if check:
         definition.check_arguments(args, kwargs)
+    moment = db.now()
+    due = delays.start_time(start_at, start_in, moment)
+    if due is not None and due <= moment:
+        due = None  # a time already past: start now
+    if debounce is not None or debounce_max is not None:
+        if debounce is None:
+            raise InvalidArgument("debounce_max caps a debounced start: give debounce as well.")
+        quiet, most = delays.window(debounce, debounce_max, key)
+        if due is not None or instance_id is not None:
+            raise InvalidArgument(
+                "debounce takes neither start_at/start_in nor instance_id: the window sets the start and the id."
+            )
+        inputs = codec.encode({"args": list(args), "kwargs": kwargs}, where=f"input of workflow '{definition.name}'")
+        assert key is not None  # window() refuses a debounce without one
+        debounced_id, created = delays.debounced_start(definition.name, inputs, key, quiet, most)
+        return WorkflowHandle(debounced_id, created=created)
     if instance_id is None:
         from durable.models import new_instance_id
 
@@ -187,8 +229,10 @@ def start_with(
             "starting with a letter or digit."
         )
     inputs = codec.encode({"args": list(args), "kwargs": kwargs}, where=f"input of workflow '{definition.name}'")
-    if transitions.start(instance_id, definition.name, inputs, db.now(), key):
-        db.request_run()
+    said = delays.summary(due) if due is not None else None
+    if transitions.start(instance_id, definition.name, inputs, moment, key, start_at=due, waiting_for=said):
+        if due is None:
+            db.request_run()
         return WorkflowHandle(instance_id, created=True)
     existing = transitions.get(instance_id)
     if existing.workflow_name != definition.name:

@@ -152,9 +152,10 @@ class WaitView:
 
 @dataclass(frozen=True)
 class TimerView:
-    """One pending timer: a sleep, a wait's timeout or a retry's backoff (`Purpose`)."""
+    """One pending timer: a sleep, a wait's timeout, a retry's backoff or a delayed start (`Purpose`,
+    the last at no step's position: None)."""
 
-    position: int
+    position: int | None
     purpose: str
     name: str
     due_at: dt.datetime
@@ -287,11 +288,16 @@ def instance(instance_id: str) -> InstanceView:
         incidents=tuple(row["incidents"] or ()),
         history=tuple(StepView(**{**step, "failures": tuple(step["failures"] or ())}) for step in steps),
         waits=tuple(WaitView(**wait) for wait in waits),
-        timers=tuple(TimerView(**timer) for timer in timers),
+        timers=tuple(TimerView(**_at_step(timer)) for timer in timers),
         delivered=_delivered(pk),
         queued=_queued(pk),
         values=tuple(ValueView(**value) for value in values),
     )
+
+
+def _at_step(timer: dict[str, Any]) -> dict[str, Any]:
+    """A delayed start's timer belongs to no step: its position is None, not the journal's placeholder."""
+    return {**timer, "position": None} if timer["purpose"] == Purpose.START else timer
 
 
 def _delivered(instance_id: str) -> tuple[EventView, ...]:

@@ -133,6 +133,16 @@ def add_timer(instance_id: str, position: int, purpose: TimerPurpose, name: str,
     notify.timer_set(due_at)
 
 
+# The position of a delayed start's timer: past any step's, as the instance has recorded none yet.
+START_POSITION = 2_147_483_647
+
+
+def set_start_timer(instance_id: str, due_at: dt.datetime) -> None:
+    """Set (or move) the timer that makes a delayed, pending instance runnable at `due_at`."""
+    Timer.objects.filter(instance_id=instance_id, position=START_POSITION).delete()
+    add_timer(instance_id, START_POSITION, TimerPurpose.START, "start", due_at)
+
+
 def withdraw_timer(instance_id: str, position: int) -> None:
     """Remove a step's timer (a retry backoff whose attempt ran)."""
     Timer.objects.filter(instance_id=instance_id, position=position).delete()

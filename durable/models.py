@@ -72,6 +72,8 @@ class WorkflowInstance(models.Model):
     # a cancel, its "reason"; `compensated` once every one of them ran at the end of the instance.
     compensation = models.JSONField(null=True, blank=True)
     compensated = models.BooleanField(default=False)
+    # Started with debounce= and not yet run: later calls for its workflow and key move it (SPEC 13).
+    debounced = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -93,6 +95,15 @@ class WorkflowInstance(models.Model):
                 condition=Q(business_key__isnull=False),
                 name="durable_inst_business_key",
             ),
+        ]
+        constraints = [
+            # One debounce window per workflow and key, however many processes call at once; it
+            # closes as a worker claims the instance (the status moves on from pending).
+            models.UniqueConstraint(
+                fields=["workflow_name", "business_key"],
+                condition=Q(status="pending", debounced=True),
+                name="durable_inst_one_debounced",
+            )
         ]
 
     def __str__(self) -> str:

@@ -103,24 +103,38 @@ def get(instance_id: str) -> WorkflowInstance:
 
 
 def start(
-    instance_id: str, workflow_name: str, input_tree: dict, moment: dt.datetime, business_key: str | None = None
+    instance_id: str,
+    workflow_name: str,
+    input_tree: dict,
+    moment: dt.datetime,
+    business_key: str | None = None,
+    *,
+    start_at: dt.datetime | None = None,
+    waiting_for: dict | None = None,
+    debounced: bool = False,
 ) -> bool:
-    """Insert a pending, due instance and send workflow_started; False when the id is taken."""
+    """Insert a pending instance, due now or at `start_at` (its timer set through the journal), and
+    send workflow_started; False when the id is taken (or, `debounced`, the key's window is open)."""
     row = WorkflowInstance(
         id=instance_id,
         workflow_name=workflow_name,
         status=Status.PENDING,
         input=input_tree,
         business_key=business_key,
-        run_after=moment,
+        run_after=start_at or moment,
+        waiting_for=waiting_for,
+        debounced=debounced,
         created_at=moment,
         updated_at=moment,
     )
     try:
-        if db.in_transaction():
-            # A savepoint, so a taken id leaves the caller's transaction usable.
+        if db.in_transaction() or start_at is not None:
+            # A savepoint, so a taken id leaves the caller's transaction usable; the row and its
+            # start timer commit together.
             with db.atomic():
                 row.save(force_insert=True)
+                if start_at is not None:
+                    journal.set_start_timer(instance_id, start_at)
         else:
             row.save(force_insert=True)
     except IntegrityError:
@@ -244,3 +258,15 @@ def append_incident(instance_id: str, entry: dict[str, Any]) -> None:
     """Add to the instance's operations log, inside the caller's transaction."""
     log = WorkflowInstance.objects.filter(id=instance_id).values_list("incidents", flat=True).first() or []
     WorkflowInstance.objects.filter(id=instance_id).update(incidents=[*log, entry][-INCIDENT_LOG_SIZE:])
+
+
+def move_start(
+    instance_id: str, input_tree: dict, start_at: dt.datetime, waiting_for: dict, moment: dt.datetime
+) -> int:
+    """A later debounced call: new inputs and a later start for the pending instance (SPEC 13)."""
+    moved = WorkflowInstance.objects.filter(id=instance_id, status=Status.PENDING).update(
+        input=input_tree, run_after=start_at, waiting_for=waiting_for, updated_at=moment
+    )
+    if moved:
+        journal.set_start_timer(instance_id, start_at)
+    return moved

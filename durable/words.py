@@ -132,6 +132,9 @@ def waiting_words(summary: dict[str, Any] | None, now: dt.datetime) -> str:
     due = moment(summary.get("due_at"))
     if kind == "event":
         return event_wait(summary, now)
+    if kind == "start":
+        said = until(due, now, future="starts in {}", past="start overdue by {}")
+        return f"{said}, debounced" if summary.get("debounced") else said
     if kind == "timer":
         return "timer " + (until(due, now, future="due in {}", past="overdue by {}") or "without a due time")
     if kind == "retry":

@@ -85,7 +85,7 @@ class WaitRow:
 class TimerRow:
     """One pending timer: what it is for and when it is due."""
 
-    position: int
+    position: int | None
     purpose: str
     name: str
     due_at: dt.datetime
@@ -167,7 +167,8 @@ def instance_waiting(
     operator (and why, unless `reason` is False: the instance page says why beside its status), a
     compensating one for its compensations (unless `progress` is False: the page shows it apart)."""
     if instance.status == inspect.Status.PENDING:
-        return "a worker to run it"
+        said = instance.waiting_for or {}
+        return waiting_words(said, now) if said.get("kind") == "start" else "a worker to run it"
     if instance.status == inspect.Status.PAUSED:
         why = instance.status_reason if reason else ""
         return f"an operator to resume it ({why})" if why else "an operator to resume it"

@@ -103,6 +103,29 @@ START = {
             "default": None,
             "description": "What the instance is about (any number of instances may share it); null for none.",
         },
+        "start_at": {
+            "type": ["string", "null"],
+            "format": "date-time",
+            "default": None,
+            "description": "Start no earlier than this (ISO 8601 with a UTC offset); pending until then.",
+        },
+        "start_in": {
+            "type": ["number", "null"],
+            "minimum": 0,
+            "default": None,
+            "description": "Start this many seconds from now, instead of start_at.",
+        },
+        "debounce": {
+            "type": ["number", "null"],
+            "exclusiveMinimum": 0,
+            "default": None,
+            "description": "Seconds of quiet per workflow and business_key before it starts (needs business_key).",
+        },
+        "debounce_max": {
+            "type": ["number", "null"],
+            "default": None,
+            "description": "The latest start of a debounced window, in seconds from its first call.",
+        },
     },
 }
 REASON_PROPERTY = {"type": "string", "maxLength": 2000, "pattern": FREE_TEXT, "default": ""}

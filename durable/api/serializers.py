@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from drf_spectacular.types import OpenApiTypes
@@ -113,7 +114,7 @@ class WaitSerializer(serializers.Serializer):  # an inspect.WaitView
 
 
 class TimerSerializer(serializers.Serializer):  # an inspect.TimerView
-    position = _number()
+    position = serializers.IntegerField(read_only=True, allow_null=True)  # null: a delayed start's
     purpose = serializers.ChoiceField(choices=choices(inspect.Purpose), read_only=True)
     name = _text()
     due_at = _moment()
@@ -211,6 +212,36 @@ class StrictText(serializers.CharField):
         return super().to_internal_value(data)
 
 
+class AwareDateTime(serializers.Field):
+    """An ISO 8601 date and time with a UTC offset ("2026-12-01T03:00:00Z"); a naive one is refused."""
+
+    def to_internal_value(self, data: Any) -> dt.datetime:
+        if not isinstance(data, str):
+            raise serializers.ValidationError(f"Expected an ISO 8601 string, not {type(data).__name__}.")
+        try:
+            moment = dt.datetime.fromisoformat(data)
+        except ValueError:
+            raise serializers.ValidationError("Not an ISO 8601 date and time.") from None
+        if moment.tzinfo is None or moment.utcoffset() is None:
+            raise serializers.ValidationError("Give a UTC offset (e.g. Z or +01:00): a local time is ambiguous.")
+        return moment
+
+    def to_representation(self, value: dt.datetime) -> str:
+        return value.isoformat()
+
+
+class Seconds(serializers.Field):
+    """A number of seconds, as JSON's number (not a string, not true or false)."""
+
+    def to_internal_value(self, data: Any) -> float:
+        if isinstance(data, bool) or not isinstance(data, (int, float)):
+            raise serializers.ValidationError(f"Expected a number of seconds, not {type(data).__name__}.")
+        return float(data)
+
+    def to_representation(self, value: float) -> float:
+        return value
+
+
 class StartSerializer(serializers.Serializer):
     # Any JSON value is an input, null too.
     args = serializers.ListField(child=serializers.JSONField(allow_null=True), required=False, default=list)
@@ -220,6 +251,11 @@ class StartSerializer(serializers.Serializer):
     business_key = StrictText(
         required=False, allow_null=True, default=None, max_length=business_keys.MAX_LENGTH, trim_whitespace=False
     )
+    # SPEC 13: when to start; durable.start checks what goes with what (a 400 says).
+    start_at = AwareDateTime(required=False, allow_null=True, default=None)
+    start_in = Seconds(required=False, allow_null=True, default=None)
+    debounce = Seconds(required=False, allow_null=True, default=None)
+    debounce_max = Seconds(required=False, allow_null=True, default=None)
 
     def validate(self, attrs: dict) -> dict:
         unknown = set(self.initial_data) - set(self.fields)

@@ -256,6 +256,10 @@ class Start(DurableView):
             instance_id=values["instance_id"],
             business_key=values["business_key"],
             check=True,
+            start_at=values["start_at"],
+            start_in=values["start_in"],
+            debounce=values["debounce"],
+            debounce_max=values["debounce_max"],
         )
         code = status.HTTP_201_CREATED if handle.created else status.HTTP_200_OK
         return Response(InstanceSerializer(inspect.summary(handle.instance_id)).data, status=code)

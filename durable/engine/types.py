@@ -56,6 +56,8 @@ class TimerPurpose(StrEnum):
     SLEEP = "sleep"
     TIMEOUT = "timeout"
     RETRY = "retry"
+    # A delayed or debounced start (SPEC 13): due, it only makes the pending instance runnable.
+    START = "start"
 
     @property
     def label(self) -> str:
@@ -86,6 +88,7 @@ _PURPOSE_LABELS = {
     TimerPurpose.SLEEP: "Sleep",
     TimerPurpose.TIMEOUT: "Wait timeout",
     TimerPurpose.RETRY: "Retry backoff",
+    TimerPurpose.START: "Delayed start",
 }
 
 

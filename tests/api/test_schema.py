@@ -82,7 +82,16 @@ def test_schema__an_instances_own_receiver_leaves_the_target_extension_out(schem
 def test_schema__start_body_is_what_the_view_validates(schema):
     start = body(schema, "post", "/workflows/{name}/start/")
     assert start["additionalProperties"] is False
-    assert set(start["properties"]) == {"args", "kwargs", "instance_id", "business_key"}
+    assert set(start["properties"]) == {
+        "args",
+        "kwargs",
+        "instance_id",
+        "business_key",
+        "start_at",
+        "start_in",
+        "debounce",
+        "debounce_max",
+    }
     assert start["properties"]["instance_id"]["pattern"] == INSTANCE_ID.pattern
     assert start["properties"]["instance_id"]["type"] == ["string", "null"]
     post = operation(schema, "post", "/workflows/{name}/start/")

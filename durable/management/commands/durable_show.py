@@ -50,7 +50,10 @@ class Command(DurableCommand):
         self._section(
             "Timers",
             ("#", "PURPOSE", "NAME", "DUE"),
-            [(t.position, t.purpose, t.name, _at(t.due_at, self.now)) for t in view.timers],
+            [
+                (fmt.NONE if t.position is None else t.position, t.purpose, t.name, _at(t.due_at, self.now))
+                for t in view.timers
+            ],
         )
         self._section(
             "Published values",

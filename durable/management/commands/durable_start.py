@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from typing import Any
 
 from django.core.management.base import CommandError
+from django.utils import timezone
 
-from durable import client, health
+from durable import client, health, words
 from durable.engine import codec
 from durable.engine.registry import WorkflowDefinition, registry
 from durable.exceptions import WorkflowCancelled, WorkflowFailed
@@ -49,6 +51,30 @@ class Command(DurableCommand):
             "any number of instances may share it. manage.py durable_list --business-key KEY lists them.",
         )
         parser.add_argument(
+            "--start-in",
+            type=float,
+            metavar="SECONDS",
+            help="Start this many seconds from now: the instance is pending until then.",
+        )
+        parser.add_argument(
+            "--start-at",
+            metavar="WHEN",
+            help="Start at this time, ISO 8601 with a UTC offset (2026-12-24T08:00:00+01:00); pending until then.",
+        )
+        parser.add_argument(
+            "--debounce",
+            type=float,
+            metavar="SECONDS",
+            help="With --business-key: start after this much quiet for the workflow and key; a later call in "
+            "the window replaces the input, pushes the start back and reports the same instance.",
+        )
+        parser.add_argument(
+            "--debounce-max",
+            type=float,
+            metavar="SECONDS",
+            help="With --debounce: the latest start, counted from the window's first call.",
+        )
+        parser.add_argument(
             "--wait", action="store_true", help="Wait for the instance to end, then print its result as JSON."
         )
         parser.add_argument(
@@ -67,10 +93,22 @@ class Command(DurableCommand):
         definition = registry.workflow(options["workflow"])
         _check_fits(definition, args, kwargs)
         handle = client.start_with(
-            definition, args, kwargs, instance_id=instance_id, business_key=options["business_key"]
+            definition,
+            args,
+            kwargs,
+            instance_id=instance_id,
+            business_key=options["business_key"],
+            start_at=_aware(options["start_at"]),
+            start_in=options["start_in"],
+            debounce=options["debounce"],
+            debounce_max=options["debounce_max"],
         )
         if quiet:
             self.stdout.write(handle.instance_id)
+        elif not handle.created and options["debounce"] is not None:
+            self.stdout.write(
+                self.style.SUCCESS(f"Debounced {definition.name}: instance {handle.instance_id} {_starts(handle)}")
+            )
         elif not handle.created:
             self.stdout.write(
                 self.style.WARNING(
@@ -79,7 +117,12 @@ class Command(DurableCommand):
                 )
             )
         else:
-            self.stdout.write(self.style.SUCCESS(f"Started {definition.name}: instance {handle.instance_id}"))
+            said = _starts(handle)
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"Started {definition.name}: instance {handle.instance_id}" + (f" {said}" if said else "")
+                )
+            )
         if handle.created and not quiet and not health.worker_seen():
             self.stderr.write(
                 self.style.WARNING(
@@ -141,3 +184,23 @@ def _check_fits(definition: WorkflowDefinition, args: list, kwargs: dict) -> Non
     why = definition.misfit(args, kwargs)
     if why is not None:
         raise CommandError(f"--input does not fit {definition.call_shape()}: {why}.")
+
+
+def _aware(text: str | None) -> dt.datetime | None:
+    if text is None:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise CommandError(f"--start-at {text!r} is not an ISO 8601 date and time.") from None
+    if moment.tzinfo is None:
+        raise CommandError(f"--start-at {text!r} has no UTC offset: add Z or +01:00, a local time is ambiguous.")
+    return moment
+
+
+def _starts(handle: client.WorkflowHandle) -> str:
+    """'(starts in 4m)' for a delayed instance, '' for one that starts now."""
+    said = summary(handle.instance_id).waiting_for or {}
+    if said.get("kind") != "start":
+        return ""
+    return f"({words.waiting_words(said, timezone.now())})"

@@ -216,10 +216,18 @@ def apply(
             if (row.error or {}).get("type") == "ActivityError":
                 journal.reopen_failed_activity(instance_id, moment)
             fields.update(error=None, finished_at=None)
-        WorkflowInstance.objects.filter(id=instance_id).update(**fields)
-        if transition.to in (Status.PENDING, Status.COMPENSATING):
-            leases.wake([instance_id], moment)
-            db.request_run()
+        # An operator's hand closes a debounce window: later calls open a new one.
+        fields["debounced"] = False
+        start_at = journal.existing_timer(instance_id, journal.START_POSITION)
+        if transition.to == Status.PENDING and start_at is not None and start_at > moment:
+            # Resumed before its delayed start: it waits for its time again (its timer never went).
+            fields.update(run_after=start_at, waiting_for={"kind": "start", "due_at": start_at.isoformat()})
+            WorkflowInstance.objects.filter(id=instance_id).update(**fields)
+        else:
+            WorkflowInstance.objects.filter(id=instance_id).update(**fields)
+            if transition.to in (Status.PENDING, Status.COMPENSATING):
+                leases.wake([instance_id], moment)
+                db.request_run()
         _record(transition, instance_id, row.workflow_name, moment, reason, fields)
 
 

@@ -118,3 +118,23 @@ def test_debounce__each_key_and_workflow_has_its_own_window():
     b = durable.start(dw.delayed, "y", business_key="k-b", debounce=30)
     assert a.instance_id != b.instance_id
     assert durable.start(dw.delayed, "z", business_key="k-a", debounce=30).instance_id == a.instance_id
+
+
+def test_pause_and_resume_before_its_time__it_still_waits_for_its_start():
+    handle = durable.start(dw.delayed, "held", start_in=0.6)
+    durable.pause(handle.instance_id, "hold on")
+    durable.resume(handle.instance_id)
+    instance = WorkflowInstance.objects.get(pk=handle.instance_id)
+    assert instance.status == Status.PENDING and instance.waiting_for["kind"] == "start"
+    assert executor.run_due(max_seconds=1) == 0, "resumed, yet not before its time"
+    run_when_due(handle)
+    assert handle.status == Status.COMPLETED and Ledger.objects.filter(step="begin:held").count() == 1
+
+
+def test_pause_of_a_debounced_instance__closes_its_window():
+    first = durable.start(dw.delayed, "a", business_key="k-p", debounce=30)
+    durable.pause(first.instance_id)
+    second = durable.start(dw.delayed, "b", business_key="k-p", debounce=30)
+    assert second.instance_id != first.instance_id
+    durable.resume(first.instance_id)  # no second open window for the key: it is no longer debounced
+    assert WorkflowInstance.objects.filter(debounced=True).count() == 1

@@ -46,7 +46,9 @@ def start_time(start_at: Any, start_in: Any, now: dt.datetime) -> dt.datetime | 
         try:
             return start_at.astimezone(dt.UTC)
         except OverflowError:
-            raise InvalidArgument(f"start_at {start_at.isoformat()} is out of range.") from None
+            # Within a day of the calendar's ends: the first is long past, the last as good as never.
+            edge = dt.datetime.max if start_at.year == dt.MAXYEAR else dt.datetime.min
+            return edge.replace(tzinfo=dt.UTC)
     if start_in is not None:
         delay = _seconds(start_in, "start_in")
         if delay < dt.timedelta(0):

@@ -81,6 +81,7 @@ START = {
     "type": "object",
     "description": "The workflow's inputs; they must fit its signature (a 400 names it).",
     "additionalProperties": False,
+    "not": {"required": ["start_at", "start_in"]},
     "properties": {
         "args": {"type": "array", "items": ref("JSONValue"), "default": []},
         "kwargs": {
@@ -113,18 +114,8 @@ START = {
             "type": ["number", "null"],
             "minimum": 0,
             "default": None,
-            "description": "Start this many seconds from now, instead of start_at.",
-        },
-        "debounce": {
-            "type": ["number", "null"],
-            "exclusiveMinimum": 0,
-            "default": None,
-            "description": "Seconds of quiet per workflow and business_key before it starts (needs business_key).",
-        },
-        "debounce_max": {
-            "type": ["number", "null"],
-            "default": None,
-            "description": "The latest start of a debounced window, in seconds from its first call.",
+            "maximum": 3_162_240_000,
+            "description": "Start this many seconds from now (at most 100 years), instead of start_at.",
         },
     },
 }

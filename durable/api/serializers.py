@@ -251,16 +251,16 @@ class StartSerializer(serializers.Serializer):
     business_key = StrictText(
         required=False, allow_null=True, default=None, max_length=business_keys.MAX_LENGTH, trim_whitespace=False
     )
-    # SPEC 13: when to start; durable.start checks what goes with what (a 400 says).
+    # SPEC 13: when to start, one or the other (as the schema says: both present is refused).
     start_at = AwareDateTime(required=False, allow_null=True, default=None)
     start_in = Seconds(required=False, allow_null=True, default=None)
-    debounce = Seconds(required=False, allow_null=True, default=None)
-    debounce_max = Seconds(required=False, allow_null=True, default=None)
 
     def validate(self, attrs: dict) -> dict:
         unknown = set(self.initial_data) - set(self.fields)
         if unknown:
             raise serializers.ValidationError(f"Unknown field(s): {', '.join(sorted(unknown))}.")
+        if "start_at" in self.initial_data and "start_in" in self.initial_data:
+            raise serializers.ValidationError("Give start_at or start_in, not both.")
         return attrs
 
 

@@ -258,8 +258,6 @@ class Start(DurableView):
             check=True,
             start_at=values["start_at"],
             start_in=values["start_in"],
-            debounce=values["debounce"],
-            debounce_max=values["debounce_max"],
         )
         code = status.HTTP_201_CREATED if handle.created else status.HTTP_200_OK
         return Response(InstanceSerializer(inspect.summary(handle.instance_id)).data, status=code)

@@ -26,13 +26,16 @@ def test_start__start_at_with_an_offset(operator):
     assert response.json()["waiting_for"]["due_at"].startswith("2099-01-01T02:00:00")
 
 
-def test_start__debounced_calls_share_one_instance_201_then_200(operator):
-    body = {"args": ["first"], "business_key": "cart-1", "debounce": 60}
-    first = operator.post(START, body, format="json")
-    second = operator.post(START, {**body, "args": ["second"]}, format="json")
-    assert (first.status_code, second.status_code) == (201, 200)
-    assert first.json()["instance_id"] == second.json()["instance_id"]
-    assert WorkflowInstance.objects.get().input["args"] == ["second"]
+def test_start__debounce_is_not_in_the_http_body(operator):
+    response = operator.post(START, {"args": ["x"], "business_key": "cart-1", "debounce": 60}, format="json")
+    assert response.status_code == 400 and "Unknown field(s): debounce" in response.json()["error"]
+    assert not WorkflowInstance.objects.exists()
+
+
+def test_start__the_last_day_of_the_calendar_is_as_good_as_never(operator):
+    response = operator.post(START, {"args": ["late"], "start_at": "9999-12-31T23:59:59-14:00"}, format="json")
+    assert response.status_code == 201, response.content
+    assert response.json()["waiting_for"]["due_at"].startswith("9999-12-31T23:59:59.999999")
 
 
 @pytest.mark.parametrize(
@@ -46,9 +49,7 @@ def test_start__debounced_calls_share_one_instance_201_then_200(operator):
         ({"start_in": -5}, "must not be negative"),
         ({"start_in": 1e300}, "too large"),
         ({"start_in": 5, "start_at": "2099-01-01T03:00:00Z"}, "not both"),
-        ({"debounce": 30}, "needs a business_key"),
-        ({"debounce": 30, "debounce_max": 10, "business_key": "k"}, "at least debounce"),
-        ({"start_at": "9999-12-31T23:59:59-14:00"}, "out of range"),
+        ({"start_in": None, "start_at": "2099-01-01T03:00:00Z"}, "not both"),
     ],
 )
 def test_start__bad_start_options_are_400_and_store_nothing(operator, body, says):

@@ -89,9 +89,8 @@ def test_schema__start_body_is_what_the_view_validates(schema):
         "business_key",
         "start_at",
         "start_in",
-        "debounce",
-        "debounce_max",
     }
+    assert start["not"] == {"required": ["start_at", "start_in"]}, "one or the other, as the view says"
     assert start["properties"]["instance_id"]["pattern"] == INSTANCE_ID.pattern
     assert start["properties"]["instance_id"]["type"] == ["string", "null"]
     post = operation(schema, "post", "/workflows/{name}/start/")

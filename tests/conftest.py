@@ -130,3 +130,16 @@ def worker_factory(transactional_db, tmp_path):
 @pytest.fixture
 def worker(worker_factory) -> Service:
     return worker_factory()
+
+
+@pytest.fixture
+def listening_known(monkeypatch):
+    """The receiver's read of listening runners (one query a second, on PostgreSQL) done beforehand
+    and trusted for the test, so a query count does not depend on when that second ends."""
+    from durable import health
+
+    monkeypatch.setattr(health, "LISTENING_TRUST_SECONDS", 3600.0)
+    health.forget_listening()
+    health.runner_listening()
+    yield
+    health.forget_listening()

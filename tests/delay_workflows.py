@@ -21,5 +21,7 @@ def begin(ctx: durable.ActivityContext, label: str) -> float:
 
 @durable.workflow
 def delayed(ctx: durable.WorkflowContext, label: str) -> dict:
-    """Records its first step's wall time (to compare with the start it was given) and its input."""
-    return {"label": label, "began": begin(ctx, label)}
+    """Records when it began, in the database's clock like its start time (ctx.now()) and in this
+    machine's (its first activity's), and its input."""
+    now = ctx.now()
+    return {"label": label, "now": now.timestamp(), "began": begin(ctx, label)}

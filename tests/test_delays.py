@@ -37,7 +37,7 @@ def test_start_in__pending_until_its_time_then_runs_once_not_before():
     assert timers.fire_due() == 0
     run_when_due(handle)
     result = handle.result()
-    assert result["began"] >= (asked + dt.timedelta(seconds=0.5)).timestamp()
+    assert result["now"] >= (asked + dt.timedelta(seconds=0.5)).timestamp()
     assert Ledger.objects.filter(step="begin:later").count() == 1
     assert not Timer.objects.filter(instance_id=handle.instance_id).exists()
 
@@ -110,7 +110,7 @@ def test_debounce_max__caps_how_far_the_start_moves_back():
     due = WorkflowInstance.objects.get(pk=handle.instance_id).run_after
     assert due <= first + dt.timedelta(seconds=0.5) + dt.timedelta(milliseconds=50)
     run_when_due(handle)
-    assert handle.result()["began"] <= (first + dt.timedelta(seconds=1.5)).timestamp()
+    assert handle.result()["now"] <= (first + dt.timedelta(seconds=1.5)).timestamp()
 
 
 def test_debounce__each_key_and_workflow_has_its_own_window():

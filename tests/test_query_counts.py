@@ -75,7 +75,7 @@ def test_queries__each_further_activity(report):
     report("4 activities minus 1", run(4) - run(1), expect(9, 9))
 
 
-def test_queries__delivering_to_one_of_many_waiting(report, drain):
+def test_queries__delivering_to_one_of_many_waiting(report, drain, listening_known):
     handles = [durable.start(ew.waits_once, f"qc-{i}") for i in range(40)]
     drain()
     assert all(h.status == Status.WAITING_FOR_EVENT for h in handles)
@@ -83,7 +83,8 @@ def test_queries__delivering_to_one_of_many_waiting(report, drain):
     count = counted(lambda: deliveries.append(durable.send_event("thing.happened", "/qc", {"key": "qc-7"})))
     # PostgreSQL adds the event type's advisory lock and the pg_notify offering the woken instance
     # to an idle runner, and saves two: the event's upsert counts a repeat itself, and the waits'
-    # SELECT locks their instance rows.
+    # SELECT locks their instance rows. (Once a second the receiver also reads whether a runner
+    # listens, to hand the woken instance over: `listening_known` has read it already.)
     report("event delivered to 1 of 40 waiting", count, expect(11, 12))
     assert deliveries[0].resumed == [handles[7].instance_id]
 

@@ -253,7 +253,7 @@ def test_send_event__bad_input_is_refused_and_nothing_stored(kwargs):
     assert not Event.objects.exists()
 
 
-def test_scale__delivery_to_one_of_many_waiting_instances_costs_the_same(drain):
+def test_scale__delivery_to_one_of_many_waiting_instances_costs_the_same(drain, listening_known):
     def deliver_one(n_waiting: int) -> int:
         handles = [durable.start(ew.waits_once, f"scale-{n_waiting}-{i}") for i in range(n_waiting)]
         drain()

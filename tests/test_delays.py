@@ -19,7 +19,7 @@ from tests.testapp.models import Ledger
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def run_when_due(handle, seconds: float = 5.0) -> None:
+def run_when_due(handle, seconds: float = 15.0) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline and handle.status != Status.COMPLETED:
         timers.fire_due()
@@ -29,7 +29,7 @@ def run_when_due(handle, seconds: float = 5.0) -> None:
 
 def test_start_in__pending_until_its_time_then_runs_once_not_before():
     asked = db.now()
-    handle = durable.start(dw.delayed, "later", start_in=0.5)
+    handle = durable.start(dw.delayed, "later", start_in=1.0)
     instance = WorkflowInstance.objects.get(pk=handle.instance_id)
     assert instance.status == Status.PENDING and instance.waiting_for["kind"] == "start"
     assert Timer.objects.get(instance_id=handle.instance_id).purpose == "start"
@@ -37,7 +37,7 @@ def test_start_in__pending_until_its_time_then_runs_once_not_before():
     assert timers.fire_due() == 0
     run_when_due(handle)
     result = handle.result()
-    assert result["now"] >= (asked + dt.timedelta(seconds=0.5)).timestamp()
+    assert result["now"] >= (asked + dt.timedelta(seconds=1.0)).timestamp()
     assert Ledger.objects.filter(step="begin:later").count() == 1
     assert not Timer.objects.filter(instance_id=handle.instance_id).exists()
 

@@ -103,9 +103,15 @@ def get(instance_id: str) -> WorkflowInstance:
 
 
 def start(
-    instance_id: str, workflow_name: str, input_tree: dict, moment: dt.datetime, business_key: str | None = None
+    instance_id: str,
+    workflow_name: str,
+    input_tree: dict,
+    moment: dt.datetime,
+    business_key: str | None = None,
+    **origin: Any,
 ) -> bool:
-    """Insert a pending, due instance and send workflow_started; False when the id is taken."""
+    """Insert a pending, due instance and send workflow_started; False when the id is taken.
+    `origin` holds the schedule_name and scheduled_at of an instance a schedule starts."""
     row = WorkflowInstance(
         id=instance_id,
         workflow_name=workflow_name,
@@ -113,6 +119,7 @@ def start(
         input=input_tree,
         business_key=business_key,
         run_after=moment,
+        **origin,
         created_at=moment,
         updated_at=moment,
     )

@@ -13,6 +13,7 @@ DURABLE_WORKFLOW_MODULES = [
     "tests.fault_workflows",
     "tests.wakeup_workflows",
     "tests.saga_workflows",
+    "tests.schedule_workflows",
 ]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 

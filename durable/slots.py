@@ -116,8 +116,10 @@ def start_run(row: Schedule, slot: dt.datetime, now: dt.datetime) -> int:
     """Insert the slot's instance "<name>@<slot>" (a no-op if it exists) and make it the row's last."""
     instance_id = cron.instance_id(row.name, slot)
     inputs = codec.encode({"args": list(row.args), "kwargs": row.kwargs}, where=f"input of schedule '{row.name}'")
+    # Recorded at the real moment (never before the slot): created_at - scheduled_at is the lateness.
+    moment = max(db.now(), slot)
     created = transitions.start(
-        instance_id, row.workflow_name, inputs, max(now, slot), schedule_name=row.name, scheduled_at=slot
+        instance_id, row.workflow_name, inputs, moment, schedule_name=row.name, scheduled_at=slot
     )
     row.last_slot_at, row.last_instance_id = slot, instance_id
     if created:

@@ -26,6 +26,16 @@ def next_slot_at() -> dt.datetime | None:
     return row.next_slot_at if row is not None else None
 
 
+def look(ahead: dt.datetime) -> dt.datetime | None:
+    """What the timer loop does at each look: fire due slots and release buffered ones (index
+    lookups when there are none, however many schedules exist); return the next slot."""
+    slot = next_slot_at()
+    if (slot is not None and slot <= ahead) or has_buffered():
+        fire_due(ahead)
+        slot = next_slot_at()
+    return slot
+
+
 def has_buffered() -> bool:
     """Whether a buffer_one schedule holds a slot for when its running instance ends."""
     return Schedule.objects.buffered().exists()

@@ -136,10 +136,7 @@ class TimerLoop:
     def _fire_schedules(self, ahead: dt.datetime, due: dt.datetime | None) -> dt.datetime | None:
         """Fire due cron slots and release buffered ones (index lookups when there are none);
         return the earlier of `due` and the next slot, so a slot wakes the loop like a timer."""
-        slot = slots.next_slot_at()
-        if (slot is not None and slot <= ahead) or slots.has_buffered():
-            slots.fire_due(ahead)
-            slot = slots.next_slot_at()
+        slot = slots.look(ahead)
         return slot if due is None or (slot is not None and slot < due) else due
 
     def sleep(self, pause: float) -> None:

@@ -231,7 +231,11 @@ def test_workflow_schedule__a_taken_schedule_name_or_bad_cron_is_a_definition_er
         durable.workflow(name="another_new_year", schedule=taken)(undecorated)
     with pytest.raises(durable.DefinitionError, match="Invalid cron"):
         durable.workflow(name="bad_cron_workflow", schedule="every day")(undecorated)
+    with pytest.raises(durable.DefinitionError, match="its inputs do not fit"):
+        durable.workflow(name="bad_inputs_workflow", schedule=durable.Schedule(cron=HOURLY, args=(1,)))(undecorated)
     with pytest.raises(durable.DefinitionError, match="cron string or a durable.Schedule"):
         durable.workflow(name="bad_schedule_workflow", schedule=42)(undecorated)
     registered = durable.engine.registry.registry.workflows
-    assert not {"another_new_year", "bad_cron_workflow", "bad_schedule_workflow"} & set(registered)
+    assert not {"another_new_year", "bad_cron_workflow", "bad_schedule_workflow", "bad_inputs_workflow"} & set(
+        registered
+    )

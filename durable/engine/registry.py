@@ -223,6 +223,12 @@ def workflow(
             pause_after_errors=pause_after_errors,
         )
         definition.schedules = _schedules(schedule, definition.name)
+        for item in definition.schedules:
+            why = definition.misfit(item.args, item.kwargs)
+            if why is not None:
+                raise DefinitionError(
+                    f"Schedule '{item.name}': its inputs do not fit {definition.call_shape()}: {why}."
+                )
         functools.update_wrapper(definition, f)  # type: ignore[arg-type]
         registry.add(registry.workflows, "workflow", definition)
         return definition

@@ -17,7 +17,7 @@ class Command(DurableCommand):
     )
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("action", choices=ACTIONS, help="What to do.")
+        parser.add_argument("action", choices=ACTIONS, help="What to do: pause, resume, trigger or delete.")
         parser.add_argument("name", metavar="NAME", help="The schedule's name (see durable_schedules).")
 
     def run(self, **options: Any) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from durable.engine.context import ActivityContext, WorkflowContext
+from durable.engine.cron import Schedule
 from durable.engine.registry import ActivityDefinition, WorkflowDefinition, activity, workflow
 from durable.engine.retry import RetryPolicy
 from durable.engine.saga import Compensating
@@ -19,6 +20,7 @@ from durable.exceptions import (
     InvalidEvent,
     InvalidTransition,
     NonDeterminismError,
+    ScheduleNotFound,
     WaitTimeout,
     WorkflowCancelled,
     WorkflowFailed,
@@ -56,6 +58,8 @@ __all__ = [
     "NonDeterminismError",
     "ReceivedEvent",
     "RetryPolicy",
+    "Schedule",
+    "ScheduleNotFound",
     "WaitTimeout",
     "WorkflowCancelled",
     "WorkflowContext",
@@ -63,6 +67,7 @@ __all__ = [
     "WorkflowFailed",
     "WorkflowNotFound",
     "activity",
+    "schedules",
     "workflow",
     *_CLIENT_NAMES,
 ]
@@ -74,4 +79,9 @@ def __getattr__(name: str) -> Any:
         from durable import client
 
         return getattr(client, name)
+    if name == "schedules":
+        # The runtime schedules API (durable.schedules.create, .pause, ...) also touches models.
+        import importlib
+
+        return importlib.import_module("durable.schedules")
     raise AttributeError(f"module 'durable' has no attribute {name!r}")

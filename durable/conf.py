@@ -44,6 +44,9 @@ DEFAULTS: dict[str, Setting] = {
     "LISTEN_POLL": Setting(
         1.0, (int, float), "Seconds between looks of its own while a listener's wake-up channel is up (a safety net)."
     ),
+    "SCHEDULE_LATENESS": Setting(
+        90.0, (int, float), "How late a slot of a catchup='none' schedule may fire and still count as on time."
+    ),
     "FAILED_RUN_BACKOFF": Setting(
         1.0, (int, float), "Seconds before a run that the database failed is tried again (doubling each time)."
     ),

@@ -53,6 +53,18 @@ class InstanceNotFound(DurableError, LookupError):
         return cls(f"No workflow instance has id {instance_id!r}; check the id.")
 
 
+class ScheduleNotFound(DurableError, LookupError):
+    """No schedule has that name; list them with `manage.py durable_schedules`."""
+
+    code = "schedule_not_found"
+    status_code = 404
+
+    @classmethod
+    def of(cls, name: str) -> ScheduleNotFound:
+        """The error for one name, with the message every lookup gives."""
+        return cls(f"No schedule is named {name!r}; list them with `manage.py durable_schedules`.")
+
+
 class InvalidTransition(DurableError):
     """The instance's status does not allow that operation."""
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.timezone import now as utc_now  # Schedule has a field named timezone
 
 from durable import permissions
 from durable.engine.types import StepKind, StepStatus, TimerPurpose, choices
@@ -77,6 +79,9 @@ class WorkflowInstance(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # Started by a schedule (SPEC 13): its name (kept if the schedule is deleted) and the slot, ctx.scheduled_at.
+    schedule_name = models.CharField(max_length=150, null=True, blank=True)
+    scheduled_at = models.DateTimeField(null=True, blank=True)
 
     objects = InstanceQuerySet.as_manager()
 
@@ -342,3 +347,59 @@ class WorkerHeartbeat(models.Model):
 
     def __str__(self) -> str:
         return f"worker {self.host}:{self.pid} last seen {self.last_seen_at.isoformat()}"
+
+
+class ScheduleSource(models.TextChoices):
+    CODE = "code", "Code"
+    RUNTIME = "runtime", "Runtime"
+
+
+class ScheduleQuerySet(models.QuerySet):
+    def due(self, now):
+        """Schedules with a slot due (through the next_slot_at index), earliest first."""
+        return self.filter(next_slot_at__lte=now, paused=False).order_by("next_slot_at")
+
+    def buffered(self):
+        """Schedules holding a buffered slot for when their running instance ends (few rows, own index)."""
+        return self.filter(buffered_slot_at__isnull=False, paused=False)
+
+
+class Schedule(models.Model):
+    """A cron schedule (SPEC 13), from the code (written when durable_worker starts) or made at runtime."""
+
+    name = models.CharField(primary_key=True, max_length=150)
+    workflow_name = models.CharField(max_length=200)
+    cron = models.CharField(max_length=200)
+    timezone = models.CharField(max_length=64, default="UTC")
+    args = models.JSONField(default=list, blank=True)
+    kwargs = models.JSONField(default=dict, blank=True)
+    overlap = models.CharField(max_length=20, default="skip")
+    catchup = models.CharField(max_length=20, default="latest")
+    catchup_window = models.DurationField(default=dt.timedelta(days=1))
+    paused = models.BooleanField(default=False)
+    source = models.CharField(max_length=10, choices=ScheduleSource.choices, default=ScheduleSource.RUNTIME)
+    # The next slot to fire; NULL for a code schedule no longer in the code (retired_at says when).
+    next_slot_at = models.DateTimeField(null=True, blank=True)
+    last_slot_at = models.DateTimeField(null=True, blank=True)
+    last_instance_id = models.CharField(max_length=200, null=True, blank=True)
+    # overlap="buffer_one": the slot that waits for the running instance to end.
+    buffered_slot_at = models.DateTimeField(null=True, blank=True)
+    retired_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=utc_now)
+    updated_at = models.DateTimeField(default=utc_now)
+
+    objects = ScheduleQuerySet.as_manager()
+
+    class Meta:
+        db_table = "durable_schedule"
+        ordering = ["name"]
+        permissions = list(permissions.SCHEDULE_OPERATIONS.values())
+        indexes = [
+            models.Index(fields=["next_slot_at"], condition=Q(next_slot_at__isnull=False), name="durable_sched_next"),
+            models.Index(
+                fields=["buffered_slot_at"], condition=Q(buffered_slot_at__isnull=False), name="durable_sched_buffered"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"schedule {self.name} ({self.cron} {self.timezone})"

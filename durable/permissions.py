@@ -11,6 +11,14 @@ OPERATIONS = {
     "resume": ("resume_workflowinstance", "Can resume workflow instances"),
     "retry": ("retry_workflowinstance", "Can retry failed workflow instances"),
 }
+# (codename, description) of Schedule's own permissions; adding, changing and deleting a runtime
+# schedule take Django's add/change/delete_schedule.
+SCHEDULE_OPERATIONS = {
+    "pause": ("pause_schedule", "Can pause schedules"),
+    "resume": ("resume_schedule", "Can resume schedules"),
+    "trigger": ("trigger_schedule", "Can trigger a run of a schedule now"),
+}
+VIEW_SCHEDULE = "view_schedule"
 # Django's default model permissions that the viewer and the API rely on.
 VIEW_INSTANCE = "view_workflowinstance"
 START_INSTANCE = "add_workflowinstance"

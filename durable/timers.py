@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from durable import db, journal, leases, routing
+from durable import db, journal, leases, routing, slots
 from durable.conf import settings
 
 logger = logging.getLogger(__name__)
@@ -80,6 +80,7 @@ class SweepReport:
     redelivered: int = 0
     purged: int = 0
     failed: int = 0
+    scheduled: int = 0
 
 
 def recover(*, purge: bool = True) -> SweepReport:
@@ -120,4 +121,5 @@ def sweep() -> SweepReport:
             break
     report = recover()
     report.fired = fired
+    report.scheduled = slots.fire_due()
     return report

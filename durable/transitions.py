@@ -112,9 +112,11 @@ def start(
     start_at: dt.datetime | None = None,
     waiting_for: dict | None = None,
     debounced: bool = False,
+    **origin: Any,
 ) -> bool:
     """Insert a pending instance, due now or at `start_at` (its timer set through the journal), and
-    send workflow_started; False when the id is taken (or, `debounced`, the key's window is open)."""
+    send workflow_started; False when the id is taken (or, `debounced`, the key's window is open).
+    `origin` holds the schedule_name and scheduled_at of an instance a schedule starts."""
     row = WorkflowInstance(
         id=instance_id,
         workflow_name=workflow_name,
@@ -124,6 +126,7 @@ def start(
         run_after=start_at or moment,
         waiting_for=waiting_for,
         debounced=debounced,
+        **origin,
         created_at=moment,
         updated_at=moment,
     )

@@ -310,3 +310,19 @@ def order_fulfilment(ctx: durable.WorkflowContext, order_id: str, items: int = 1
     receipt = send_receipt(ctx, order_id, payment["payment_id"])
     ctx.set_event("status", "done")
     return {"reservation": reservation, "payment": payment, "receipt": receipt}
+
+
+@durable.activity
+def count_orders(ctx: durable.ActivityContext) -> dict:
+    """How many orders are in each status now."""
+    counts: dict[str, int] = {}
+    for status in Order.objects.values_list("status", flat=True):
+        counts[status] = counts.get(status, 0) + 1
+    return counts
+
+
+@durable.workflow(schedule=durable.Schedule(cron="0 3 * * *", timezone="Europe/Berlin", name="nightly-report"))
+def nightly_report(ctx: durable.WorkflowContext) -> dict:
+    """Every night at 03:00 Berlin time: the orders by status, for the slot the schedule fired."""
+    slot = ctx.scheduled_at.isoformat() if ctx.scheduled_at is not None else None
+    return {"slot": slot, "orders": count_orders(ctx)}

@@ -14,6 +14,7 @@ DURABLE_WORKFLOW_MODULES = [
     "tests.wakeup_workflows",
     "tests.saga_workflows",
     "tests.delay_workflows",
+    "tests.schedule_workflows",
 ]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 

@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from durable.admin import events, instances
+from durable.admin import events, instances, schedules
 
-__all__ = ["events", "instances"]
+__all__ = ["events", "instances", "schedules"]

@@ -15,7 +15,7 @@ WHY = {
     400: "The request is malformed: the error says what to change. Nothing was stored.",
     401: "No credentials, or wrong ones.",
     403: "The user lacks the permission the endpoint needs (the error names it).",
-    404: "No such instance, workflow or published key.",
+    404: "No such instance, workflow, schedule or published key.",
     409: "The instance's status does not allow this.",
     413: "The body is over DURABLE_MAX_EVENT_BYTES, or the batch holds over DURABLE_MAX_BATCH_EVENTS events.",
     415: "The Content-Type is not one this endpoint reads.",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import re_path
 
-from durable.api import schema, views
+from durable.api import schedules, schema, views
 
 ID = r"(?P<instance_id>[^/]+)"
 
@@ -21,6 +21,10 @@ ROUTES = [
     (rf"^instances/{ID}/resume/?$", views.Resume, "resume", "resume_instance"),
     (rf"^instances/{ID}/retry/?$", views.Retry, "retry", "retry_instance"),
     (r"^workflows/(?P<name>[^/]+)/start/?$", views.Start, "start", "start_instance"),
+    (r"^schedules/?$", schedules.ScheduleList, "schedule-list", "list_schedules"),
+    (r"^schedules/(?P<name>[^/]+)/pause/?$", schedules.PauseSchedule, "schedule-pause", "pause_schedule"),
+    (r"^schedules/(?P<name>[^/]+)/resume/?$", schedules.ResumeSchedule, "schedule-resume", "resume_schedule"),
+    (r"^schedules/(?P<name>[^/]+)/trigger/?$", schedules.TriggerSchedule, "schedule-trigger", "trigger_schedule"),
 ]
 
 urlpatterns = [

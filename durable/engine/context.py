@@ -78,12 +78,15 @@ class WorkflowContext:
         history: Iterable[Step],
         backend: Backend,
         business_key: str | None = None,
+        scheduled_at: dt.datetime | None = None,
     ) -> None:
         self.instance_id = instance_id
         self.workflow_name = workflow_name
         # What the instance is about, as `start` stored it (a string; a model instance as
         # "<app_label>.<model>:<pk>"), or None. Fixed for the instance's life, so replay-safe.
         self.business_key = business_key
+        # The slot (aware, UTC) when a schedule started the instance, else None; fixed, so replay-safe.
+        self.scheduled_at = scheduled_at
         self._history = {step.position: step for step in history}
         self._recorded = len(self._history)
         self._backend = backend

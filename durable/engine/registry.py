@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import inspect
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, ParamSpec, TypeVar, overload
 
+from durable.engine.cron import Schedule
 from durable.engine.retry import DEFAULT_RETRY, RetryPolicy
 from durable.exceptions import DefinitionError, InvalidArgument, WorkflowNotFound
 
@@ -23,6 +25,7 @@ class WorkflowDefinition(Generic[P, R]):
     fn: Callable[..., R]
     on_event: str | None = None
     pause_after_errors: int | None = None
+    schedules: tuple[Schedule, ...] = ()
 
     def __call__(self, ctx: Any, *args: Any, **kwargs: Any) -> R:
         return self.fn(ctx, *args, **kwargs)
@@ -94,6 +97,10 @@ class Registry:
             )
         table[definition.name] = definition
 
+    def schedules(self) -> dict[str, tuple[WorkflowDefinition, Schedule]]:
+        """The code's schedules by name, with their workflow."""
+        return {s.name or "": (wf, s) for wf in self.workflows.values() for s in wf.schedules}
+
     def workflow(self, name: str) -> WorkflowDefinition:
         try:
             return self.workflows[name]
@@ -138,11 +145,40 @@ def _check_name(name: Any, kind: str) -> str:
     return name
 
 
+def _schedules(given: Any, workflow_name: str) -> tuple[Schedule, ...]:
+    """The workflow's schedules, each named (the workflow's name, then "-2", "-3"...), names free."""
+    if given is None:
+        return ()
+    items = given if isinstance(given, list | tuple) else [given]
+    named: list[Schedule] = []
+    for number, item in enumerate(items, start=1):
+        if isinstance(item, str):
+            item = Schedule(cron=item)
+        elif not isinstance(item, Schedule):
+            raise DefinitionError(f"schedule takes a cron string or a durable.Schedule, not {item!r}.")
+        if item.name is None:
+            item = dataclasses.replace(item, name=workflow_name if number == 1 else f"{workflow_name}-{number}")
+        named.append(item)
+    taken = {name: wf for name, (wf, _) in registry.schedules().items() if wf.name != workflow_name}
+    seen: set[str] = set()
+    for item in named:
+        name = item.name or ""
+        if name in seen or name in taken:
+            owner = taken[name].name if name in taken else workflow_name
+            raise DefinitionError(f"Two schedules are named '{name}' (workflow '{owner}'); give one name=...")
+        seen.add(name)
+    return tuple(named)
+
+
 @overload
 def workflow(fn: Callable[P, R], /) -> WorkflowDefinition[P, R]: ...
 @overload
 def workflow(
-    *, name: str | None = None, on_event: str | None = None, pause_after_errors: int | None = None
+    *,
+    name: str | None = None,
+    on_event: str | None = None,
+    pause_after_errors: int | None = None,
+    schedule: str | Schedule | list[str | Schedule] | None = None,
 ) -> Callable[[Callable[P, R]], WorkflowDefinition[P, R]]: ...
 
 
@@ -153,6 +189,7 @@ def workflow(
     name: str | None = None,
     on_event: str | None = None,
     pause_after_errors: int | None = None,
+    schedule: str | Schedule | list[str | Schedule] | None = None,
 ) -> Any:
     """Register a function as a durable workflow.
 
@@ -162,12 +199,15 @@ def workflow(
         on_event: a CloudEvent type; each such event starts an instance, called as `f(ctx, event)`.
         pause_after_errors: pause the instance (instead of failing it) once this many attempts in
             a row have failed.
+        schedule: start it by itself: a cron string, a durable.Schedule, or a list of them
+            (written into the schedules table when `durable_worker` starts).
 
     Returns:
         The WorkflowDefinition, callable like the function.
 
     Raises:
-        DefinitionError: the function is a lambda or nested, or the name is taken.
+        DefinitionError: the function is a lambda or nested, the name is taken, or a schedule
+            is invalid or its name taken.
     """
     if on_event is not None and (not isinstance(on_event, str) or not on_event):
         raise DefinitionError(f"on_event must be a CloudEvent type string, not {on_event!r}.")
@@ -182,6 +222,13 @@ def workflow(
             on_event=on_event,
             pause_after_errors=pause_after_errors,
         )
+        definition.schedules = _schedules(schedule, definition.name)
+        for item in definition.schedules:
+            why = definition.misfit(item.args, item.kwargs)
+            if why is not None:
+                raise DefinitionError(
+                    f"Schedule '{item.name}': its inputs do not fit {definition.call_shape()}: {why}."
+                )
         functools.update_wrapper(definition, f)  # type: ignore[arg-type]
         registry.add(registry.workflows, "workflow", definition)
         return definition

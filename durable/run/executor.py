@@ -170,6 +170,7 @@ def _run(row: dict[str, Any], owner: str, where: dict[str, str]) -> None:
             history=history,
             backend=backend,
             business_key=row.get("business_key"),
+            scheduled_at=row.get("scheduled_at"),
         )
         try:
             if (row.get("compensation") or {}).get("after") == saga.CANCELLED:

@@ -11,7 +11,7 @@ from typing import Any
 
 from django.db import close_old_connections, connections
 
-from durable import db, health, leases, notify, timers
+from durable import db, health, leases, notify, slots, timers
 from durable.conf import settings
 from durable.run import executor
 
@@ -158,9 +158,16 @@ class TimerLoop:
                 with self.shared_fired.get_lock():
                     self.shared_fired.value += fired
             due = timers.next_due()
+        due = self._fire_schedules(ahead, due)
         self._next_due = due
         self._look_at = time.monotonic() + notify.poll_interval(self.listener, float(settings.TIMER_POLL))
         return fired
+
+    def _fire_schedules(self, ahead: dt.datetime, due: dt.datetime | None) -> dt.datetime | None:
+        """Fire due cron slots and release buffered ones (index lookups when there are none);
+        return the earlier of `due` and the next slot, so a slot wakes the loop like a timer."""
+        slot = slots.look(ahead)
+        return slot if due is None or (slot is not None and slot < due) else due
 
     def sleep(self, pause: float) -> None:
         """Wait `pause` seconds, or less when a notification says a timer is due sooner."""

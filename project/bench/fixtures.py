@@ -135,12 +135,12 @@ def _instance(
     )
 
 
-def analyze() -> bool:
+def analyze(models: tuple = ()) -> bool:
     """Refresh the planner's statistics on PostgreSQL (what autovacuum would do); True if it ran."""
     connection = connections[db.alias()]
     if connection.vendor != "postgresql":
         return False
     with connection.cursor() as cursor:
-        for model in (WorkflowInstance, Wait, WaitShape, Timer):
+        for model in models or (WorkflowInstance, Wait, WaitShape, Timer):
             cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
     return True

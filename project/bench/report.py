@@ -15,6 +15,8 @@ BARS: dict[tuple[str, str], Bar | dict[str, Bar]] = {
     ("values", "http_p50_ms"): ("<=", 10),
     ("timers", "p50_ms"): ("<=", 3),
     ("timers", "p99_ms"): ("<=", 10),
+    ("schedules", "p50_ms"): ("<=", 50),
+    ("schedules", "p99_ms"): ("<=", 200),
     ("scale", "event_p50_ms"): {"postgresql": ("<=", 10), "sqlite": ("<=", 15)},
     ("scale", "event_p99_ms"): {"postgresql": ("<=", 25)},
     ("scale", "timer_p50_ms"): ("<=", 3),

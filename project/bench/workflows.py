@@ -94,3 +94,9 @@ def parked(ctx: durable.WorkflowContext, key: str) -> None:
 def far_sleep(ctx: durable.WorkflowContext, seconds: float) -> None:
     """What the scale fixtures pretend to run: sleeping far beyond the benchmark."""
     ctx.sleep(seconds)
+
+
+@durable.workflow(name="bench_scheduled")
+def scheduled(ctx: durable.WorkflowContext) -> str | None:
+    """What a schedule starts in the schedules scenario: it returns its slot."""
+    return ctx.scheduled_at.isoformat() if ctx.scheduled_at is not None else None

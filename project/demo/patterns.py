@@ -254,6 +254,19 @@ def trip_saga(run: Run, say: Callable[[str], None]) -> str:
     return f"{trip_id} failed; the hotel, then the flight cancelled by their compensations"
 
 
+def nightly_schedule(run: Run, say: Callable[[str], None]) -> str:
+    from durable import schedules
+
+    schedules.sync_code()  # what durable_worker did as it started; idempotent
+    row = schedules.get("nightly-report")
+    say(f"next slot {row.next_slot_at:%Y-%m-%d %H:%M} UTC; triggered now")
+    handle = durable.get_handle(schedules.trigger("nightly-report"))
+    run.wait(lambda: handle.status == Status.COMPLETED, handle, "complete")
+    report = handle.result(timeout=5)
+    expect(report["slot"] is not None and sum(report["orders"].values()) > 0, f"the report is {report}")
+    return f"{handle.instance_id}: {sum(report['orders'].values())} orders by status"
+
+
 PATTERNS: list[tuple[str, Callable[[Run, Callable[[str], None]], str]]] = [
     ("payment with timeout", payment_with_timeout),
     ("approval with escalation", approval_with_escalation),
@@ -263,4 +276,5 @@ PATTERNS: list[tuple[str, Callable[[Run, Callable[[str], None]], str]]] = [
     ("checkout publishing its payment URL", checkout),
     ("event-started workflow", event_started),
     ("trip booking saga", trip_saga),
+    ("nightly report on a schedule", nightly_schedule),
 ]

@@ -21,6 +21,8 @@ COMMANDS = [
     "durable_status",
     "durable_sweep",
     "durable_worker",
+    "durable_schedules",
+    "durable_schedule",
 ]
 # The demo project's own commands (project/management/commands/), not in the wheel.
 PROJECT_COMMANDS = ["durable_bench", "durable_demo"]
@@ -52,7 +54,7 @@ def test_help__the_command_and_every_argument_have_help(app, name):
     parser = command.create_parser("manage.py", name)
     assert len(command.help) > 60
     own = [action for action in parser._actions if action.dest not in DJANGO_OPTIONS]
-    assert own or name == "durable_sweep"
+    assert own or name in ("durable_sweep", "durable_schedules")
     for action in own:
         assert action.help and len(action.help) > 15, f"{name} {action.dest} has no help"
     assert command.help.split()[0] in parser.format_help()

@@ -24,6 +24,7 @@ OUTCOMES = {
     "checkout publishing its payment URL": r"get_event gave https://pay\.example\.com/checkout/\S+ .*o-\w+-5 paid",
     "event-started workflow": r"the same event again starts nothing… o-\w+-6 created and shipped \(TRK-o-\w+-6\)",
     "trip booking saga": r"no car available… trip-\w+ failed; the hotel, then the flight cancelled by their",
+    "nightly report on a schedule": r"next slot \S+ \S+ UTC; triggered now… nightly-report@\S+Z: \d+ orders by status",
 }
 
 
@@ -78,12 +79,12 @@ def test_durable_demo__exit_runs_every_pattern_and_exits_0():
     code, output = run_demo(env)
     assert code == 0, output
     for number, (title, outcome) in enumerate(OUTCOMES.items(), start=1):
-        assert re.search(rf"^\[{number}/8\] {re.escape(title)}: .*{outcome}.* ✓$", output, re.M), (title, output)
-    assert "All 8 patterns behaved as expected" in output
+        assert re.search(rf"^\[{number}/9\] {re.escape(title)}: .*{outcome}.* ✓$", output, re.M), (title, output)
+    assert "All 9 patterns behaved as expected" in output
     assert output.rstrip().endswith("stopping the worker and the server… stopped.")
     # It ran on the test database: every instance it started has completed but the trip saga, which
     # failed and compensated; its orders and bookings are there.
-    assert WorkflowInstance.objects.count() == 10
+    assert WorkflowInstance.objects.count() == 11  # with the nightly report's triggered run
     assert list(WorkflowInstance.objects.exclude(status=Status.COMPLETED).values_list("status", "compensated")) == [
         (Status.FAILED, True)
     ]

@@ -23,6 +23,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 import durable
+from durable import schedules
 from tests import event_workflows as ew
 from tests import workflows
 
@@ -83,6 +84,8 @@ def instances(drain) -> dict[str, list[str]]:
             if then is not None:
                 then(f"{operation}-{n}")
     durable.start(workflows.sleeper, 600, instance_id="st-pending")
+    # A schedule named as the workflow the generated requests name, so its operations succeed too.
+    schedules.create(takes_anything.name, takes_anything, cron="0 3 1 1 *")
     anything = ["st-completed", "st-failed", "st-waiting-event", "st-paused", "st-cancelled", "st-pending"]
     pools = {operation: [f"{operation}-{n}" for n in range(POOL_SIZE)] for operation in POOLS}
     return {"any": anything, **pools}

@@ -63,6 +63,8 @@ def save(file_name: str, instance_id: str, about: str) -> dict[str, Any]:
             for row in rows
         ],
     }
+    if instance.scheduled_at is not None:
+        history["scheduled_at"] = instance.scheduled_at.isoformat()
     (HERE / f"{file_name}.json").write_text(json.dumps(history, indent=2, ensure_ascii=False) + "\n")
     return history
 
@@ -335,4 +337,28 @@ def test_trip_booking__no_car_compensated(drain):
         "trip_booking__no_car_compensated",
         handle.instance_id,
         "No car: book_car fails at once (non-retryable), and the armed cancel_hotel, then cancel_flight, run.",
+    )
+
+
+# A scheduled workflow ----------------------------------------------------------------------------
+
+
+def test_nightly_report__fired_by_its_schedule(drain):
+    import datetime as dt
+
+    from durable import schedules, slots
+    from durable.models import Schedule
+
+    schedules.sync_code()
+    slot = dt.datetime(2026, 12, 1, 2, 0, tzinfo=dt.UTC)  # 03:00 in Berlin
+    Order.objects.create(order_id="o-nightly", amount=Decimal("9.99"))
+    Schedule.objects.filter(name="nightly-report").update(next_slot_at=slot)
+    slots.fire_due(slot)
+    instance_id = "nightly-report@2026-12-01T02:00:00Z"
+    drain(durable.get_handle(instance_id))
+    assert durable.get_handle(instance_id).result()["slot"] == slot.isoformat()
+    save(
+        "nightly_report__fired_by_its_schedule",
+        instance_id,
+        "The 03:00 Berlin slot of the nightly-report schedule: one activity counting the orders by status.",
     )

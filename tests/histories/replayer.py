@@ -174,8 +174,14 @@ def _run(
     definition: WorkflowDefinition, history: dict[str, Any], steps: list[Step]
 ) -> tuple[engine.Outcome, WorkflowContext, Asked | None]:
     backend = ReplayOnly()
+    # A scheduled instance's slot (ctx.scheduled_at), kept in its history when it has one.
+    slot = history.get("scheduled_at")
     ctx = WorkflowContext(
-        instance_id=history["instance_id"], workflow_name=definition.name, history=steps, backend=backend
+        instance_id=history["instance_id"],
+        workflow_name=definition.name,
+        history=steps,
+        backend=backend,
+        scheduled_at=dt.datetime.fromisoformat(slot) if slot else None,
     )
     inputs = codec.decode(history["input"])
     outcome = engine.run(definition, ctx, list(inputs.get("args", [])), dict(inputs.get("kwargs", {})))

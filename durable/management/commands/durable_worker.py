@@ -25,7 +25,10 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, **options) -> None:
+        from durable import schedules as cron_schedules
         from durable.worker import cluster, loop, schedules
+
+        cron_schedules.sync_code()
 
         if options["run_once"]:
             schedules.ensure_backstop()

@@ -172,9 +172,11 @@ def instance_id(name: str, slot: dt.datetime) -> str:
 
 def describe(cron: str) -> str:
     """The cron in words ("At 03:00 AM"), or the cron itself when cron-descriptor cannot say."""
-    from cron_descriptor import get_description
+    from cron_descriptor import Options, get_description
 
+    # Its defaults follow the process's locale (24-hour under "C"): the viewer's words do not.
+    options = Options(locale_code="en_US", use_24hour_time_format=False)
     try:
-        return str(get_description(cron))
+        return str(get_description(cron, options))
     except Exception:  # noqa: BLE001 - words are a nicety; the cron itself is always shown
         return cron

@@ -10,11 +10,11 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Exists, Q
+from django.db.models import Exists
 
 from durable import db
 from durable.conf import settings
-from durable.models import CLAIMABLE, Timer, WorkerHeartbeat, WorkflowInstance
+from durable.models import Timer, WorkerHeartbeat, WorkflowInstance
 
 logger = logging.getLogger(__name__)
 
@@ -101,12 +101,6 @@ def worker_seen(within: dt.timedelta = GONE_AFTER) -> bool:
     return WorkerHeartbeat.objects.filter(last_seen_at__gte=db.now() - within).exists()
 
 
-def _runnable(moment: dt.datetime):
-    return WorkflowInstance.objects.filter(run_after__lte=moment, status__in=CLAIMABLE).filter(
-        Q(lease_expires_at__isnull=True) | Q(lease_expires_at__lt=moment)
-    )
-
-
 def _bounded_count(queryset) -> int:
     return len(queryset.values_list("pk", flat=True)[: COUNT_LIMIT + 1])
 
@@ -115,7 +109,7 @@ def stranded() -> bool:
     """Instances are waiting to run and no worker has been seen for a minute (the admin's banner)."""
     moment = db.now()
     seen = WorkerHeartbeat.objects.filter(last_seen_at__gte=moment - GONE_AFTER)
-    return _runnable(moment).filter(~Exists(seen)).exists()  # one query on every viewer page
+    return WorkflowInstance.objects.claimable(moment).filter(~Exists(seen)).exists()  # one query on every viewer page
 
 
 @dataclass(frozen=True)
@@ -132,6 +126,11 @@ class Status:
     def running(self) -> list[WorkerHeartbeat]:
         return [w for w in self.workers if self.moment - w.last_seen_at <= fresh_within()]
 
+    @property
+    def stranded(self) -> bool:
+        """Work waits and no worker has been seen for GONE_AFTER (what the viewer's banner says)."""
+        return self.backlog > 0 and not any(self.moment - w.last_seen_at <= GONE_AFTER for w in self.workers)
+
     def more(self, count: int) -> str:
         return f"{COUNT_LIMIT}+" if count > COUNT_LIMIT else str(count)
 
@@ -139,7 +138,7 @@ class Status:
 def status() -> Status:
     """Read the workers' rows and the runnable backlog with bounded queries."""
     moment = db.now()
-    runnable = _runnable(moment)
+    runnable = WorkflowInstance.objects.claimable(moment)
     oldest = runnable.order_by("run_after").values_list("run_after", flat=True).first()
     return Status(
         moment=moment,

@@ -23,17 +23,14 @@ class Command(DurableCommand):
 
     def run(self, **options: Any) -> None:
         status = health.status()
-        stranded = status.backlog > 0 and not any(
-            status.moment - w.last_seen_at <= health.GONE_AFTER for w in status.workers
-        )
         if options["json"]:
-            self.stdout.write(json.dumps(_as_json(status, stranded), indent=2))
+            self.stdout.write(json.dumps(_as_json(status), indent=2))
         else:
-            self._print(status, stranded)
-        if stranded:
+            self._print(status)
+        if status.stranded:
             raise SystemExit(1)
 
-    def _print(self, status: health.Status, stranded: bool) -> None:
+    def _print(self, status: health.Status) -> None:
         running = status.running
         self.stdout.write(self.style.MIGRATE_HEADING(f"Workers ({len(running)} running, {len(status.workers)} seen)"))
         if status.workers:
@@ -47,7 +44,7 @@ class Command(DurableCommand):
         lag = words.span(status.lag) if status.lag is not None else fmt.NONE
         self.stdout.write(f"Runnable backlog: {status.more(status.backlog)} instance(s); lag (oldest waiting): {lag}")
         self.stdout.write(f"Timers due: {status.more(status.due_timers)}")
-        if stranded:
+        if status.stranded:
             self.stderr.write(
                 self.style.WARNING(
                     "Instances are waiting to run and no worker has been seen for a minute. "
@@ -77,7 +74,7 @@ def _worker_row(worker, status: health.Status) -> tuple[str, ...]:
     )
 
 
-def _as_json(status: health.Status, stranded: bool) -> dict[str, Any]:
+def _as_json(status: health.Status) -> dict[str, Any]:
     return {
         "workers": [
             {
@@ -94,5 +91,5 @@ def _as_json(status: health.Status, stranded: bool) -> dict[str, Any]:
         "backlog_capped": status.backlog > health.COUNT_LIMIT,
         "lag_seconds": status.lag,
         "due_timers": status.due_timers,
-        "stranded": stranded,
+        "stranded": status.stranded,
     }

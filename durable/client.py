@@ -229,7 +229,7 @@ def start_with(
             "starting with a letter or digit."
         )
     inputs = codec.encode({"args": list(args), "kwargs": kwargs}, where=f"input of workflow '{definition.name}'")
-    said = delays.summary(due) if due is not None else None
+    said = transitions.start_summary(due) if due is not None else None
     if transitions.start(instance_id, definition.name, inputs, moment, key, start_at=due, waiting_for=said):
         if due is None:
             db.request_run()

@@ -72,16 +72,6 @@ def window(debounce: Any, debounce_max: Any, business_key: str | None) -> tuple[
     return quiet, most
 
 
-def summary(due: dt.datetime, latest: dt.datetime | None = None, *, debounced: bool = False) -> dict[str, Any]:
-    """What a delayed instance's `waiting_for` says until it starts."""
-    said: dict[str, Any] = {"kind": "start", "due_at": due.isoformat()}
-    if debounced:
-        said["debounced"] = True
-    if latest is not None:
-        said["latest_at"] = latest.isoformat()
-    return said
-
-
 def debounced_start(
     workflow_name: str, inputs: dict, key: str, quiet: dt.timedelta, most: dt.timedelta | None
 ) -> tuple[str, bool]:
@@ -103,7 +93,7 @@ def debounced_start(
                 latest = now + most if most is not None else None
                 due = min(now + quiet, latest) if latest is not None else now + quiet
                 instance_id = new_instance_id()
-                said = summary(due, latest, debounced=True)
+                said = transitions.start_summary(due, latest, debounced=True)
                 if transitions.start(
                     instance_id, workflow_name, inputs, now, key, start_at=due, waiting_for=said, debounced=True
                 ):
@@ -113,7 +103,9 @@ def debounced_start(
             latest_text = (stored or {}).get("latest_at")
             latest = dt.datetime.fromisoformat(latest_text) if latest_text else None
             due = min(now + quiet, latest) if latest is not None else now + quiet
-            if transitions.move_start(instance_id, inputs, due, summary(due, latest, debounced=True), now):
+            if transitions.move_start(
+                instance_id, inputs, due, transitions.start_summary(due, latest, debounced=True), now
+            ):
                 logger.debug("debounced start moved", extra={"instance_id": instance_id, "workflow": workflow_name})
                 return instance_id, False
     raise DurableError(

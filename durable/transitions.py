@@ -221,10 +221,12 @@ def apply(
             fields.update(error=None, finished_at=None)
         # An operator's hand closes a debounce window: later calls open a new one.
         fields["debounced"] = False
-        start_at = journal.existing_timer(instance_id, journal.START_POSITION)
-        if transition.to == Status.PENDING and start_at is not None and start_at > moment:
+        start_at = (
+            journal.existing_timer(instance_id, journal.START_POSITION) if transition.to == Status.PENDING else None
+        )
+        if start_at is not None and start_at > moment:
             # Resumed before its delayed start: it waits for its time again (its timer never went).
-            fields.update(run_after=start_at, waiting_for={"kind": "start", "due_at": start_at.isoformat()})
+            fields.update(run_after=start_at, waiting_for=start_summary(start_at))
             WorkflowInstance.objects.filter(id=instance_id).update(**fields)
         else:
             WorkflowInstance.objects.filter(id=instance_id).update(**fields)
@@ -269,6 +271,16 @@ def append_incident(instance_id: str, entry: dict[str, Any]) -> None:
     """Add to the instance's operations log, inside the caller's transaction."""
     log = WorkflowInstance.objects.filter(id=instance_id).values_list("incidents", flat=True).first() or []
     WorkflowInstance.objects.filter(id=instance_id).update(incidents=[*log, entry][-INCIDENT_LOG_SIZE:])
+
+
+def start_summary(due: dt.datetime, latest: dt.datetime | None = None, *, debounced: bool = False) -> dict[str, Any]:
+    """What a delayed instance's `waiting_for` says until it starts."""
+    said: dict[str, Any] = {"kind": "start", "due_at": due.isoformat()}
+    if debounced:
+        said["debounced"] = True
+    if latest is not None:
+        said["latest_at"] = latest.isoformat()
+    return said
 
 
 def move_start(

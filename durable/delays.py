@@ -91,23 +91,21 @@ def debounced_start(
             found = open_.values_list("id", "waiting_for").first()
             if found is None:
                 latest = now + most if most is not None else None
-                due = min(now + quiet, latest) if latest is not None else now + quiet
+            else:
+                latest_text = (found[1] or {}).get("latest_at")
+                latest = dt.datetime.fromisoformat(latest_text) if latest_text else None
+            due = now + quiet if latest is None else min(now + quiet, latest)
+            said = transitions.start_summary(due, latest, debounced=True)
+            if found is None:
                 instance_id = new_instance_id()
-                said = transitions.start_summary(due, latest, debounced=True)
                 if transitions.start(
                     instance_id, workflow_name, inputs, now, key, start_at=due, waiting_for=said, debounced=True
                 ):
                     return instance_id, True
                 continue  # another process opened it first: move that one
-            instance_id, stored = found
-            latest_text = (stored or {}).get("latest_at")
-            latest = dt.datetime.fromisoformat(latest_text) if latest_text else None
-            due = min(now + quiet, latest) if latest is not None else now + quiet
-            if transitions.move_start(
-                instance_id, inputs, due, transitions.start_summary(due, latest, debounced=True), now
-            ):
-                logger.debug("debounced start moved", extra={"instance_id": instance_id, "workflow": workflow_name})
-                return instance_id, False
+            if transitions.move_start(found[0], inputs, due, said, now):
+                logger.debug("debounced start moved", extra={"instance_id": found[0], "workflow": workflow_name})
+                return found[0], False
     raise DurableError(
         f"Could not open or move the debounce window of '{workflow_name}' for key {key!r}: it kept "
         "changing under concurrent calls. Try again."

@@ -205,13 +205,11 @@ def start_with(
         definition.check_arguments(args, kwargs)
     moment = db.now()
     due = delays.start_time(start_at, start_in, moment)
-    if due is not None and due <= moment:
-        due = None  # a time already past: start now
     if debounce is not None or debounce_max is not None:
         if debounce is None:
             raise InvalidArgument("debounce_max caps a debounced start: give debounce as well.")
         quiet, most = delays.window(debounce, debounce_max, key)
-        if due is not None or instance_id is not None:
+        if start_at is not None or start_in is not None or instance_id is not None:
             raise InvalidArgument(
                 "debounce takes neither start_at/start_in nor instance_id: the window sets the start and the id."
             )

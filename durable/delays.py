@@ -35,7 +35,13 @@ def _seconds(value: Any, name: str) -> dt.timedelta:
 
 
 def start_time(start_at: Any, start_in: Any, now: dt.datetime) -> dt.datetime | None:
-    """When a delayed start is due (None: now). Raises InvalidArgument for anything else."""
+    """When a delayed start is due (None: now, also for a time already past). Raises InvalidArgument
+    for anything else."""
+    due = _start_time(start_at, start_in, now)
+    return due if due is not None and due > now else None
+
+
+def _start_time(start_at: Any, start_in: Any, now: dt.datetime) -> dt.datetime | None:
     if start_at is not None and start_in is not None:
         raise InvalidArgument("Give start_at or start_in, not both.")
     if start_at is not None:

@@ -79,6 +79,7 @@ def test_cancel_before_it_starts__never_runs_and_its_timer_is_withdrawn():
         ({"debounce": 5, "debounce_max": 2, "business_key": "k"}, "at least debounce"),
         ({"debounce_max": 5, "business_key": "k"}, "give debounce as well"),
         ({"debounce": 5, "business_key": "k", "start_in": 3}, "neither start_at/start_in nor instance_id"),
+        ({"debounce": 5, "business_key": "k", "start_in": 0}, "neither start_at/start_in nor instance_id"),
         ({"debounce": 5, "business_key": "k", "instance_id": "x-1"}, "neither start_at/start_in nor instance_id"),
     ],
 )

@@ -42,7 +42,7 @@ DEFAULTS: dict[str, Setting] = {
         "Wake workers, timer loops and get_event at once: LISTEN/NOTIFY on PostgreSQL, local sockets for SQLite.",
     ),
     "LISTEN_POLL": Setting(
-        1.0, (int, float), "Seconds between looks of its own while a listener's wake-up channel is up (a safety net)."
+        5.0, (int, float), "Seconds between looks of its own while a listener's wake-up channel is up (a safety net)."
     ),
     "SCHEDULE_LATENESS": Setting(
         90.0, (int, float), "How late a slot of a catchup='none' schedule may fire and still count as on time."

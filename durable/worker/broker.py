@@ -29,16 +29,24 @@ class ListeningORM(ORM):
 
     _listener: notify.Listener | None = None
     _listener_pid = 0
+    # When to look without being woken (the safety net); 0 looks at the next dequeue.
+    _look_at = 0.0
 
     def dequeue(self) -> list[tuple[int, str]] | None:
-        taken = self.take()
-        if taken:
-            return taken
         listener = self._listen()
         if listener is None:
-            time.sleep(Conf.POLL)
-            return None
-        if listener.wait(min(notify.poll_interval(listener, Conf.POLL), STOP_CHECK_SECONDS)):
+            taken = self.take()
+            if not taken:
+                time.sleep(Conf.POLL)
+            return taken or None
+        if time.monotonic() >= self._look_at:
+            taken = self.take()
+            if taken:
+                return taken  # more may be ready: look again at the next call
+            self._look_at = time.monotonic() + notify.poll_interval(listener, Conf.POLL)
+        # Returns within STOP_CHECK_SECONDS so the pusher sees a stop, without a query each time.
+        wait = min(max(0.0, self._look_at - time.monotonic()), STOP_CHECK_SECONDS)
+        if listener.wait(wait):
             taken = self.take()
             if not taken:
                 self._wait_for_skewed()

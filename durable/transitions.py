@@ -10,16 +10,17 @@ signal it sends on commit, the permission an operator needs and whether it takes
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import IntegrityError
+from django.db import IntegrityError, router, transaction
 from django.dispatch import Signal
 
-from durable import db, journal, leases, permissions, signals
+from durable import db, journal, leases, metrics, permissions, signals
 from durable.engine.types import StepKind
 from durable.exceptions import InstanceNotFound, InvalidTransition, LeaseLost
-from durable.models import ACTIVE, HELD, Status, WorkflowInstance
+from durable.models import ACTIVE, HELD, TERMINAL, Status, WorkflowInstance
 
 INCIDENT_LOG_SIZE = 200
 
@@ -265,6 +266,9 @@ def _record(
     if transition.incident is not None:
         append_incident(instance_id, {"kind": transition.incident, "at": moment.isoformat(), **details})
     signals.send_on_commit(transition.signal, workflow_name, instance_id, transition.to, **extra)
+    if transition.to in TERMINAL and metrics.enabled():
+        ended = functools.partial(metrics.ended, workflow_name, str(transition.to))
+        transaction.on_commit(ended, using=router.db_for_write(WorkflowInstance))
 
 
 def append_incident(instance_id: str, entry: dict[str, Any]) -> None:

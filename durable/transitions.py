@@ -17,7 +17,7 @@ from typing import Any
 from django.db import IntegrityError, router, transaction
 from django.dispatch import Signal
 
-from durable import db, journal, leases, metrics, permissions, signals
+from durable import db, journal, leases, metrics, permissions, signals, tracing
 from durable.engine.types import StepKind
 from durable.exceptions import InstanceNotFound, InvalidTransition, LeaseLost
 from durable.models import ACTIVE, HELD, TERMINAL, Status, WorkflowInstance
@@ -113,11 +113,13 @@ def start(
     start_at: dt.datetime | None = None,
     waiting_for: dict | None = None,
     debounced: bool = False,
+    trace_parent: dict | None = None,
     **origin: Any,
 ) -> bool:
     """Insert a pending instance, due now or at `start_at` (its timer set through the journal), and
     send workflow_started; False when the id is taken (or, `debounced`, the key's window is open).
-    `origin` holds the schedule_name and scheduled_at of an instance a schedule starts."""
+    `origin` holds the schedule_name and scheduled_at of an instance a schedule starts;
+    `trace_parent` the extensions of the CloudEvent that starts it (its traceparent, if any)."""
     row = WorkflowInstance(
         id=instance_id,
         workflow_name=workflow_name,
@@ -127,6 +129,7 @@ def start(
         run_after=start_at or moment,
         waiting_for=waiting_for,
         debounced=debounced,
+        trace=tracing.start_trace(instance_id, workflow_name, trace_parent),
         **origin,
         created_at=moment,
         updated_at=moment,

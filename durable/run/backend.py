@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from django.conf import settings as django_settings
 from django.db import DatabaseError, InterfaceError, OperationalError
 
-from durable import db, events, journal, leases, metrics, routing
+from durable import db, events, journal, leases, metrics, routing, tracing
 from durable.conf import settings
 from durable.engine import codec, retry
 from durable.engine.context import ActivityContext, ActivityFailure
@@ -196,11 +196,12 @@ class OrmBackend:
             )
             self.segment.commit()
         began = time.perf_counter()
+        span = tracing.activity(self.instance_id, self.workflow_name, definition.name, call.position, call.attempt)
         if definition.transactional:
             self.segment.open()
             try:
                 # A savepoint: a failed attempt undoes its own writes, not the segment's.
-                with db.atomic():
+                with span, db.atomic():
                     tree = codec.encode(definition.fn(context, *call.args, **call.kwargs), where=where)
             except TRANSIENT as exc:
                 # The database failed under the activity, inside the run's transaction: retry the run.
@@ -212,7 +213,8 @@ class OrmBackend:
             # What came before was committed with the marker above (the lease proved) ahead of
             # the outside effect.
             try:
-                tree = codec.encode(definition.fn(context, *call.args, **call.kwargs), where=where)
+                with span:
+                    tree = codec.encode(definition.fn(context, *call.args, **call.kwargs), where=where)
             except Exception as exc:
                 metrics.activity(definition.name, "failed", time.perf_counter() - began)
                 raise ActivityFailure(describe(exc), exc) from None

@@ -14,7 +14,7 @@ from typing import Any
 
 from django.db import DatabaseError, connections
 
-from durable import db, journal, leases, metrics, transitions
+from durable import db, journal, leases, metrics, tracing, transitions
 from durable.conf import settings
 from durable.engine import codec, replay, retry, saga
 from durable.engine.context import WorkflowContext
@@ -167,8 +167,22 @@ def _run(row: dict[str, Any], owner: str, where: dict[str, str]) -> str:
         return "paused"
     inputs = codec.decode(row["input"])
     args, kwargs = list(inputs.get("args", [])), dict(inputs.get("kwargs", {}))
-    for _ in range(MAX_REWINDS):
-        history, failures = journal.load_history(instance_id)
+    history, failures = journal.load_history(instance_id)
+    with tracing.segment(instance_id, workflow_name, row.get("trace"), tracing.woken_by(history)) as span:
+        kind = _replay(row, owner, definition, args, kwargs, history, failures)
+        tracing.outcome(span, kind)
+        return kind
+
+
+def _replay(
+    row: dict[str, Any], owner: str, definition: Any, args: list, kwargs: dict, history: list, failures: dict
+) -> str:
+    """Replay the workflow and persist how the segment ended; rewinds (an event that came during
+    the run) reload the history and go again."""
+    instance_id = row["id"]
+    for rewind in range(MAX_REWINDS):
+        if rewind:
+            history, failures = journal.load_history(instance_id)
         backend = OrmBackend(row, owner, definition, history, failures)
         ctx = WorkflowContext(
             instance_id=instance_id,

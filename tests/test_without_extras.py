@@ -1,7 +1,7 @@
-"""durable.metrics without its extra: recording is a no-op, runs go on, the endpoint says what to install.
+"""Without the metrics and otel extras: recording is a no-op, runs go on, the endpoint says what to install.
 
 Not skipped without prometheus-client: the CI job without the extras runs these for real (there
-the library is absent); elsewhere it is taken away for the test.
+the libraries are absent); elsewhere it is taken away for the test.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 import durable
-from durable import metrics
+from durable import metrics, tracing
 from durable.models import Status, WorkflowInstance
 from tests import workflows
 
@@ -43,3 +43,11 @@ def test_metrics__a_failing_recorder_never_fails_the_caller(monkeypatch, caplog)
     monkeypatch.setattr(metrics, "_families", broken)
     metrics.activity("add", "completed", 0.01)
     assert "recording a metric failed" in caplog.text
+
+
+def test_tracing__without_the_extra_runs_store_no_trace_and_complete(monkeypatch, db, drain):
+    monkeypatch.setattr(tracing, "trace", None)
+    assert not tracing.enabled()
+    handle = durable.start(workflows.three_steps, 1, nap=0.0, instance_id="t-bare")
+    drain(lambda: handle.status == Status.COMPLETED)
+    assert WorkflowInstance.objects.get(id="t-bare").trace is None

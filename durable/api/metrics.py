@@ -21,7 +21,10 @@ BY_WORKFLOW_ROWS = 10_000
 
 class MetricsUnavailable(exceptions.APIException):
     status_code = status.HTTP_501_NOT_IMPLEMENTED
-    default_detail = "Metrics need prometheus-client: pip install 'durable[metrics]' (and keep DURABLE_METRICS on)."
+    default_detail = (
+        "Metrics need prometheus-client: pip install 'django-durable-workflows[metrics]' (durable[metrics]) "
+        "and keep DURABLE_METRICS on."
+    )
     default_code = "metrics_unavailable"
 
 

@@ -54,6 +54,11 @@ DEFAULTS: dict[str, Setting] = {
     "PAUSE_AFTER_FAILED_RUNS": Setting(
         10, int, "Runs in a row that the database (or a dying worker) may fail before the instance is paused."
     ),
+    "METRICS": Setting(True, bool, "Record Prometheus metrics when prometheus-client is installed (durable[metrics])."),
+    "METRICS_TOKEN": Setting(
+        None, (str, type(None)), "Bearer token accepted by GET <mount>/metrics/ besides the view permission."
+    ),
+    "TRACING": Setting(True, bool, "Emit OpenTelemetry spans when opentelemetry-api is installed (durable[otel])."),
     "HEARTBEAT_SECONDS": Setting(
         5.0, (int, float), "Seconds between a durable_worker's heartbeats (durable_status, the admin's banner)."
     ),

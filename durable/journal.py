@@ -17,7 +17,7 @@ from typing import Any
 from django.db import connections
 from django.db.models import Exists, F, OuterRef, Q
 
-from durable import db, notify
+from durable import db, metrics, notify
 from durable.engine import matching
 from durable.engine.types import NewStep, Step, StepKind, StepStatus, TimerPurpose, WaitSpec
 from durable.models import (
@@ -117,6 +117,7 @@ class DueTimer:
     position: int
     purpose: str
     name: str
+    due_at: dt.datetime
 
 
 def existing_timer(instance_id: str, position: int) -> dt.datetime | None:
@@ -158,7 +159,7 @@ def due_timers(moment: dt.datetime, limit: int, *, skip_locked: bool) -> list[Du
     due = Timer.objects.due(moment)
     if skip_locked:
         due = due.select_for_update(skip_locked=True)
-    fields = ("id", "instance_id", "position", "purpose", "name")
+    fields = ("id", "instance_id", "position", "purpose", "name", "due_at")
     return [DueTimer(*row) for row in due.values_list(*fields)[:limit]]
 
 
@@ -255,6 +256,7 @@ def take_stored_event(
             Delivery.objects.create(
                 event=event, instance_id=instance_id, position=spec.position, kind=Delivery.Kind.CONSUMED
             )
+            metrics.event_delivered((db.now() - event.received_at).total_seconds())
             return record_of(event)
     return None
 
@@ -303,6 +305,7 @@ def resolve(
     Delivery.objects.create(
         event=event, instance_id=instance_id, position=position, kind=Delivery.Kind.RESUMED, delivered_at=moment
     )
+    metrics.event_delivered((moment - event.received_at).total_seconds())
     return True
 
 

@@ -33,6 +33,7 @@ CLAIM_COLUMNS = (
     "compensation",
     "business_key",  # for ctx.business_key: returned by the claim, so a run reads it for free
     "scheduled_at",  # for ctx.scheduled_at, likewise
+    "trace",  # the instance's trace context, the parent of its segments' spans
 )
 # A claimed instance is running, unless its compensations are: it stays `compensating`.
 CLAIMED_STATUS = "status = CASE WHEN status = %s THEN status ELSE %s END"

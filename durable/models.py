@@ -76,6 +76,8 @@ class WorkflowInstance(models.Model):
     compensated = models.BooleanField(default=False)
     # Started with debounce= and not yet run: later calls for its workflow and key move it (SPEC 13).
     debounced = models.BooleanField(default=False)
+    # The W3C trace context ({"traceparent", "tracestate"}) of the instance's trace (SPEC 18), when traced.
+    trace = models.JSONField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)

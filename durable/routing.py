@@ -128,7 +128,8 @@ def _start_subscribers(event: Event, record: dict, moment: dt.datetime) -> list[
     for definition in registry.starters(event.type):
         instance_id = str(uuid.uuid5(STARTER_NAMESPACE, f"{definition.name}\n{event.source}\n{event.event_id}"))
         argument = codec.encode(ReceivedEvent.from_record(record), where=f"event {event.event_id}")
-        if transitions.start(instance_id, definition.name, {"args": [argument], "kwargs": {}}, moment):
+        inputs = {"args": [argument], "kwargs": {}}
+        if transitions.start(instance_id, definition.name, inputs, moment, trace_parent=event.extensions):
             journal.record_start(event, instance_id, moment)
             started.append(instance_id)
     return started

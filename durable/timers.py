@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from durable import db, journal, leases, routing, slots
+from durable import db, journal, leases, metrics, routing, slots
 from durable.conf import settings
 
 logger = logging.getLogger(__name__)
@@ -63,6 +63,9 @@ def fire_and_take(
             db.request_run()
         if by > moment:
             _wait_until(by)
+    if metrics.enabled():
+        committed = db.now()
+        metrics.timers_fired([(committed - t.due_at).total_seconds() for t in due])
     logger.debug("timers fired", extra={"count": len(due), "woken": len(woken) + (taken is not None)})
     return len(due), taken
 

@@ -10,16 +10,17 @@ signal it sends on commit, the permission an operator needs and whether it takes
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import IntegrityError
+from django.db import IntegrityError, router, transaction
 from django.dispatch import Signal
 
-from durable import db, journal, leases, permissions, signals
+from durable import db, journal, leases, metrics, permissions, signals, tracing
 from durable.engine.types import StepKind
 from durable.exceptions import InstanceNotFound, InvalidTransition, LeaseLost
-from durable.models import ACTIVE, HELD, Status, WorkflowInstance
+from durable.models import ACTIVE, HELD, TERMINAL, Status, WorkflowInstance
 
 INCIDENT_LOG_SIZE = 200
 
@@ -112,11 +113,13 @@ def start(
     start_at: dt.datetime | None = None,
     waiting_for: dict | None = None,
     debounced: bool = False,
+    trace_parent: dict | None = None,
     **origin: Any,
 ) -> bool:
     """Insert a pending instance, due now or at `start_at` (its timer set through the journal), and
     send workflow_started; False when the id is taken (or, `debounced`, the key's window is open).
-    `origin` holds the schedule_name and scheduled_at of an instance a schedule starts."""
+    `origin` holds the schedule_name and scheduled_at of an instance a schedule starts;
+    `trace_parent` the extensions of the CloudEvent that starts it (its traceparent, if any)."""
     row = WorkflowInstance(
         id=instance_id,
         workflow_name=workflow_name,
@@ -126,6 +129,7 @@ def start(
         run_after=start_at or moment,
         waiting_for=waiting_for,
         debounced=debounced,
+        trace=tracing.start_trace(instance_id, workflow_name, trace_parent),
         **origin,
         created_at=moment,
         updated_at=moment,
@@ -265,6 +269,9 @@ def _record(
     if transition.incident is not None:
         append_incident(instance_id, {"kind": transition.incident, "at": moment.isoformat(), **details})
     signals.send_on_commit(transition.signal, workflow_name, instance_id, transition.to, **extra)
+    if transition.to in TERMINAL and metrics.enabled():
+        ended = functools.partial(metrics.ended, workflow_name, str(transition.to))
+        transaction.on_commit(ended, using=router.db_for_write(WorkflowInstance))
 
 
 def append_incident(instance_id: str, entry: dict[str, Any]) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import re_path
 
-from durable.api import schedules, schema, views
+from durable.api import metrics, schedules, schema, views
 
 ID = r"(?P<instance_id>[^/]+)"
 
@@ -30,4 +30,5 @@ ROUTES = [
 urlpatterns = [
     *(re_path(route, view.as_view(operation_id=operation), name=name) for route, view, name, operation in ROUTES),
     re_path(r"^schema/?$", schema.SchemaView.as_view(), name="schema"),
+    re_path(r"^metrics/?$", metrics.Metrics.as_view(operation_id="get_metrics"), name="metrics"),
 ]

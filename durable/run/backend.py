@@ -7,6 +7,7 @@ import functools
 import hashlib
 import hmac
 import itertools
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any, TypeVar
@@ -14,7 +15,7 @@ from typing import Any, TypeVar
 from django.conf import settings as django_settings
 from django.db import DatabaseError, InterfaceError, OperationalError
 
-from durable import db, events, journal, leases, routing
+from durable import db, events, journal, leases, metrics, routing, tracing
 from durable.conf import settings
 from durable.engine import codec, retry
 from durable.engine.context import ActivityContext, ActivityFailure
@@ -194,25 +195,31 @@ class OrmBackend:
                 failures=self.failures.get(call.position, []),
             )
             self.segment.commit()
+        began = time.perf_counter()
+        span = tracing.activity(self.instance_id, self.workflow_name, definition.name, call.position, call.attempt)
         if definition.transactional:
             self.segment.open()
             try:
                 # A savepoint: a failed attempt undoes its own writes, not the segment's.
-                with db.atomic():
+                with span, db.atomic():
                     tree = codec.encode(definition.fn(context, *call.args, **call.kwargs), where=where)
             except TRANSIENT as exc:
                 # The database failed under the activity, inside the run's transaction: retry the run.
                 raise StorageFault(exc) from exc
             except Exception as exc:
+                metrics.activity(definition.name, "failed", time.perf_counter() - began)
                 raise ActivityFailure(describe(exc), exc) from None
         else:
             # What came before was committed with the marker above (the lease proved) ahead of
             # the outside effect.
             try:
-                tree = codec.encode(definition.fn(context, *call.args, **call.kwargs), where=where)
+                with span:
+                    tree = codec.encode(definition.fn(context, *call.args, **call.kwargs), where=where)
             except Exception as exc:
+                metrics.activity(definition.name, "failed", time.perf_counter() - began)
                 raise ActivityFailure(describe(exc), exc) from None
             self.segment.open()
+        metrics.activity(definition.name, "completed", time.perf_counter() - began)
         self._step(
             call.position,
             call.kind,

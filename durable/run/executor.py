@@ -14,7 +14,7 @@ from typing import Any
 
 from django.db import DatabaseError, connections
 
-from durable import db, journal, leases, transitions
+from durable import db, journal, leases, metrics, tracing, transitions
 from durable.conf import settings
 from durable.engine import codec, replay, retry, saga
 from durable.engine.context import WorkflowContext
@@ -126,9 +126,12 @@ def run_claimed(row: dict[str, Any], owner: str) -> None:
     """Run one claimed instance until it waits or ends; a database fault retries it later."""
     instance_id, workflow_name = row["id"], row["workflow_name"]
     where = {"instance_id": instance_id, "workflow": workflow_name}
+    began = time.perf_counter()
+    outcome = "error"
     try:
-        _run(row, owner, where)
+        outcome = _run(row, owner, where)
     except LeaseLost:
+        outcome = "lease_lost"
         logger.info("lease lost: instance taken over; run abandoned", extra={**where, "owner": owner})
     except (StorageFault, DatabaseError) as exc:
         error = exc.error if isinstance(exc, StorageFault) else exc
@@ -136,15 +139,18 @@ def run_claimed(row: dict[str, Any], owner: str) -> None:
     except Exception as exc:
         logger.exception("running the instance failed; retrying later", extra=where)
         _failed_run(row, owner, where, f"{type(exc).__name__}: {exc}")
+    finally:
+        metrics.segment(workflow_name, outcome, time.perf_counter() - began)
 
 
-def _run(row: dict[str, Any], owner: str, where: dict[str, str]) -> None:
+def _run(row: dict[str, Any], owner: str, where: dict[str, str]) -> str:
+    """Run the instance; returns how the segment ended (an outcome kind, "paused" or "rewound")."""
     instance_id, workflow_name = row["id"], row["workflow_name"]
     try:
         definition = registry.workflow(workflow_name)
     except DurableError as exc:
         _pause(row, owner, where, f"{exc} This worker ({owner}) cannot run it; resume after deploying the code.")
-        return
+        return "paused"
     limit = int(settings.PAUSE_AFTER_FAILED_RUNS)
     if definition.pause_after_errors is not None:
         limit = min(limit, definition.pause_after_errors)
@@ -158,11 +164,25 @@ def _run(row: dict[str, Any], owner: str, where: dict[str, str]) -> None:
             f"Paused after {row['failed_runs'] - 1} runs in a row that recorded nothing; the last failed with: "
             f"{last}. Fix the cause, then resume the instance.",
         )
-        return
+        return "paused"
     inputs = codec.decode(row["input"])
     args, kwargs = list(inputs.get("args", [])), dict(inputs.get("kwargs", {}))
-    for _ in range(MAX_REWINDS):
-        history, failures = journal.load_history(instance_id)
+    history, failures = journal.load_history(instance_id)
+    with tracing.segment(instance_id, workflow_name, row.get("trace"), tracing.woken_by(history)) as span:
+        kind = _replay(row, owner, definition, args, kwargs, history, failures)
+        tracing.outcome(span, kind)
+        return kind
+
+
+def _replay(
+    row: dict[str, Any], owner: str, definition: Any, args: list, kwargs: dict, history: list, failures: dict
+) -> str:
+    """Replay the workflow and persist how the segment ended; rewinds (an event that came during
+    the run) reload the history and go again."""
+    instance_id = row["id"]
+    for rewind in range(MAX_REWINDS):
+        if rewind:
+            history, failures = journal.load_history(instance_id)
         backend = OrmBackend(row, owner, definition, history, failures)
         ctx = WorkflowContext(
             instance_id=instance_id,
@@ -179,13 +199,14 @@ def _run(row: dict[str, Any], owner: str, where: dict[str, str]) -> None:
             else:
                 outcome = replay.run(definition, ctx, args, kwargs)
             _persist(outcome, backend, definition)
-            return
+            return str(outcome.kind)
         except Rewind:
             row["wake_seq"] = leases.wake_seq(instance_id)
         except BaseException as exc:
             backend.segment.rollback(exc)
             raise
     leases.release(instance_id, owner, run_after=db.now(), failed_runs=0)
+    return "rewound"
 
 
 def _pause(row: dict[str, Any], owner: str, where: dict[str, str], reason: str) -> None:

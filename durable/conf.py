@@ -54,6 +54,11 @@ DEFAULTS: dict[str, Setting] = {
     "PAUSE_AFTER_FAILED_RUNS": Setting(
         10, int, "Runs in a row that the database (or a dying worker) may fail before the instance is paused."
     ),
+    "HOOK_POLL": Setting(
+        5.0,
+        (int, float),
+        "Seconds between a durable_worker's looks for hooks due to retry (a new hook wakes a worker at once).",
+    ),
     "HEARTBEAT_SECONDS": Setting(
         5.0, (int, float), "Seconds between a durable_worker's heartbeats (durable_status, the admin's banner)."
     ),

@@ -105,6 +105,8 @@ if os.environ.get("DURABLE_NOTIFY"):
     DURABLE_NOTIFY = os.environ["DURABLE_NOTIFY"].lower() not in ("0", "false", "no", "off")
 if os.environ.get("DURABLE_LEASE_SECONDS"):
     DURABLE_LEASE_SECONDS = float(os.environ["DURABLE_LEASE_SECONDS"])
+if os.environ.get("DURABLE_HOOK_POLL"):
+    DURABLE_HOOK_POLL = float(os.environ["DURABLE_HOOK_POLL"])
 if os.environ.get("DURABLE_DRAIN_SECONDS"):
     DURABLE_DRAIN_SECONDS = float(os.environ["DURABLE_DRAIN_SECONDS"])
 

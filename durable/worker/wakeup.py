@@ -55,7 +55,10 @@ def request(*, force: bool = False, hooks: bool = False) -> bool:
     if not raised:
         WakeSignal.objects.update_or_create(name=name, defaults={"pending": True, "requested_at": moment})
     _row_seen[name] = time.monotonic()
-    enqueue(HOOKS_TASK if hooks else DRAIN_TASK)
+    if hooks:
+        enqueue(HOOKS_TASK)
+    else:
+        enqueue()
     return True
 
 

@@ -130,7 +130,7 @@ def test_record__each_transition_maps_to_its_trigger_and_the_erasure_helper_reco
     hooks.record(instance_id, "hooks.waits", "erased")
     for row in HookRun.objects.filter(hook_name__startswith="t.").order_by("created_at", "hook_name"):
         seen.append((row.hook_name, row.trigger))
-    assert seen == [("t.paused", "paused"), ("t.resumed", "resumed"), ("t.cancelled", "cancelled"), ("t.erased", "erased")]
+    assert seen == [(f"t.{t}", t) for t in ("paused", "resumed", "cancelled", "erased")]
     assert hooks.TRIGGER_OF.get("cancel_compensating") is None
     assert hooks.TRIGGER_OF["cancel_run"] == "cancelled" and hooks.TRIGGER_OF["pause_run"] == "paused"
     assert set(hooks.TRIGGER_OF) <= set(transitions.TRANSITIONS)

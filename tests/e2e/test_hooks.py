@@ -27,7 +27,7 @@ def test_hooks__a_completed_hook_runs_once_per_completion_and_only_for_its_workf
     worker_factory(**QUICK_ENV)
     logs = {n: tmp_path / f"{n}.jsonl" for n in ("a", "b", "other")}
     handles = {n: durable.start(hw.finishes if n != "other" else hw.other, str(logs[n])) for n in logs}
-    for name, handle in handles.items():
+    for handle in handles.values():
         handle.result(timeout=60)
         hook_done(handle.instance_id)
     for name, handle in handles.items():
@@ -92,9 +92,7 @@ def test_hooks__a_worker_killed_during_the_hook_leaves_it_to_the_next_with_the_s
     assert WorkflowInstance.objects.get(id=handle.instance_id).status == Status.COMPLETED
 
 
-def test_hooks__a_transition_committed_while_no_worker_runs_gets_its_hook_run_when_one_starts(
-    worker_factory, tmp_path
-):
+def test_hooks__a_transition_committed_while_no_worker_runs_gets_its_hook_run_when_one_starts(worker_factory, tmp_path):
     from durable.testing import run_until
 
     log = tmp_path / "later.jsonl"

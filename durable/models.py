@@ -439,7 +439,7 @@ class HookRun(models.Model):
         db_table = "durable_hook"
         ordering = ["-created_at"]
         verbose_name = "hook run"
-        permissions = [("retry_hookrun", "Can retry a hook run now")]
+        permissions = [permissions.RETRY_HOOK]
         indexes = [
             models.Index(
                 fields=["next_attempt_at"], condition=Q(next_attempt_at__isnull=False), name="durable_hook_due"

@@ -224,3 +224,25 @@ def test_wake__a_recorded_hook_asks_for_the_hooks_task_on_commit(monkeypatch):
         hooks.record(instance_id, "hooks.waits", "cancelled")
         assert asked == []
     assert asked == [{"hooks": True}]
+
+
+def test_testing_run_hooks__runs_the_due_hooks_in_this_process(tmp_path):
+    from durable.testing import run_hooks, run_until
+
+    log = tmp_path / "in-process.jsonl"
+    handle = durable.start(hw.finishes, str(log))
+    run_until(handle)
+    assert hw.attempts(log) == []
+    assert run_hooks() == 1
+    assert [(line["attempt"], line["instance"]) for line in hw.attempts(log)] == [(1, handle.instance_id)]
+    assert run_hooks() == 0
+
+
+def test_check__a_hook_for_a_workflow_no_code_registers_is_a_warning(monkeypatch):
+    from durable import checks
+
+    assert checks.check_hooks() == []
+    stray = HookDefinition(name="t.stray", fn=lambda ctx, i: None, trigger="completed", workflow="no.such_workflow")
+    monkeypatch.setitem(registry.hooks, stray.name, stray)
+    [warning] = checks.check_hooks()
+    assert warning.id == "durable.W005" and "'t.stray' runs for workflow 'no.such_workflow'" in warning.msg

@@ -6,6 +6,7 @@ from typing import Any
 
 from durable.engine.context import ActivityContext, WorkflowContext
 from durable.engine.cron import Schedule
+from durable.engine.hooks import HookContext, HookDefinition, InstanceInfo, hook
 from durable.engine.registry import ActivityDefinition, WorkflowDefinition, activity, workflow
 from durable.engine.retry import RetryPolicy
 from durable.engine.saga import Compensating
@@ -51,6 +52,9 @@ __all__ = [
     "DefinitionError",
     "DurableError",
     "EncodingError",
+    "HookContext",
+    "HookDefinition",
+    "InstanceInfo",
     "InstanceNotFound",
     "InvalidArgument",
     "InvalidEvent",
@@ -67,6 +71,7 @@ __all__ = [
     "WorkflowFailed",
     "WorkflowNotFound",
     "activity",
+    "hook",
     "schedules",
     "workflow",
     *_CLIENT_NAMES,

@@ -95,6 +95,21 @@ def sqlite_messages(db: dict) -> list[checks.CheckMessage]:
     return messages
 
 
+def check_hooks(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """A durable hook limited to a workflow that no code registers would never run."""
+    from durable.engine.registry import registry
+
+    return [
+        checks.Warning(
+            f"Durable hook '{hook.name}' runs for workflow '{hook.workflow}', which is not registered: it never runs.",
+            hint="Check the workflow's name in @durable.hook(..., workflow=...), or pass the workflow itself.",
+            id="durable.W006",
+        )
+        for hook in registry.hooks.values()
+        if hook.workflow is not None and hook.workflow not in registry.workflows
+    ]
+
+
 def register() -> None:
-    for check in (check_apps, check_cluster, check_sqlite, check_postgres):
+    for check in (check_apps, check_cluster, check_sqlite, check_postgres, check_hooks):
         checks.register(check, "durable")

@@ -59,6 +59,11 @@ DEFAULTS: dict[str, Setting] = {
         None, (str, type(None)), "Bearer token accepted by GET <mount>/metrics/ besides the view permission."
     ),
     "TRACING": Setting(True, bool, "Emit OpenTelemetry spans when opentelemetry-api is installed (durable[otel])."),
+    "HOOK_POLL": Setting(
+        5.0,
+        (int, float),
+        "Seconds between a durable_worker's looks for hooks due to retry (a new hook wakes a worker at once).",
+    ),
     "HEARTBEAT_SECONDS": Setting(
         5.0, (int, float), "Seconds between a durable_worker's heartbeats (durable_status, the admin's banner)."
     ),

@@ -84,6 +84,13 @@ def request_run(*, force: bool = False) -> None:
         transaction.on_commit(lambda: waker(force=force), using=alias(), robust=True)
 
 
+def request_hooks() -> None:
+    """Ask a worker to run due hooks once the current transaction commits (at once outside one)."""
+    waker = _waker
+    if waker is not None:
+        transaction.on_commit(lambda: waker(hooks=True), using=alias(), robust=True)
+
+
 def release_connection() -> None:
     """Close this thread's connection to the durable database; the next query opens a new one."""
     connections[alias()].close()

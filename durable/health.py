@@ -14,7 +14,7 @@ from django.db.models import Exists
 
 from durable import db
 from durable.conf import settings
-from durable.models import Timer, WorkerHeartbeat, WorkflowInstance
+from durable.models import HookRun, HookStatus, Timer, WorkerHeartbeat, WorkflowInstance
 
 logger = logging.getLogger(__name__)
 
@@ -121,6 +121,9 @@ class Status:
     backlog: int = 0
     lag: float | None = None
     due_timers: int = 0
+    failing_hooks: int = 0
+    # The most recently failed of them (at most FAILING_HOOKS_SHOWN).
+    failing_hook_runs: list[HookRun] = field(default_factory=list)
 
     @property
     def running(self) -> list[WorkerHeartbeat]:
@@ -146,4 +149,16 @@ def status() -> Status:
         backlog=_bounded_count(runnable),
         lag=(moment - oldest).total_seconds() if oldest is not None else None,
         due_timers=_bounded_count(Timer.objects.filter(due_at__lte=moment)),
+        **_failing_hooks(),
     )
+
+
+FAILING_HOOKS_SHOWN = 10
+
+
+def _failing_hooks() -> dict[str, Any]:
+    """How many hook runs fail (or gave up) and the latest of them; one query when none does."""
+    rows = HookRun.objects.filter(status__in=(HookStatus.FAILING, HookStatus.GAVE_UP))
+    count = _bounded_count(rows)
+    shown = list(rows.order_by("-updated_at")[:FAILING_HOOKS_SHOWN]) if count else []
+    return {"failing_hooks": count, "failing_hook_runs": shown}

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from django.db.models import Exists, OuterRef
@@ -22,6 +22,7 @@ from durable.exceptions import InstanceNotFound, InvalidArgument
 Status = models.Status
 Purpose = models.Timer.Purpose
 DeliveryKind = models.Delivery.Kind
+HookStatus = models.HookStatus
 ACTIVE = models.ACTIVE
 TERMINAL = models.TERMINAL
 
@@ -194,6 +195,22 @@ class ValueView:
 
 
 @dataclass(frozen=True)
+class HookView:
+    """One run of a durable hook for one transition of the instance: its attempts and last error."""
+
+    id: str
+    hook_name: str
+    trigger: str
+    status: str
+    attempts: int
+    last_error: dict | None
+    next_attempt_at: dt.datetime | None
+    lease_expires_at: dt.datetime | None
+    created_at: dt.datetime
+    finished_at: dt.datetime | None
+
+
+@dataclass(frozen=True)
 class InstanceView:
     """Everything there is to show about one instance.
 
@@ -206,6 +223,7 @@ class InstanceView:
         delivered: the events delivered to it, in delivery order.
         queued: events addressed to it and not delivered (yet), oldest first, at most `QUEUED_SHOWN`.
         values: its published values, by key.
+        hooks: its durable hooks' runs, oldest first (read only when asked for: `hooks=True`).
     """
 
     summary: Summary
@@ -216,6 +234,7 @@ class InstanceView:
     delivered: tuple[EventView, ...]
     queued: tuple[EventView, ...]
     values: tuple[ValueView, ...]
+    hooks: tuple[HookView, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -263,11 +282,12 @@ def summary(instance_id: str) -> Summary:
     return _summary(row)
 
 
-def instance(instance_id: str) -> InstanceView:
+def instance(instance_id: str, *, hooks: bool = False) -> InstanceView:
     """Everything about one instance, in seven queries whatever the length of its history.
 
     Args:
         instance_id: the instance's id.
+        hooks: also read its hook runs (an eighth query).
 
     Returns:
         Its InstanceView: summary, incidents, history, waits, timers, events and values.
@@ -292,7 +312,17 @@ def instance(instance_id: str) -> InstanceView:
         delivered=_delivered(pk),
         queued=_queued(pk),
         values=tuple(ValueView(**value) for value in values),
+        hooks=hook_runs(pk) if hooks else (),
     )
+
+
+HOOK_COLUMNS = tuple(f.name for f in fields(HookView))
+
+
+def hook_runs(instance_id: str) -> tuple[HookView, ...]:
+    """The instance's hook runs, oldest first (one query)."""
+    rows = models.HookRun.objects.filter(instance_id=instance_id).order_by("created_at", "hook_name")
+    return tuple(HookView(**row) for row in rows.values(*HOOK_COLUMNS))
 
 
 def _at_step(timer: dict[str, Any]) -> dict[str, Any]:

@@ -405,3 +405,50 @@ class Schedule(models.Model):
 
     def __str__(self) -> str:
         return f"schedule {self.name} ({self.cron} {self.timezone})"
+
+
+class HookStatus(models.TextChoices):
+    PENDING = "pending", "Pending"
+    FAILING = "failing", "Failing"
+    SUCCEEDED = "succeeded", "Succeeded"
+    GAVE_UP = "gave_up", "Gave up"
+
+
+class HookRun(models.Model):
+    """One run of a durable hook for one transition: written in the transition's transaction (an
+    outbox), then run by a worker at least once, attempt after attempt, until it succeeds.
+
+    `next_attempt_at` is when it is due: set to the lease's end while an attempt runs, so a hook
+    whose worker died is due again once its lease expires.
+    """
+
+    id = models.CharField(primary_key=True, max_length=200, default=new_instance_id)
+    instance = models.ForeignKey(WorkflowInstance, on_delete=models.CASCADE, related_name="hook_runs")
+    workflow_name = models.CharField(max_length=200)
+    hook_name = models.CharField(max_length=300)
+    trigger = models.CharField(max_length=20)
+    status = models.CharField(max_length=20, choices=HookStatus.choices, default=HookStatus.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.JSONField(null=True, blank=True)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    lease_owner = models.CharField(max_length=100, null=True, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "durable_hook"
+        ordering = ["-created_at"]
+        verbose_name = "hook run"
+        permissions = [permissions.RETRY_HOOK]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at"], condition=Q(next_attempt_at__isnull=False), name="durable_hook_due"
+            ),
+            models.Index(fields=["instance", "created_at"], name="durable_hook_instance"),
+            models.Index(fields=["status", "-created_at"], name="durable_hook_status"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.hook_name} on {self.trigger} of {self.instance_id} ({self.status})"

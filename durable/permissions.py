@@ -19,6 +19,8 @@ SCHEDULE_OPERATIONS = {
     "trigger": ("trigger_schedule", "Can trigger a run of a schedule now"),
 }
 VIEW_SCHEDULE = "view_schedule"
+# (codename, description) of HookRun's own permission: make a failing hook due now.
+RETRY_HOOK = ("retry_hookrun", "Can retry a hook run now")
 # Django's default model permissions that the viewer and the API rely on.
 VIEW_INSTANCE = "view_workflowinstance"
 START_INSTANCE = "add_workflowinstance"

@@ -103,3 +103,18 @@ def _goal(until: Handle | Callable[[], object] | None) -> str:
         name = getattr(until, "__name__", "")
         return f"make {name if name.isidentifier() else 'the predicate'} true"
     return f"bring instance {until.instance_id} to an end or a pause (it is {until.status})"
+
+
+def run_hooks(seconds: float = 15.0) -> int:
+    """Run the durable hooks due now in this process, as a worker would, until none is due (or
+    `seconds` pass); returns how many attempts ran. A failed attempt is due again after its
+    backoff, so it is not retried within the same call unless its delay has passed by then.
+
+    Example:
+        durable.start(order_payment, "o-1")
+        run_until()
+        assert run_hooks() == 1
+    """
+    from durable import hooks
+
+    return hooks.run_due("durable.testing", seconds=seconds)

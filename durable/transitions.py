@@ -17,7 +17,7 @@ from typing import Any
 from django.db import IntegrityError, router, transaction
 from django.dispatch import Signal
 
-from durable import db, journal, leases, metrics, permissions, signals, tracing
+from durable import db, hooks, journal, leases, metrics, permissions, signals, tracing
 from durable.engine.types import StepKind
 from durable.exceptions import InstanceNotFound, InvalidTransition, LeaseLost
 from durable.models import ACTIVE, HELD, TERMINAL, Status, WorkflowInstance
@@ -253,7 +253,7 @@ def _lock(instance_id: str) -> WorkflowInstance:
 def _record(
     transition: Transition, instance_id: str, workflow_name: str, moment: dt.datetime, reason: str, fields: dict
 ) -> None:
-    """The transition's incident and its signal (sent once the transaction commits)."""
+    """The transition's incident, its durable hooks' rows and its signal (sent once the transaction commits)."""
     extra: dict[str, Any] = {}
     details: dict[str, Any] = {}
     if transition.takes_reason:
@@ -268,6 +268,9 @@ def _record(
         details = {"error_type": error.get("type"), "message": error.get("message")}
     if transition.incident is not None:
         append_incident(instance_id, {"kind": transition.incident, "at": moment.isoformat(), **details})
+    trigger = hooks.TRIGGER_OF.get(transition.name)
+    if trigger is not None:
+        hooks.record(instance_id, workflow_name, trigger, moment)
     signals.send_on_commit(transition.signal, workflow_name, instance_id, transition.to, **extra)
     if transition.to in TERMINAL and metrics.enabled():
         ended = functools.partial(metrics.ended, workflow_name, str(transition.to))

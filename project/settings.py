@@ -107,6 +107,8 @@ if os.environ.get("DURABLE_LEASE_SECONDS"):
     DURABLE_LEASE_SECONDS = float(os.environ["DURABLE_LEASE_SECONDS"])
 # DURABLE_DEMO_OBSERVE=0 turns metrics and tracing off, for measuring what they cost.
 DURABLE_METRICS = DURABLE_TRACING = os.environ.get("DURABLE_DEMO_OBSERVE", "1") != "0"
+if os.environ.get("DURABLE_HOOK_POLL"):
+    DURABLE_HOOK_POLL = float(os.environ["DURABLE_HOOK_POLL"])
 if os.environ.get("DURABLE_DRAIN_SECONDS"):
     DURABLE_DRAIN_SECONDS = float(os.environ["DURABLE_DRAIN_SECONDS"])
 

@@ -120,6 +120,20 @@ class IncidentRow:
 
 
 @dataclass(frozen=True)
+class HookRow:
+    """One hook run: its hook, trigger, state, attempts and last error."""
+
+    id: str
+    hook_name: str
+    trigger: str
+    status: str
+    status_label: str
+    attempts: int
+    error: Failure | None
+    next_attempt: str
+
+
+@dataclass(frozen=True)
 class InstanceDetail:
     """What the instance page shows about one instance."""
 
@@ -137,6 +151,7 @@ class InstanceDetail:
     queued: tuple[inspect.EventView, ...]
     values: tuple[ValueRow, ...]
     incidents: tuple[IncidentRow, ...]
+    hooks: tuple[HookRow, ...] = ()
 
 
 def label(codes: type[TextChoices] | type[StrEnum], value: str | None) -> str:
@@ -263,6 +278,24 @@ def _incident_rows(summary: inspect.Summary, incidents: tuple[dict[str, Any], ..
     return tuple(reversed(rows))
 
 
+def _hook_row(run: inspect.HookView, now: dt.datetime) -> HookRow:
+    running = run.lease_expires_at is not None and run.lease_expires_at > now
+    if running:
+        upcoming = "running now"
+    else:
+        upcoming = until(run.next_attempt_at, now, future="in {}", past="due now") or "—"
+    return HookRow(
+        id=run.id,
+        hook_name=run.hook_name,
+        trigger=run.trigger,
+        status=run.status,
+        status_label=label(inspect.HookStatus, run.status),
+        attempts=run.attempts,
+        error=Failure.of(run.last_error),
+        next_attempt=upcoming,
+    )
+
+
 def build(view: inspect.InstanceView, now: dt.datetime) -> InstanceDetail:
     """The page's words for one instance, from its read model (no query of its own)."""
     summary = view.summary
@@ -284,4 +317,5 @@ def build(view: inspect.InstanceView, now: dt.datetime) -> InstanceDetail:
         queued=view.queued,
         values=tuple(ValueRow(key=v.key, value=payload(v.value), updated_at=v.updated_at) for v in view.values),
         incidents=_incident_rows(summary, view.incidents),
+        hooks=tuple(_hook_row(run, now) for run in view.hooks),
     )

@@ -154,7 +154,7 @@ class WorkflowInstanceAdmin(InstanceOperations, ReadOnlyAdmin):
     def render_detail(self, request, instance: WorkflowInstance, send_form: SendEventForm | None = None):
         # The model row served the permission checks; the page shows one read of the read model.
         try:
-            view = inspect.instance(instance.pk)
+            view = inspect.instance(instance.pk, hooks=True)
         except InstanceNotFound:
             return self.missing(request, quote(instance.pk))
         summary = view.summary

@@ -87,6 +87,7 @@ class Registry:
     def __init__(self) -> None:
         self.workflows: dict[str, WorkflowDefinition] = {}
         self.activities: dict[str, ActivityDefinition] = {}
+        self.hooks: dict[str, Any] = {}  # name -> durable.engine.hooks.HookDefinition
 
     def add(self, table: dict[str, Any], kind: str, definition: Any) -> None:
         existing = table.get(definition.name)
@@ -110,6 +111,10 @@ class Registry:
                 f"No workflow named '{name}' is registered (known: {known}). Define it in a "
                 "`workflows` module of an installed app or list its module in DURABLE_WORKFLOW_MODULES."
             ) from None
+
+    def hooks_for(self, trigger: str, workflow_name: str) -> list[str]:
+        """The names of the hooks that run after `trigger` happens to an instance of `workflow_name`."""
+        return [h.name for h in self.hooks.values() if h.applies(trigger, workflow_name)]
 
     def starters(self, event_type: str) -> list[WorkflowDefinition]:
         return [wf for wf in self.workflows.values() if wf.on_event == event_type]

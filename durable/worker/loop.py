@@ -11,7 +11,7 @@ from typing import Any
 
 from django.db import close_old_connections, connections
 
-from durable import db, health, leases, notify, slots, timers
+from durable import db, health, hooks, leases, notify, slots, timers
 from durable.conf import settings
 from durable.run import executor
 
@@ -46,6 +46,7 @@ class TimerLoop:
         self._next_due: dt.datetime | None = None
         self._look_at = 0.0
         self._beat_at = 0.0
+        self.hooks = HookWatch()
 
     def run(self) -> None:
         next_recovery = next_purge = 0.0
@@ -59,6 +60,7 @@ class TimerLoop:
                         # Retention is not urgent: purging once a minute keeps an idle loop quiet.
                         purge = time.monotonic() >= next_purge
                         timers.recover(purge=purge)
+                        self.hooks.look()
                         next_recovery = time.monotonic() + float(settings.RECOVERY_INTERVAL)
                         if purge:
                             next_purge = time.monotonic() + PURGE_SECONDS
@@ -233,6 +235,27 @@ class TimerLoop:
             self._next_due = due
             return True
         return False
+
+
+class HookWatch:
+    """Asks a worker to run hooks that fall due later (retries, a dead worker's lease): it reads
+    the earliest due time every DURABLE_HOOK_POLL seconds and remembers it meanwhile, so an idle
+    loop spends no query on hooks between. A new hook wakes a worker on its own (db.request_hooks)."""
+
+    def __init__(self) -> None:
+        self._due: dt.datetime | None = None
+        self._look_at = 0.0
+
+    def look(self) -> None:
+        moment = db.now()
+        if time.monotonic() < self._look_at and (self._due is None or self._due > moment):
+            return
+        due = hooks.next_due()
+        self._look_at = time.monotonic() + float(settings.HOOK_POLL)
+        if due is not None and due <= moment:
+            db.request_hooks()
+            due = None
+        self._due = due
 
 
 class Runner:

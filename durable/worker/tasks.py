@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 
-from durable import timers
+from durable import hooks, timers
 from durable.run import executor
 from durable.worker import cluster, wakeup
 
@@ -16,6 +16,14 @@ def drain() -> int:
     wakeup.clear()
     ran = executor.run_due(stopping=cluster.is_stopping)
     logger.debug("drain finished", extra={"ran": ran})
+    return ran
+
+
+def run_hooks() -> int:
+    """Run due durable hooks until none is due (or DURABLE_DRAIN_SECONDS pass)."""
+    wakeup.clear(wakeup.HOOKS)
+    ran = hooks.run_due(executor.owner_id(), stopping=cluster.is_stopping)
+    logger.debug("hooks run", extra={"ran": ran})
     return ran
 
 

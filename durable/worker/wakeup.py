@@ -13,9 +13,12 @@ from durable.models import WakeSignal
 
 QUEUE = "default"
 DRAIN_TASK = "durable.worker.tasks.drain"
+# Hooks have a signal row (and a task) of their own, so running them never holds up a drain.
+HOOKS = "hooks"
+HOOKS_TASK = "durable.worker.tasks.run_hooks"
 # When this process last saw the signal row; a raised flag is trusted that long.
 ROW_TRUST_SECONDS = 1.0
-_row_seen = 0.0
+_row_seen: dict[str, float] = {}
 _enqueuing = threading.local()
 
 
@@ -31,37 +34,42 @@ class _QuietEnqueue(logging.Filter):
 logging.getLogger("django-q").addFilter(_QuietEnqueue())
 
 
-def request(*, force: bool = False) -> bool:
-    """Enqueue a drain task unless one is already pending; returns whether one was enqueued.
+def request(*, force: bool = False, hooks: bool = False) -> bool:
+    """Enqueue a drain task (`hooks`: a hook-running task) unless one is already pending; returns
+    whether one was enqueued.
 
     The drain task clears the flag before it looks for work, so anything made due after that
     raises the flag again and gets a task of its own: no wake-up falls between the two.
     """
-    global _row_seen
+    name = HOOKS if hooks else QUEUE
     moment = db.now()
-    raised = WakeSignal.objects.filter(name=QUEUE, pending=False).update(pending=True, requested_at=moment)
+    raised = WakeSignal.objects.filter(name=name, pending=False).update(pending=True, requested_at=moment)
     if not raised and not force:
         # Usually the flag is up already. Only a missing row (a fresh or flushed database) also
         # matches nothing, so look for the row now and then, not on every wake-up.
-        if time.monotonic() - _row_seen < ROW_TRUST_SECONDS:
+        if time.monotonic() - _row_seen.get(name, -ROW_TRUST_SECONDS) < ROW_TRUST_SECONDS:
             return False
-        if WakeSignal.objects.filter(name=QUEUE).exists():
-            _row_seen = time.monotonic()
+        if WakeSignal.objects.filter(name=name).exists():
+            _row_seen[name] = time.monotonic()
             return False
     if not raised:
-        WakeSignal.objects.update_or_create(name=QUEUE, defaults={"pending": True, "requested_at": moment})
-    _row_seen = time.monotonic()
-    enqueue()
+        WakeSignal.objects.update_or_create(name=name, defaults={"pending": True, "requested_at": moment})
+    _row_seen[name] = time.monotonic()
+    if hooks:
+        enqueue(HOOKS_TASK)
+    else:
+        enqueue()
     return True
 
 
-def enqueue() -> None:
+def enqueue(task: str = DRAIN_TASK) -> None:
     _enqueuing.active = True
     try:
-        async_task(DRAIN_TASK, q_options={"task_name": "durable-drain", "save": False})
+        name = "durable-hooks" if task == HOOKS_TASK else "durable-drain"
+        async_task(task, q_options={"task_name": name, "save": False})
     finally:
         _enqueuing.active = False
 
 
-def clear() -> None:
-    WakeSignal.objects.filter(name=QUEUE).update(pending=False)
+def clear(name: str = QUEUE) -> None:
+    WakeSignal.objects.filter(name=name).update(pending=False)

@@ -21,6 +21,7 @@ from durable.models import (
     Delivery,
     Event,
     HistoryStep,
+    HookRun,
     PublishedValue,
     Status,
     Timer,
@@ -229,7 +230,7 @@ def cleanup() -> int:
     """Delete every benchmark instance (with its rows) and every benchmark event; returns instances."""
     like = PREFIX + "%"
     with db.atomic():
-        for model in (HistoryStep, Wait, Timer, Delivery, PublishedValue):
+        for model in (HistoryStep, Wait, Timer, Delivery, PublishedValue, HookRun):
             model.objects.filter(instance__id__startswith=PREFIX).delete()
         Delivery.objects.filter(event__source=EVENT_SOURCE).delete()
         Event.objects.filter(target__id__startswith=PREFIX).delete()

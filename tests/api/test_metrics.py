@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 import durable
@@ -105,3 +107,21 @@ def test_metrics__token(settings, client, db):
 def test_metrics__disabled_by_setting(viewer, settings):
     settings.DURABLE_METRICS = False
     assert viewer.get(URL).status_code == 501
+
+
+def test_metrics__hook_failures_by_hook(viewer, drain, tmp_path):
+    from durable.testing import run_hooks
+    from tests import hook_workflows
+
+    before = scrape(viewer)
+    log = str(tmp_path / "hook.log")
+    durable.start(hook_workflows.finishes, log, fails=2, instance_id="m-hook")
+    drain(lambda: WorkflowInstance.objects.filter(id="m-hook", status=Status.COMPLETED).exists())
+    for _ in range(20):  # the retries are due 0.05 s and 0.1 s after each failure
+        run_hooks(seconds=2.0)
+        if len(hook_workflows.attempts(log)) >= 3:
+            break
+        time.sleep(0.1)
+    after = scrape(viewer)
+    assert len(hook_workflows.attempts(log)) == 3
+    assert delta(after, before, "durable_hook_failures_total", hook="tests.hook_workflows.on_finish") == 2

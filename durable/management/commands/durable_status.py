@@ -44,12 +44,24 @@ class Command(DurableCommand):
         lag = words.span(status.lag) if status.lag is not None else fmt.NONE
         self.stdout.write(f"Runnable backlog: {status.more(status.backlog)} instance(s); lag (oldest waiting): {lag}")
         self.stdout.write(f"Timers due: {status.more(status.due_timers)}")
+        if status.failing_hooks:
+            self._print_hooks(status)
         if status.stranded:
             self.stderr.write(
                 self.style.WARNING(
                     "Instances are waiting to run and no worker has been seen for a minute. "
                     "Start one with `python manage.py durable_worker`."
                 )
+            )
+
+    def _print_hooks(self, status: health.Status) -> None:
+        self.stdout.write("")
+        self.stdout.write(self.style.WARNING(f"Failing hooks: {status.more(status.failing_hooks)} (latest first)"))
+        for run in status.failing_hook_runs:
+            error = run.last_error or {}
+            self.stdout.write(
+                f"  {run.hook_name} on {run.trigger} of {run.instance_id} ({run.workflow_name}): {run.status}, "
+                f"{run.attempts} attempt(s); {error.get('type', 'Error')}: {error.get('message', '')}"
             )
 
 
@@ -92,4 +104,18 @@ def _as_json(status: health.Status) -> dict[str, Any]:
         "lag_seconds": status.lag,
         "due_timers": status.due_timers,
         "stranded": status.stranded,
+        "failing_hooks": status.failing_hooks,
+        "failing_hook_runs": [
+            {
+                "id": run.id,
+                "hook": run.hook_name,
+                "trigger": run.trigger,
+                "instance_id": run.instance_id,
+                "workflow": run.workflow_name,
+                "status": run.status,
+                "attempts": run.attempts,
+                "last_error": (run.last_error or {}).get("message"),
+            }
+            for run in status.failing_hook_runs
+        ],
     }

@@ -41,6 +41,8 @@ _SUMMARY_COLUMNS = (
     "waiting_for",
     "compensation",
     "compensated",
+    "erased_at",
+    "erase_reason",
 )
 _STEP_COLUMNS = (
     "position",
@@ -83,6 +85,8 @@ class Summary:
         compensation: the saga's progress once compensations began, {"after", "done",
             "skipped", "total"} (and a cancel's "reason"), or None.
         compensated: True once every armed compensation ran at its end (failed or cancelled).
+        erased_at: when its data was erased (durable.erase), or None.
+        erase_reason: why it was erased ("" when nothing was said), or None when it was not.
     """
 
     instance_id: str
@@ -99,6 +103,13 @@ class Summary:
     waiting_for: Any
     compensation: dict[str, Any] | None = None
     compensated: bool = False
+    erased_at: dt.datetime | None = None
+    erase_reason: str | None = None
+
+    @property
+    def is_erased(self) -> bool:
+        """Its data was erased: inputs, results and the rest hold the marker "[erased]"."""
+        return self.erased_at is not None
 
     @property
     def is_terminal(self) -> bool:
@@ -242,6 +253,8 @@ def _summary(row: dict[str, Any]) -> Summary:
         waiting_for=row["waiting_for"],
         compensation=row["compensation"],
         compensated=row["compensated"],
+        erased_at=row["erased_at"],
+        erase_reason=row["erase_reason"],
     )
 
 

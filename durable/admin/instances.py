@@ -15,6 +15,7 @@ from durable import inspect
 from durable.admin import detail
 from durable.admin.base import ReadOnlyAdmin, stamp, warn_if_stranded
 from durable.admin.counting import STATUS_EXACT_UP_TO, status_counts
+from durable.admin.erasure import InstanceErasure
 from durable.admin.forms import SendEventForm
 from durable.admin.keys import key_html
 from durable.admin.operations import InstanceOperations
@@ -49,8 +50,8 @@ class InstanceChangeList(ChangeList):
 
 
 @admin.register(WorkflowInstance)
-class WorkflowInstanceAdmin(InstanceOperations, ReadOnlyAdmin):
-    list_display = ("instance_id", "workflow", "status_badge", "waiting", "started", "updated", "elapsed")
+class WorkflowInstanceAdmin(InstanceErasure, InstanceOperations, ReadOnlyAdmin):
+    list_display = ("instance_id", "workflow", "status_badge", "waiting", "started", "updated", "elapsed", "erased")
     list_display_links = ("instance_id",)
     list_filter = ("status", WorkflowFilter, ("created_at", admin.DateFieldListFilter))
     # Facets would count every filter choice over the whole table.
@@ -135,6 +136,12 @@ class WorkflowInstanceAdmin(InstanceOperations, ReadOnlyAdmin):
     def updated(self, obj: WorkflowInstance) -> str:
         return stamp(obj.updated_at)
 
+    @admin.display(description="erased", ordering="erased_at")
+    def erased(self, obj: WorkflowInstance) -> str:
+        if obj.erased_at is None:
+            return "—"
+        return format_html('<span title="{}">{}</span>', obj.erase_reason or "no reason given", stamp(obj.erased_at))
+
     @admin.display(description="elapsed")
     def elapsed(self, obj: WorkflowInstance) -> str:
         return detail.elapsed(obj, timezone.now())
@@ -174,6 +181,7 @@ class WorkflowInstanceAdmin(InstanceOperations, ReadOnlyAdmin):
             "business_key": key_html(request, self.admin_site, summary.business_key) if summary.business_key else None,
             "detail": detail.build(view, timezone.now()),
             "operations": operations,
+            "may_erase": self.has_erase_permission(request) and not summary.is_erased,
             "reason_wanted": any(op.takes_reason for op in operations),
             "send_form": send_form if may_send else None,
             "refresh_seconds": None if summary.is_terminal else self.refresh_seconds,

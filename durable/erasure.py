@@ -115,18 +115,15 @@ def _erase_one(instance_id: str, reason: str, *, cancel: bool) -> bool:
             row = transitions.get(instance_id)
         journal.withdraw([instance_id])
         WorkflowInstance.objects.filter(id=instance_id).update(erase_reason=reason, **_erased_row(row))
-    sent: list[tuple[str, str]] = []
-    after = -1
-    while True:
-        with db.atomic():
-            last, batch = journal.erase_steps(instance_id, after, MARKER)
-        if last is None:
-            break
-        sent += batch
-        after = last
+    # The events first: the history's records of those it sent say which they are, until erased.
     with db.atomic():
+        seqs = journal.events_of(instance_id, journal.sent_events(instance_id))
+        events = journal.erase_events(seqs, instance_id, ROUTING_EXTENSIONS, MARKER)
         journal.erase_values(instance_id, MARKER)
-        events = journal.erase_events(journal.events_of(instance_id, sent), instance_id, ROUTING_EXTENSIONS, MARKER)
+    after: int | None = -1
+    while after is not None:
+        with db.atomic():
+            after = journal.erase_steps(instance_id, after, MARKER)
     with db.atomic():
         leases.lock_instances([instance_id])
         moment = db.now()
@@ -136,7 +133,7 @@ def _erase_one(instance_id: str, reason: str, *, cancel: bool) -> bool:
         # durable.hooks.record(instance_id, row.workflow_name, "erased")
     logger.info(
         "instance data erased",
-        extra={"instance_id": instance_id, "workflow": row.workflow_name, "steps_to": after, "events": events},
+        extra={"instance_id": instance_id, "workflow": row.workflow_name, "events": events},
     )
     return True
 

@@ -465,31 +465,36 @@ def erased_entry(entry: Any, kept: tuple[str, ...], marker: str) -> Any:
     return {key: value if key in kept else marker for key, value in entry.items()}
 
 
-def erase_steps(instance_id: str, after: int, marker: str, limit: int = ERASE_BATCH) -> tuple[int | None, list]:
+def erase_steps(instance_id: str, after: int, marker: str, limit: int | None = None) -> int | None:
     """Replace the input, result, error and failures of up to `limit` steps past position `after`
-    by `marker`; returns the last position done (None when none was left) and the (source, id) of
-    the events those steps sent, read before their records were replaced."""
+    by `marker`; returns the last position done, None when no step was left."""
     rows = list(
         HistoryStep.objects.filter(instance_id=instance_id, position__gt=after)
         .order_by("position")
-        .values_list("pk", "position", "kind", "result", "failures")[:limit]
+        .values_list("pk", "position", "failures")[: limit or ERASE_BATCH]
     )
     if not rows:
-        return None, []
-    pks = [pk for pk, *_ in rows]
-    sent = [
-        (result["source"], result["id"])
-        for _, _, kind, result, _ in rows
-        if kind == StepKind.SEND_EVENT and isinstance(result, dict) and "source" in result and "id" in result
-    ]
-    steps = HistoryStep.objects.filter(pk__in=pks)
+        return None
+    steps = HistoryStep.objects.filter(pk__in=[pk for pk, _, _ in rows])
     for column in ("input", "result", "error"):
         steps.filter(**{f"{column}__isnull": False}).update(**{column: marker})
-    for pk, _, _, _, failures in rows:
+    for pk, _, failures in rows:
         if failures:
             erased = [erased_entry(f, _FAILURE_KEPT, marker) for f in failures] if isinstance(failures, list) else []
             HistoryStep.objects.filter(pk=pk).update(failures=erased)
-    return rows[-1][1], sent
+    return rows[-1][1]
+
+
+def sent_events(instance_id: str) -> list[tuple[str, str]]:
+    """The (source, id) of the events the instance sent, as its send_event steps recorded them."""
+    rows = HistoryStep.objects.filter(instance_id=instance_id, kind=StepKind.SEND_EVENT).values_list(
+        "result", flat=True
+    )
+    return [
+        (record["source"], record["id"])
+        for record in rows.iterator(chunk_size=ERASE_BATCH)
+        if isinstance(record, dict) and isinstance(record.get("source"), str) and isinstance(record.get("id"), str)
+    ]
 
 
 def erase_values(instance_id: str, marker: str) -> int:

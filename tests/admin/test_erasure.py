@@ -1,4 +1,4 @@
-"""The admin's "Erase data": a confirmation page naming the instances, then the erasure, permission-checked and logged."""
+"""The admin's "Erase data": a confirmation page naming the instances, then the erasure, checked and logged."""
 
 from __future__ import annotations
 

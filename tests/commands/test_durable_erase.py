@@ -53,3 +53,20 @@ def test_erase__from_the_shell_exits_non_zero_with_the_message(manage, transacti
     done = manage("durable_erase", "nope")
     assert done.returncode != 0
     assert "No workflow instance has id 'nope'" in done.stderr
+
+
+def test_erased_instances__show_and_list_print_the_marker_and_the_steps(run, drain):
+    import durable
+    from tests import erasure_workflows as ew
+
+    completed = completed_subject(drain)
+    failed = durable.start(ew.fails, "x@example.org")
+    drain(failed)
+    run("durable_erase", completed)
+    run("durable_erase", failed.instance_id, "--reason", "asked")
+    out, _ = run("durable_show", completed)
+    assert "[erased]" in out and "erasure.flaky" in out and MARKER not in out
+    out, _ = run("durable_show", failed.instance_id)
+    assert "[erased]" in out and "erasure.look_up" in out
+    out, _ = run("durable_list")
+    assert completed in out and failed.instance_id in out

@@ -127,7 +127,9 @@ def _erase_one(instance_id: str, reason: str, *, cancel: bool) -> bool:
     with db.atomic():
         leases.lock_instances([instance_id])
         moment = db.now()
-        WorkflowInstance.objects.filter(id=instance_id).update(erased_at=moment, updated_at=moment)
+        unfinished = WorkflowInstance.objects.filter(id=instance_id, erased_at__isnull=True)
+        if not unfinished.update(erased_at=moment, updated_at=moment):
+            return False  # another erasure of it finished first
         _erase_admin_log(instance_id)
         # The "erased" hook (SPEC 16) is recorded here, in the transaction that sets erased_at:
         # durable.hooks.record(instance_id, row.workflow_name, "erased")

@@ -51,7 +51,7 @@ class InstanceChangeList(ChangeList):
 
 @admin.register(WorkflowInstance)
 class WorkflowInstanceAdmin(InstanceErasure, InstanceOperations, ReadOnlyAdmin):
-    list_display = ("instance_id", "workflow", "status_badge", "waiting", "started", "updated", "elapsed", "erased")
+    list_display = ("instance_id", "workflow", "status_badge", "waiting", "started", "updated", "elapsed")
     list_display_links = ("instance_id",)
     list_filter = ("status", WorkflowFilter, ("created_at", admin.DateFieldListFilter))
     # Facets would count every filter choice over the whole table.
@@ -118,7 +118,13 @@ class WorkflowInstanceAdmin(InstanceErasure, InstanceOperations, ReadOnlyAdmin):
 
     @admin.display(description="status", ordering="status")
     def status_badge(self, obj: WorkflowInstance) -> str:
-        return badge(obj.status, obj.get_status_display())
+        shown = badge(obj.status, obj.get_status_display())
+        if obj.erased_at is None:
+            return shown
+        # Under the badge, not a column of its own: the list fits 1280 px as it is.
+        local = timezone.localtime(obj.erased_at).strftime("%Y-%m-%d %H:%M:%S")
+        said = f"data erased {local}" + (f": {obj.erase_reason}" if obj.erase_reason else "")
+        return format_html('{}<div class="durable-quiet durable-erased" title="{}">erased</div>', shown, said)
 
     @admin.display(description="waiting for")
     def waiting(self, obj: WorkflowInstance) -> str:
@@ -135,12 +141,6 @@ class WorkflowInstanceAdmin(InstanceErasure, InstanceOperations, ReadOnlyAdmin):
     @admin.display(description="updated", ordering="updated_at")
     def updated(self, obj: WorkflowInstance) -> str:
         return stamp(obj.updated_at)
-
-    @admin.display(description="erased", ordering="erased_at")
-    def erased(self, obj: WorkflowInstance) -> str:
-        if obj.erased_at is None:
-            return "—"
-        return format_html('<span title="{}">{}</span>', obj.erase_reason or "no reason given", stamp(obj.erased_at))
 
     @admin.display(description="elapsed")
     def elapsed(self, obj: WorkflowInstance) -> str:

@@ -92,7 +92,7 @@ def test_page__erase_link_confirmation_and_what_the_page_shows_after(eraser_clie
     assert "data erased" in html and "asked by mail" in html and erasure.MARKER in html
     assert f"{LIST}{instance_id}/erase/" not in html  # nothing left to erase
     listing = eraser_client.get(LIST).content.decode()
-    assert 'title="asked by mail"' in listing
+    assert 'class="durable-quiet durable-erased" title="data erased ' in listing and ': asked by mail"' in listing
     assert eraser_client.get(f"{LIST}no-such/erase/").status_code == 302
 
 

@@ -71,6 +71,7 @@ __all__ = [
     "WorkflowFailed",
     "WorkflowNotFound",
     "activity",
+    "erase",
     "hook",
     "schedules",
     "workflow",
@@ -84,6 +85,10 @@ def __getattr__(name: str) -> Any:
         from durable import client
 
         return getattr(client, name)
+    if name == "erase":
+        from durable.erasure import erase
+
+        return erase
     if name == "schedules":
         # The runtime schedules API (durable.schedules.create, .pause, ...) also touches models.
         import importlib

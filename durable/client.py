@@ -92,7 +92,7 @@ class WorkflowHandle:
             if row.status == Status.COMPLETED:
                 return codec.decode(row.result)
             if row.status == Status.FAILED:
-                error = row.error or {}
+                error = row.error if isinstance(row.error, dict) else {}  # a string once erased
                 raise WorkflowFailed(
                     f"Instance {self.instance_id} ({row.workflow_name}) failed: "
                     f"{error.get('type', 'Error')}: {error.get('message', '')}",

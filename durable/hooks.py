@@ -183,6 +183,11 @@ def run_due(owner: str, *, seconds: float | None = None, stopping: Callable[[], 
     return ran
 
 
+def erase_errors(instance_id: str, marker: str) -> int:
+    """Replace the errors the instance's hook runs recorded (they may quote its data), for erasure."""
+    return HookRun.objects.filter(instance_id=instance_id, last_error__isnull=False).update(last_error=marker)
+
+
 def retry_now(ids: Iterable[str]) -> int:
     """Make these unfinished or given-up hooks due now (not one an attempt holds); how many."""
     moment = db.now()

@@ -42,6 +42,8 @@ _SUMMARY_COLUMNS = (
     "waiting_for",
     "compensation",
     "compensated",
+    "erased_at",
+    "erase_reason",
 )
 _STEP_COLUMNS = (
     "position",
@@ -84,6 +86,8 @@ class Summary:
         compensation: the saga's progress once compensations began, {"after", "done",
             "skipped", "total"} (and a cancel's "reason"), or None.
         compensated: True once every armed compensation ran at its end (failed or cancelled).
+        erased_at: when its data was erased (durable.erase), or None.
+        erase_reason: why it was erased ("" when nothing was said), or None when it was not.
     """
 
     instance_id: str
@@ -100,6 +104,13 @@ class Summary:
     waiting_for: Any
     compensation: dict[str, Any] | None = None
     compensated: bool = False
+    erased_at: dt.datetime | None = None
+    erase_reason: str | None = None
+
+    @property
+    def is_erased(self) -> bool:
+        """Its data was erased: inputs, results and the rest hold the marker "[erased]"."""
+        return self.erased_at is not None
 
     @property
     def is_terminal(self) -> bool:
@@ -261,6 +272,8 @@ def _summary(row: dict[str, Any]) -> Summary:
         waiting_for=row["waiting_for"],
         compensation=row["compensation"],
         compensated=row["compensated"],
+        erased_at=row["erased_at"],
+        erase_reason=row["erase_reason"],
     )
 
 
@@ -406,3 +419,16 @@ def list_instances(
     # One row more than the page tells whether another page follows, without a COUNT.
     found = [_summary(row) for row in rows.values(*columns)[offset : offset + limit + 1]]
     return Page(rows=tuple(found[:limit]), more=len(found) > limit)
+
+
+def active_by_workflow(limit: int) -> tuple[dict[tuple[str, str], int], bool]:
+    """Active instances per (workflow, status), of the first `limit` read; True when there were more."""
+    rows = list(
+        models.WorkflowInstance.objects.filter(status__in=ACTIVE)
+        .order_by()
+        .values_list("workflow_name", "status")[: limit + 1]
+    )
+    tally: dict[tuple[str, str], int] = {}
+    for key in rows[:limit]:
+        tally[key] = tally.get(key, 0) + 1
+    return tally, len(rows) > limit

@@ -3,8 +3,8 @@
 Each operation has a name for what it means to an instance: record the steps a run produced,
 open a wait, take a stored event for it, resolve a wait exactly once (by an event or by its
 timeout), fire a sleep, reopen an activity for another round of attempts, withdraw an instance's
-waits and timers. Callers hold the transaction (and the locks: `durable.leases`); the journal
-writes the rows.
+waits and timers, replace an erased instance's data by the marker. Callers hold the transaction
+(and the locks: `durable.leases`); the journal writes the rows.
 """
 
 from __future__ import annotations
@@ -452,3 +452,107 @@ def purge_events(cutoff: dt.datetime, limit: int) -> int:
             EventKey.objects.filter(event_id__in=old).delete()
             Event.objects.filter(seq__in=old).delete()
     return len(old)
+
+
+# Erasure (durable.erasure) -----------------------------------------------------------------------
+
+ERASE_BATCH = 500
+# What a failure entry keeps once erased: when, and which attempt (the timeline's structure).
+_FAILURE_KEPT = ("attempt", "at")
+
+
+def erased_entry(entry: Any, kept: tuple[str, ...], marker: str) -> Any:
+    """An entry of a log (a failure, an incident) with every value but those of `kept` replaced."""
+    if not isinstance(entry, dict):
+        return marker
+    return {key: value if key in kept else marker for key, value in entry.items()}
+
+
+def erase_steps(instance_id: str, after: int, marker: str, limit: int | None = None) -> int | None:
+    """Replace the input, result, error and failures of up to `limit` steps past position `after`
+    by `marker`; returns the last position done, None when no step was left."""
+    rows = list(
+        HistoryStep.objects.filter(instance_id=instance_id, position__gt=after)
+        .order_by("position")
+        .values_list("pk", "position", "failures")[: limit or ERASE_BATCH]
+    )
+    if not rows:
+        return None
+    steps = HistoryStep.objects.filter(pk__in=[pk for pk, _, _ in rows])
+    for column in ("input", "result", "error"):
+        steps.filter(**{f"{column}__isnull": False}).update(**{column: marker})
+    for pk, _, failures in rows:
+        if failures:
+            erased = [erased_entry(f, _FAILURE_KEPT, marker) for f in failures] if isinstance(failures, list) else []
+            HistoryStep.objects.filter(pk=pk).update(failures=erased)
+    return rows[-1][1]
+
+
+def sent_events(instance_id: str) -> list[tuple[str, str]]:
+    """The (source, id) of the events the instance sent, as its send_event steps recorded them."""
+    rows = HistoryStep.objects.filter(instance_id=instance_id, kind=StepKind.SEND_EVENT).values_list(
+        "result", flat=True
+    )
+    return [
+        (record["source"], record["id"])
+        for record in rows.iterator(chunk_size=ERASE_BATCH)
+        if isinstance(record, dict) and isinstance(record.get("source"), str) and isinstance(record.get("id"), str)
+    ]
+
+
+def erase_values(instance_id: str, marker: str) -> int:
+    """Replace every value the instance published by `marker` (its keys stay)."""
+    return PublishedValue.objects.filter(instance_id=instance_id).update(value=marker)
+
+
+def events_of(instance_id: str, sent: Iterable[tuple[str, str]]) -> set[int]:
+    """Seqs of the events delivered to the instance, addressed to it, or among `sent` (source, id)."""
+    seqs = set(Delivery.objects.filter(instance_id=instance_id).values_list("event_id", flat=True))
+    seqs |= set(Event.objects.filter(target_id=instance_id).values_list("seq", flat=True))
+    pairs = list(dict.fromkeys(sent))
+    for start in range(0, len(pairs), ERASE_BATCH):
+        found = Q()
+        for source, event_id in pairs[start : start + ERASE_BATCH]:
+            found |= Q(source=source, event_id=event_id)
+        seqs |= set(Event.objects.filter(found).values_list("seq", flat=True))
+    return seqs
+
+
+def erase_events(seqs: Iterable[int], instance_id: str, keep_extensions: frozenset[str], marker: str) -> int:
+    """Replace the data and extensions (but the routing ones) of these events by `marker`, unless
+    an instance whose data is not erased (or being erased) received the event or is its addressee:
+    then it keeps its data. The erased events' keys go (no later wait may take an event whose
+    data is gone) and they count as dispatched (nothing routes them again).
+
+    Args:
+        seqs: candidate events (see `events_of`).
+        instance_id: the instance being erased.
+        keep_extensions: extension names that route and stay (durableinstanceid).
+        marker: the replacement.
+
+    Returns:
+        How many events were erased.
+    """
+    done, moment, todo = 0, db.now(), sorted(set(seqs))
+    kept = Q(instance__erase_reason__isnull=True) & ~Q(instance_id=instance_id)
+    shared = Delivery.objects.filter(kept, event=OuterRef("pk"))
+    for start in range(0, len(todo), ERASE_BATCH):
+        batch = todo[start : start + ERASE_BATCH]
+        rows = list(
+            Event.objects.filter(seq__in=batch)
+            .filter(~Exists(shared))
+            .filter(Q(target__isnull=True) | Q(target_id=instance_id) | Q(target__erase_reason__isnull=False))
+            .values_list("seq", "extensions")
+        )
+        mine = [seq for seq, _ in rows]
+        if not mine:
+            continue
+        Event.objects.filter(seq__in=mine).update(data=marker)
+        Event.objects.filter(seq__in=mine, dispatched_at__isnull=True).update(dispatched_at=moment)
+        for seq, extensions in rows:
+            if any(name not in keep_extensions for name in extensions or {}):
+                erased = {k: v if k in keep_extensions else marker for k, v in extensions.items()}
+                Event.objects.filter(seq=seq).update(extensions=erased)
+        EventKey.objects.filter(event_id__in=mine).delete()
+        done += len(mine)
+    return done

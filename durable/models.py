@@ -84,6 +84,10 @@ class WorkflowInstance(models.Model):
     # Started by a schedule (SPEC 13): its name (kept if the schedule is deleted) and the slot, ctx.scheduled_at.
     schedule_name = models.CharField(max_length=150, null=True, blank=True)
     scheduled_at = models.DateTimeField(null=True, blank=True)
+    # Erasure (SPEC 16, durable.erasure): erase_reason is set (maybe to "") once an erasure began,
+    # erased_at once it finished; both None for an instance whose data was never erased.
+    erased_at = models.DateTimeField(null=True, blank=True)
+    erase_reason = models.TextField(null=True, blank=True)
 
     objects = InstanceQuerySet.as_manager()
 
@@ -91,7 +95,7 @@ class WorkflowInstance(models.Model):
         db_table = "durable_instance"
         ordering = ["-created_at"]
         verbose_name = "workflow instance"
-        permissions = list(permissions.OPERATIONS.values())
+        permissions = [*permissions.OPERATIONS.values(), permissions.ERASE_INSTANCE]
         indexes = [
             models.Index(fields=["run_after"], condition=Q(run_after__isnull=False), name="durable_inst_runnable"),
             models.Index(fields=["status", "-created_at"], name="durable_inst_status"),

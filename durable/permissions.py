@@ -11,6 +11,8 @@ OPERATIONS = {
     "resume": ("resume_workflowinstance", "Can resume workflow instances"),
     "retry": ("retry_workflowinstance", "Can retry failed workflow instances"),
 }
+# Erasing an instance's data (SPEC 16) is no status transition, so it stands beside OPERATIONS.
+ERASE_INSTANCE = ("erase_workflowinstance", "Can erase workflow instances' data")
 # (codename, description) of Schedule's own permissions; adding, changing and deleting a runtime
 # schedule take Django's add/change/delete_schedule.
 SCHEDULE_OPERATIONS = {

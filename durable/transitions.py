@@ -208,6 +208,10 @@ def apply(
             # The code may have changed: a wait it no longer makes must not catch events.
             journal.withdraw_waits(instance_id)
             fields.update(status_reason="", error_streak=0, failed_runs=0)
+        if transition.name == "retry" and row.erase_reason is not None:
+            raise InvalidTransition(
+                f"Cannot retry instance {instance_id}: its data was erased, so it has nothing to run again with."
+            )
         if transition.name == "retry" and row.status == Status.PAUSED:
             if not journal.reopen_failed_activity(instance_id, moment, kind=StepKind.COMPENSATION):
                 raise InvalidTransition(

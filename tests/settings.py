@@ -16,6 +16,7 @@ DURABLE_WORKFLOW_MODULES = [
     "tests.delay_workflows",
     "tests.schedule_workflows",
     "tests.hook_workflows",
+    "tests.erasure_workflows",
 ]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 

@@ -40,9 +40,11 @@ class Failure:
     traceback: str = ""
 
     @classmethod
-    def of(cls, error: dict | None) -> Failure | None:
+    def of(cls, error: dict | str | None) -> Failure | None:
         if not error:
             return None
+        if not isinstance(error, dict):  # the marker of an erased instance
+            return cls("Error", str(error))
         return cls(str(error.get("type", "Error")), str(error.get("message", "")), str(error.get("traceback") or ""))
 
 

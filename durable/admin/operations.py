@@ -27,7 +27,7 @@ from durable.transitions import OPERATIONS, Transition
 class InstanceOperations(admin.ModelAdmin):
     """The instance admin's operations: permissions, bulk actions and the POST views of its page."""
 
-    actions = ["pause_selected", "resume_selected", "retry_selected", "cancel_selected"]
+    actions = ["pause_selected", "resume_selected", "retry_selected", "cancel_selected", "erase_selected"]
 
     def render_detail(self, request, instance, send_form: SendEventForm | None = None) -> HttpResponse:
         """The instance page (with a bound event form after a refused send); see instances.py."""

@@ -117,10 +117,10 @@ def _numbers(attempts: list[Any]) -> str:
     return "attempts " + ", ".join(str(n) for n in attempts[:-1]) + f" and {attempts[-1]}"
 
 
-def failure_groups(failures: Sequence[dict[str, Any]], error: dict[str, Any] | None) -> tuple[FailureGroup, ...]:
+def failure_groups(failures: Sequence[dict[str, Any]], error: dict[str, Any] | str | None) -> tuple[FailureGroup, ...]:
     """A step's failed attempts, consecutive ones with the same type and message taken together."""
     runs = [list(run) for _, run in groupby(failures, key=lambda f: (f.get("type"), f.get("message")))]
-    shown = (error.get("type"), error.get("message")) if error else None
+    shown = (error.get("type"), error.get("message")) if isinstance(error, dict) else None
     return tuple(
         FailureGroup(
             attempts=_numbers([f.get("attempt") for f in run]),

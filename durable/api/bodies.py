@@ -133,6 +133,19 @@ CANCEL = {
     },
 }
 
+ERASE = {
+    "type": "object",
+    "additionalProperties": False,
+    "properties": {
+        "reason": REASON_PROPERTY,
+        "cancel": {
+            "type": "boolean",
+            "default": False,
+            "description": "Cancel an active instance first (at once, without its compensations); else it is a 409.",
+        },
+    },
+}
+
 
 def components() -> dict[str, Any]:
     """The schemas the request bodies refer to, for SPECTACULAR's APPEND_COMPONENTS."""
@@ -145,6 +158,7 @@ def components() -> dict[str, Any]:
         "StartRequest": START,
         "ReasonRequest": REASON,
         "CancelRequest": CANCEL,
+        "EraseRequest": ERASE,
     }
     return {"schemas": schemas}
 

@@ -10,10 +10,9 @@ from django.http import HttpResponse
 from rest_framework import authentication, exceptions, status
 from rest_framework.settings import api_settings
 
-from durable import health, metrics
+from durable import health, inspect, metrics
 from durable.api.views import DurableView
 from durable.conf import settings
-from durable.models import ACTIVE, WorkflowInstance
 
 # Active instances read for the per-workflow split; past it the split is marked capped.
 BY_WORKFLOW_ROWS = 10_000
@@ -70,15 +69,7 @@ class DatabaseCollector:
         for row in status_counts():
             counts.add_metric([row.status], row.count)
         yield counts
-        split = (
-            WorkflowInstance.objects.filter(status__in=ACTIVE)
-            .order_by()
-            .values_list("workflow_name", "status")[: BY_WORKFLOW_ROWS + 1]
-        )
-        tally: dict[tuple[str, str], int] = {}
-        rows = list(split)
-        for key in rows[:BY_WORKFLOW_ROWS]:
-            tally[key] = tally.get(key, 0) + 1
+        tally, capped = inspect.active_by_workflow(BY_WORKFLOW_ROWS)
         by_workflow = GaugeMetricFamily(
             "durable_active_instances",
             f"Active instances by workflow and status (of the first {BY_WORKFLOW_ROWS:,} read).",
@@ -90,7 +81,7 @@ class DatabaseCollector:
         yield GaugeMetricFamily(
             "durable_active_instances_capped",
             "1 when there are more active instances than durable_active_instances read.",
-            value=int(len(rows) > BY_WORKFLOW_ROWS),
+            value=int(capped),
         )
         now = health.status()
         yield GaugeMetricFamily(

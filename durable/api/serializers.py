@@ -87,6 +87,8 @@ class InstanceSerializer(serializers.Serializer):  # an inspect.Summary
     waiting_for = _stored()
     compensation = CompensationField()
     compensated = serializers.BooleanField(read_only=True)
+    erased_at = _moment(allow_null=True, help_text='When its data was erased: payloads then hold "[erased]".')
+    erase_reason = _text(allow_null=True, help_text="Why it was erased; null when it was not.")
 
 
 class StepSerializer(serializers.Serializer):  # an inspect.StepView
@@ -279,6 +281,16 @@ class ReasonSerializer(serializers.Serializer):
 
 class CancelSerializer(ReasonSerializer):
     compensate = StrictBoolean(required=False, default=True)
+
+
+class EraseSerializer(ReasonSerializer):
+    cancel = StrictBoolean(required=False, default=False)
+
+    def validate(self, attrs: dict) -> dict:
+        unknown = set(self.initial_data) - set(self.fields)
+        if unknown:
+            raise serializers.ValidationError(f"Unknown field(s): {', '.join(sorted(unknown))}.")
+        return attrs
 
 
 class InstancePageSerializer(serializers.Serializer):

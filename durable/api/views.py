@@ -14,11 +14,12 @@ from rest_framework.parsers import BaseParser, JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from durable import business_keys, client, events, inspect, permissions, text
+from durable import business_keys, client, erasure, events, inspect, permissions, text
 from durable.api import auth, bodies, errors, openapi
 from durable.api.openapi import answers, described
 from durable.api.serializers import (
     CancelSerializer,
+    EraseSerializer,
     InstanceDetailSerializer,
     InstancePageSerializer,
     InstanceSerializer,
@@ -311,6 +312,30 @@ class Retry(_Operation):
     """Run a failed instance again from its last recorded step; 409 when it has not failed. It reads no body."""
 
     transition = OPERATIONS["retry"]
+
+
+class Erase(DurableView):
+    """Erase an instance's data (SPEC 16): inputs, results, errors, step data, published values and
+    the events only it received hold "[erased]" afterwards; the structure stays. 409 for an active
+    instance unless {"cancel": true}; erasing an erased instance changes nothing."""
+
+    required_permission = permissions.qualified(permissions.ERASE_INSTANCE[0])
+
+    @described(
+        request={"application/json": bodies.ref("EraseRequest")},
+        responses=answers({200: InstanceSerializer}, 400, 404, 409, 415),
+        summary="Erase an instance's data",
+    )
+    def post(self, request, instance_id: str) -> Response:
+        given = request.data if request.body else {}
+        if not isinstance(given, dict):
+            raise errors.BadRequest(f'The body must be a JSON object such as {{"reason": "..."}}, not {given!r:.40}.')
+        body = EraseSerializer(data=given)
+        if not body.is_valid():
+            raise errors.BadRequest(errors.detail_text(body.errors))
+        values = body.validated_data
+        erasure.erase(instance_id, values["reason"], cancel=values["cancel"])
+        return Response(InstanceSerializer(inspect.summary(instance_id)).data)
 
 
 class GetEvent(DurableView):

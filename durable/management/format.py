@@ -67,10 +67,12 @@ def waiting(summary: dict | None, now: dt.datetime, width: int | None = None) ->
     return shorten(text, width)
 
 
-def error_line(error: dict | None) -> str:
-    """'ValueError: the card was declined' from a stored error."""
+def error_line(error: dict | str | None) -> str:
+    """'ValueError: the card was declined' from a stored error (an erased one is its marker)."""
     if not error:
         return NONE
+    if not isinstance(error, dict):
+        return str(error)
     return f"{error.get('type', 'Error')}: {error.get('message', '')}"
 
 

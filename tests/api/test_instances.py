@@ -140,8 +140,8 @@ def test_detail__every_part_in_its_json_shape(operator):
     body = response.json()
     assert list(body) == [
         "instance_id", "workflow_name", "status", "status_reason", "business_key", "input", "result", "error",
-        "created_at", "updated_at", "finished_at", "waiting_for", "compensation", "compensated", "incidents",
-        "history", "waits", "timers", "events", "values",
+        "created_at", "updated_at", "finished_at", "waiting_for", "compensation", "compensated", "erased_at",
+        "erase_reason", "incidents", "history", "waits", "timers", "events", "values",
     ]  # fmt: skip
     assert body == {
         "instance_id": "shape",
@@ -158,6 +158,8 @@ def test_detail__every_part_in_its_json_shape(operator):
         "waiting_for": waiting,
         "compensation": None,
         "compensated": False,
+        "erased_at": None,
+        "erase_reason": None,
         "incidents": [incident],
         "history": [
             {

@@ -18,6 +18,7 @@ COMMANDS = [
     "durable_retry",
     "durable_list",
     "durable_show",
+    "durable_erase",
     "durable_status",
     "durable_sweep",
     "durable_worker",

@@ -83,12 +83,14 @@ class Command(DurableCommand):
             field("Result", fmt.shorten(fmt.dumps(row.result), width))
         if row.error:
             field("Error", fmt.shorten(fmt.error_line(row.error), width))
-            trace = (row.error.get("traceback") or "").rstrip().splitlines()
+            trace = (row.error.get("traceback") or "").rstrip().splitlines() if isinstance(row.error, dict) else []
             for line in trace if self.full else trace[-TRACEBACK_LINES:]:
                 self.stdout.write(f"{'':10} {line}")
         field("Created", fmt.when(row.created_at))
         field("Updated", fmt.when(row.updated_at))
         field("Finished", fmt.when(row.finished_at))
+        if row.erased_at is not None:
+            field("Erased", fmt.when(row.erased_at) + (f" ({row.erase_reason})" if row.erase_reason else ""))
         self._section("Incidents", ("AT", "KIND", "DETAILS"), [_incident_row(i) for i in view.incidents])
 
     def _section(self, title: str, headers: tuple[str, ...], rows: list) -> None:
@@ -109,8 +111,10 @@ class Command(DurableCommand):
         return status
 
 
-def _call(name: str, tree: dict | None) -> str:
-    """The input as the call it makes: name(10, nap=0.5)."""
+def _call(name: str, tree: dict | str | None) -> str:
+    """The input as the call it makes: name(10, nap=0.5); the marker of an erased instance as it is."""
+    if isinstance(tree, str):
+        return tree
     tree = tree or {}
     args = [json.dumps(words.readable(a), ensure_ascii=False) for a in tree.get("args") or []]
     kwargs = [f"{k}={json.dumps(words.readable(v), ensure_ascii=False)}" for k, v in (tree.get("kwargs") or {}).items()]

@@ -100,7 +100,7 @@ def sqlite_messages(db: dict) -> list[checks.CheckMessage]:
 
 def check_retention(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
     value = getattr(settings, "DURABLE_RETENTION", None)
-    return [checks.Error(msg, hint=hint, id="durable.E005") for msg, hint in retention_problems(value)]
+    return [checks.Error(msg, hint=hint, id="durable.E003") for msg, hint in retention_problems(value)]
 
 
 def register() -> None:

@@ -83,11 +83,13 @@ def purge(
     *,
     batch_size: int = BATCH,
     seconds: float | None = None,
+    pause: float = PAUSE_SECONDS,
     progress: Callable[[PurgeReport], object] | None = None,
 ) -> PurgeReport:
     """Delete ended instances past their status's retention with everything they own, then events
     past DURABLE_EVENT_RETENTION, `batch_size` of them per transaction; stop after `seconds`
-    (at a batch boundary) when given. `progress` is called after each batch."""
+    (at a batch boundary) when given, and sleep `pause` seconds between batches (more leaves the
+    workers more room). `progress` is called after each batch."""
     started = time.monotonic()
     report = PurgeReport()
     moment = db.now()
@@ -100,7 +102,7 @@ def purge(
         report.seconds = time.monotonic() - started
         if progress is not None:
             progress(report)
-        time.sleep(PAUSE_SECONDS)
+        time.sleep(pause)
 
     for status, cutoff in cutoffs(moment).items():
         while not out_of_time():

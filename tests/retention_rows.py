@@ -63,8 +63,10 @@ def instances(n: int, status: str, *, days_ago: float, owned: bool = True) -> li
 
 
 def broadcast() -> Event:
-    """One event of a type many instances wait for, received now (well within DURABLE_EVENT_RETENTION)."""
-    return Event.objects.create(event_id=str(uuid.uuid4()), source="/retention", type="thing.happened")
+    """One event of a type many instances wait for, received and routed now (well within DURABLE_EVENT_RETENTION)."""
+    return Event.objects.create(
+        event_id=str(uuid.uuid4()), source="/retention", type="thing.happened", dispatched_at=timezone.now()
+    )
 
 
 def own_rows(ids: list[str]) -> None:
@@ -91,7 +93,10 @@ def own_rows(ids: list[str]) -> None:
         [PublishedValue(instance_id=i, key="progress", value={"done": 2}, position=1) for i in ids], batch_size=2000
     )
     addressed = Event.objects.bulk_create(
-        [Event(event_id=f"to-{i}", source="/retention", type="thing.happened", target_id=i) for i in ids],
+        [
+            Event(event_id=f"to-{i}", source="/retention", type="thing.happened", target_id=i, dispatched_at=now)
+            for i in ids
+        ],
         batch_size=2000,
     )
     if not all(e.seq for e in addressed):  # SQLite before RETURNING: read the seqs back

@@ -110,7 +110,7 @@ def test_checks__postgres_without_conn_max_age_warns():
 def test_checks__a_bad_retention_is_an_error_naming_the_key(settings, value, says):
     settings.DURABLE_RETENTION = value
     messages = checks.check_retention()
-    assert [(m.id, m.msg) for m in messages] == [("durable.E005", says)]
+    assert [(m.id, m.msg) for m in messages] == [("durable.E003", says)]
     assert messages[0].hint
 
 

@@ -93,10 +93,14 @@ def test_purge__a_bad_setting_is_refused_with_what_to_do(run, settings, value, s
     assert WorkflowInstance.objects.count() == 1
 
 
-def test_purge__a_batch_size_below_one_is_refused(run, settings):
+def test_purge__a_batch_size_below_one_or_a_negative_pause_is_refused(run, settings):
     settings.DURABLE_RETENTION = {"completed": 1}
+    instances(1, Status.COMPLETED, days_ago=2, owned=False)
     with pytest.raises(CommandError, match=r"^--batch-size must be 1 or more, not 0\.$"):
         run("durable_purge", "--batch-size", "0")
+    with pytest.raises(CommandError, match=r"^--pause must be 0 or more seconds, not -1\.0\.$"):
+        run("durable_purge", "--pause", "-1")
+    assert WorkflowInstance.objects.count() == 1
 
 
 @pytest.mark.django_db(transaction=True)
@@ -105,7 +109,7 @@ def test_purge__shell_purges_and_exits_0(manage, monkeypatch):
     kept = instances(1, Status.FAILED, days_ago=1)
     monkeypatch.setenv("DURABLE_RETENTION", json.dumps({"failed": 2}))
 
-    done = manage("durable_purge", "--batch-size", "2")
+    done = manage("durable_purge", "--batch-size", "2", "--pause", "0")
 
     assert done.returncode == 0, done.stderr
     assert progress(done.stdout) == [(1, 2, 3), (2, 3, 3)]

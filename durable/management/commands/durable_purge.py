@@ -30,11 +30,20 @@ class Command(DurableCommand):
             metavar="N",
             help=f"Instances (or events) deleted per transaction (default {retention.BATCH}).",
         )
+        parser.add_argument(
+            "--pause",
+            type=float,
+            default=retention.PAUSE_SECONDS,
+            metavar="SECONDS",
+            help=f"Seconds between batches, to leave the workers more room (default {retention.PAUSE_SECONDS}).",
+        )
 
     def run(self, **options: Any) -> None:
         size = options["batch_size"]
         if size < 1:
             raise CommandError(f"--batch-size must be 1 or more, not {size}.")
+        if not options["pause"] >= 0:
+            raise CommandError(f"--pause must be 0 or more seconds, not {options['pause']}.")
         try:
             kept = settings.retention
         except ImproperlyConfigured as exc:
@@ -71,7 +80,7 @@ class Command(DurableCommand):
             )
             self.stdout.flush()
 
-        report = retention.purge(batch_size=size, progress=progress)
+        report = retention.purge(batch_size=size, pause=options["pause"], progress=progress)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Deleted {report.instances:,} instance(s) and {report.events:,} expired event(s): {report.rows:,} "

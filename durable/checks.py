@@ -1,10 +1,13 @@
-"""System checks: the apps and settings durable needs, SQLite settings that would lock, PostgreSQL connection reuse."""
+"""System checks: the apps and settings durable needs, SQLite settings that would lock, PostgreSQL connection reuse,
+DURABLE_RETENTION."""
 
 from __future__ import annotations
 
 from django.apps import apps
 from django.conf import settings
 from django.core import checks
+
+from durable.conf import retention_problems
 
 REQUIRED_APPS = ("django_q", "rest_framework")
 
@@ -110,6 +113,11 @@ def check_hooks(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
     ]
 
 
+def check_retention(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    value = getattr(settings, "DURABLE_RETENTION", None)
+    return [checks.Error(msg, hint=hint, id="durable.E003") for msg, hint in retention_problems(value)]
+
+
 def register() -> None:
-    for check in (check_apps, check_cluster, check_sqlite, check_postgres, check_hooks):
+    for check in (check_apps, check_cluster, check_sqlite, check_postgres, check_hooks, check_retention):
         checks.register(check, "durable")

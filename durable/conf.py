@@ -22,6 +22,11 @@ DEFAULTS: dict[str, Setting] = {
     "EVENT_RETENTION": Setting(
         dt.timedelta(days=7), (dt.timedelta, int, float), "How long events are kept for later waits."
     ),
+    "RETENTION": Setting(
+        None,
+        (dict, type(None)),
+        'Days to keep ended instances by status, e.g. {"completed": 30, "failed": 90}; a status left out is kept.',
+    ),
     "MAX_EVENT_BYTES": Setting(1024 * 1024, int, "Largest accepted CloudEvents request body."),
     "MAX_BATCH_EVENTS": Setting(1000, int, "Most events one batch request may carry (413 above)."),
     "EVENT_TOKEN": Setting(None, (str, type(None)), "Shared secret accepted as Bearer token by the receiver."),
@@ -70,6 +75,42 @@ DEFAULTS: dict[str, Setting] = {
 }
 
 
+RETENTION_STATUSES = ("completed", "failed", "cancelled")
+# About 270 years: further back than any finished_at, and still a date (datetime stops at year 1).
+RETENTION_MAX_DAYS = 100_000
+RETENTION_EXAMPLE = 'DURABLE_RETENTION = {"completed": 30, "failed": 90, "cancelled": 30}'
+
+
+def retention_problems(value: object) -> list[tuple[str, str]]:
+    """What is wrong with a DURABLE_RETENTION value, as (message, what to do) pairs; None is fine."""
+    if value is None:
+        return []
+    if not isinstance(value, dict):
+        return [
+            (
+                f"DURABLE_RETENTION must be a dict of days by status, not {value!r}.",
+                f"Set {RETENTION_EXAMPLE} (a status left out is kept), or None to keep every instance.",
+            )
+        ]
+    problems = []
+    for key, days in value.items():
+        if key not in RETENTION_STATUSES:
+            problems.append(
+                (
+                    f"DURABLE_RETENTION has the key {key!r}, which is not an ended status.",
+                    f"Use only {', '.join(RETENTION_STATUSES)}: only ended instances are deleted.",
+                )
+            )
+        elif isinstance(days, bool) or not isinstance(days, (int, float)) or not 0 <= days <= RETENTION_MAX_DAYS:
+            problems.append(
+                (
+                    f"DURABLE_RETENTION[{key!r}] is {days!r}, not a number of days from 0 to {RETENTION_MAX_DAYS:,}.",
+                    f"Set it to the days to keep {key} instances, e.g. 30, or leave {key!r} out to keep them.",
+                )
+            )
+    return problems
+
+
 class Settings:
     """Attribute access to DURABLE_* settings: `settings.LEASE_SECONDS`."""
 
@@ -89,6 +130,20 @@ class Settings:
     def event_retention(self) -> dt.timedelta:
         value = self.EVENT_RETENTION
         return value if isinstance(value, dt.timedelta) else dt.timedelta(seconds=value)
+
+    @property
+    def retention(self) -> dict[str, dt.timedelta]:
+        """DURABLE_RETENTION as {status: how long an instance ended with it is kept}; {} keeps everything.
+
+        Raises:
+            ImproperlyConfigured: the value is not days by ended status (the system check says so too).
+        """
+        value = self.RETENTION
+        if problems := retention_problems(value):
+            from django.core.exceptions import ImproperlyConfigured
+
+            raise ImproperlyConfigured(" ".join(" ".join(p) for p in problems))
+        return {status: dt.timedelta(days=days) for status, days in (value or {}).items()}
 
 
 settings = Settings()

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connections
-from django.db.models import Exists, F, OuterRef, Q
+from django.db.models import Exists, F, Model, OuterRef, Q, QuerySet
 
 from durable import db, metrics, notify
 from durable.engine import matching
@@ -25,6 +25,7 @@ from durable.models import (
     Event,
     EventKey,
     HistoryStep,
+    HookRun,
     PublishedValue,
     Timer,
     Wait,
@@ -440,6 +441,34 @@ def undispatched(before: dt.datetime, limit: int) -> list[int]:
     """Seqs of events stored before `before` that no process dispatched."""
     rows = Event.objects.filter(dispatched_at__isnull=True, received_at__lt=before).order_by("seq")
     return list(rows.values_list("seq", flat=True)[:limit])
+
+
+# Every table whose rows belong to one instance by its `instance` foreign key, deleted with it.
+INSTANCE_TABLES: tuple[type[Model], ...] = (HistoryStep, Wait, Timer, Delivery, PublishedValue, HookRun)
+
+
+def forget_instances(instance_ids: list[str]) -> int:
+    """Delete every row these instances own (see `owned_rows`); returns how many. The caller
+    deletes the instance rows themselves, in the same transaction."""
+    return sum(rows._raw_delete(db.alias()) for rows in owned_rows(instance_ids))
+
+
+def owned_rows(instance_ids: list[str] | QuerySet) -> list[QuerySet]:
+    """What instances own, in an order that deletes it: the events addressed to one of them
+    alone with those events' keys (and deliveries), then the rows of INSTANCE_TABLES.
+
+    Events an instance received from a broadcast are not its own (other instances may take
+    them too): they stay until DURABLE_EVENT_RETENTION, only the delivery row goes.
+    """
+    addressed = Event.objects.filter(target_id__in=instance_ids)
+    seqs = addressed.values("seq")
+    return [
+        # A delivery to one of these instances is counted (and deleted) with the instance's rows.
+        Delivery.objects.filter(event_id__in=seqs).exclude(instance_id__in=instance_ids),
+        EventKey.objects.filter(event_id__in=seqs),
+        addressed,
+        *(table._default_manager.filter(instance_id__in=instance_ids) for table in INSTANCE_TABLES),
+    ]
 
 
 def purge_events(cutoff: dt.datetime, limit: int) -> int:

@@ -101,6 +101,10 @@ class WorkflowInstance(models.Model):
             models.Index(fields=["status", "-created_at"], name="durable_inst_status"),
             models.Index(fields=["workflow_name", "-created_at"], name="durable_inst_workflow"),
             models.Index(fields=["-created_at"], name="durable_inst_created"),
+            # Retention (SPEC 16): ended instances by status, oldest end first.
+            models.Index(
+                fields=["status", "finished_at"], condition=Q(finished_at__isnull=False), name="durable_inst_finished"
+            ),
             models.Index(
                 fields=["business_key", "-created_at"],
                 condition=Q(business_key__isnull=False),

@@ -22,3 +22,8 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 if os.environ.get("DURABLE_PAUSE_AFTER_FAILED_RUNS"):
     DURABLE_PAUSE_AFTER_FAILED_RUNS = int(os.environ["DURABLE_PAUSE_AFTER_FAILED_RUNS"])
+
+if os.environ.get("DURABLE_RETENTION"):  # a manage.py subprocess of the retention tests
+    import json
+
+    DURABLE_RETENTION = json.loads(os.environ["DURABLE_RETENTION"])

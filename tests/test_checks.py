@@ -94,3 +94,36 @@ def test_checks__postgres_without_conn_max_age_warns():
     assert [m.id for m in postgres_messages({"ENGINE": engine, "CONN_MAX_AGE": 0})] == ["durable.W004"]
     assert postgres_messages({"ENGINE": engine, "CONN_MAX_AGE": 600}) == []
     assert postgres_messages({"ENGINE": "django.db.backends.sqlite3"}) == []
+
+
+@pytest.mark.parametrize(
+    ("value", "says"),
+    [
+        ({"completed": 30, "done": 7}, "DURABLE_RETENTION has the key 'done', which is not an ended status."),
+        ({"failed": -1}, "DURABLE_RETENTION['failed'] is -1, not a number of days from 0 to 100,000."),
+        ({"cancelled": "30"}, "DURABLE_RETENTION['cancelled'] is '30', not a number of days from 0 to 100,000."),
+        ({"completed": True}, "DURABLE_RETENTION['completed'] is True, not a number of days from 0 to 100,000."),
+        ({"completed": float("nan")}, "DURABLE_RETENTION['completed'] is nan, not a number of days from 0 to 100,000."),
+        ([30], "DURABLE_RETENTION must be a dict of days by status, not [30]."),
+    ],
+)
+def test_checks__a_bad_retention_is_an_error_naming_the_key(settings, value, says):
+    settings.DURABLE_RETENTION = value
+    messages = checks.check_retention()
+    assert [(m.id, m.msg) for m in messages] == [("durable.E003", says)]
+    assert messages[0].hint
+
+
+@pytest.mark.parametrize("value", [None, {}, {"completed": 30, "failed": 0.5, "cancelled": 0}])
+def test_checks__no_retention_or_days_by_ended_status_is_fine(settings, value):
+    settings.DURABLE_RETENTION = value
+    assert checks.check_retention() == []
+
+
+@pytest.mark.django_db
+def test_backstop__the_retention_purge_is_scheduled_hourly_and_repaired():
+    schedules.ensure_backstop()
+    Schedule.objects.filter(name=schedules.PURGE_NAME).update(func="broken", schedule_type=Schedule.DAILY)
+    schedules.ensure_backstop()
+    rows = Schedule.objects.filter(name=schedules.PURGE_NAME)
+    assert list(rows.values_list("func", "schedule_type")) == [("durable.worker.tasks.purge", Schedule.HOURLY)]

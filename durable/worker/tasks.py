@@ -1,10 +1,10 @@
-"""django-q2 tasks, addressed by dotted path: drain due instances, and the backstop sweep."""
+"""django-q2 tasks, addressed by dotted path: drain due instances, the backstop sweep and the retention purge."""
 
 from __future__ import annotations
 
 import logging
 
-from durable import hooks, timers
+from durable import hooks, retention, timers
 from durable.run import executor
 from durable.worker import cluster, wakeup
 
@@ -36,3 +36,11 @@ def sweep() -> dict:
         "redelivered": report.redelivered,
         "purged": report.purged,
     }
+
+
+def purge() -> dict | None:
+    """The hourly backstop of DURABLE_RETENTION, bounded in time (None while it is unset)."""
+    report = retention.backstop()
+    if report is None:
+        return None
+    return {"instances": report.instances, "events": report.events, "rows": report.rows, "finished": report.finished}

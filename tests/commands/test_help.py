@@ -24,6 +24,7 @@ COMMANDS = [
     "durable_worker",
     "durable_schedules",
     "durable_schedule",
+    "durable_purge",
 ]
 # The demo project's own commands (project/management/commands/), not in the wheel.
 PROJECT_COMMANDS = ["durable_bench", "durable_demo"]

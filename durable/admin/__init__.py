@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from durable.admin import events, instances, schedules
+from durable.admin import bulk, events, instances, schedules
 
-__all__ = ["events", "instances", "schedules"]
+__all__ = ["bulk", "events", "instances", "schedules"]

@@ -1,11 +1,12 @@
-"""django-q2 tasks, addressed by dotted path: drain due instances, and the backstop sweep."""
+"""django-q2 tasks, addressed by dotted path: drain due instances, the backstop sweep, bulk operations."""
 
 from __future__ import annotations
 
 import logging
 
-from durable import timers
+from durable import bulk, timers
 from durable.run import executor
+from durable.worker import bulk as bulk_jobs
 from durable.worker import cluster, wakeup
 
 logger = logging.getLogger(__name__)
@@ -22,9 +23,17 @@ def drain() -> int:
 def sweep() -> dict:
     """The minute-by-minute backstop for deployments that run plain `qcluster`."""
     report = timers.sweep()
+    requeued_bulk = bulk_jobs.requeue_stale()
     return {
+        "bulk_requeued": requeued_bulk,
         "fired": report.fired,
         "requeued": report.requeued,
         "redelivered": report.redelivered,
         "purged": report.purged,
     }
+
+
+def bulk_operation(job_id: int) -> dict:
+    """Work through a background bulk operation (durable.bulk), batch by batch, resuming where it stopped."""
+    job = bulk.run(job_id)
+    return {"id": job.pk, "status": job.status, "done": job.done, "skipped": job.skipped, "failed": job.failed}

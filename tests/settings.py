@@ -15,6 +15,7 @@ DURABLE_WORKFLOW_MODULES = [
     "tests.saga_workflows",
     "tests.delay_workflows",
     "tests.schedule_workflows",
+    "tests.bulk_workflows",
 ]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 

@@ -75,7 +75,10 @@ def _moment(name: str, raw: Any) -> dt.datetime:
             value = None
     if value is None or value.tzinfo is None:
         raise InvalidArgument(f"{name} must be an ISO 8601 datetime with a time zone, e.g. 2026-11-21T10:00:00Z.")
-    return value.astimezone(dt.UTC)
+    try:
+        return value.astimezone(dt.UTC)
+    except OverflowError:  # outside years 1-9999 in UTC: before or after every stored moment
+        return (dt.datetime.min if value.year < 5000 else dt.datetime.max).replace(tzinfo=dt.UTC)
 
 
 def _string(name: str, raw: Any, limit: int = 255) -> str:

@@ -11,7 +11,7 @@ from rest_framework.response import Response
 
 from durable import bulk, business_keys, permissions
 from durable.api import errors
-from durable.api.bodies import STRING
+from durable.api.bodies import FREE_TEXT, STRING
 from durable.api.openapi import answers, described
 from durable.api.views import DurableView
 from durable.models import BulkOperation, Status
@@ -20,16 +20,31 @@ from durable.worker import bulk as jobs
 TRUE, FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off", "")
 
 
-class BulkRequestSerializer(serializers.Serializer):
-    status = serializers.ChoiceField(choices=Status.choices, required=False)
-    workflow = serializers.RegexField(STRING, required=False, max_length=200)
-    business_key = serializers.RegexField(STRING, required=False, max_length=business_keys.MAX_LENGTH)
-    created_after = serializers.DateTimeField(required=False)
-    created_before = serializers.DateTimeField(required=False)
-    search = serializers.RegexField(STRING, required=False, max_length=200)
-    ids = serializers.ListField(child=serializers.CharField(max_length=200), required=False, max_length=bulk.MAX_IDS)
-    all = serializers.BooleanField(required=False, default=False, help_text="Every instance, when no filter is given.")
-    reason = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+def _request_schema() -> dict[str, Any]:
+    """The body: the list's filters (at least one, or all=true), a reason."""
+    statuses = {"type": "string", "enum": list(Status.values)}
+    text = {"type": "string", "minLength": 1, "maxLength": 200, "pattern": STRING}
+    moment = {"type": "string", "format": "date-time"}
+    properties = {
+        "status": {"anyOf": [statuses, {"type": "array", "items": statuses, "minItems": 1}]},
+        "workflow": text,
+        "business_key": {**text, "maxLength": business_keys.MAX_LENGTH},
+        "created_after": moment,
+        "created_before": moment,
+        "search": text,
+        "ids": {"type": "array", "items": text, "minItems": 1, "maxItems": bulk.MAX_IDS},
+        "all": {"type": "boolean", "description": "Every instance, when no filter is given."},
+        "reason": {"type": "string", "maxLength": 2000, "pattern": FREE_TEXT},
+    }
+    return {
+        "type": "object",
+        "properties": properties,
+        "additionalProperties": False,
+        "anyOf": [
+            *({"required": [name]} for name in bulk.FILTERS),
+            {"required": ["all"], "properties": {"all": {"const": True}}},
+        ],
+    }
 
 
 class BulkOperationSerializer(serializers.Serializer):  # a durable.models.BulkOperation
@@ -51,48 +66,54 @@ class BulkOperationSerializer(serializers.Serializer):  # a durable.models.BulkO
 
 
 OPERATION = OpenApiParameter(
-    "operation", {"type": "string", "enum": list(bulk.OPERATIONS)}, OpenApiParameter.PATH, description="What to apply."
+    "target", {"type": "string", "enum": list(bulk.OPERATIONS)}, OpenApiParameter.PATH, description="What to apply."
 )
-JOB_ID = OpenApiParameter("job_id", {"type": "integer", "minimum": 1}, OpenApiParameter.PATH)
+JOB_ID = OpenApiParameter(
+    "target", {"type": "integer", "minimum": 1}, OpenApiParameter.PATH, description="The bulk operation's id."
+)
 
 
-def _flag(raw: Any) -> bool:
+def _flag(raw: Any, *, from_query: bool) -> bool:
     if isinstance(raw, bool):
         return raw
-    if isinstance(raw, str) and raw.lower() in TRUE + FALSE:
+    if from_query and isinstance(raw, str) and raw.lower() in TRUE + FALSE:
         return raw.lower() in TRUE
     raise errors.BadRequest(f"all must be true or false, not {raw!r:.40}.")
 
 
-class BulkOperate(DurableView):
-    """Apply an operation to every instance the filters match: inline up to DURABLE_BULK_INLINE_LIMIT
-    instances (200 with the counts), in the background above it (202; follow `Location` for progress)."""
+class BulkOperations(DurableView):
+    """POST applies an operation to every instance the filters match: inline up to
+    DURABLE_BULK_INLINE_LIMIT instances (200 with the counts), in the background above it (202;
+    `Location` is its progress). GET reads a bulk operation's progress."""
 
     def get_required_permission(self) -> str:
-        name = self.kwargs.get("operation", "")
+        if self.request.method != "POST":
+            return permissions.qualified(permissions.VIEW_INSTANCE)
+        name = self.kwargs.get("target", "")
         if name not in bulk.OPERATIONS:
             raise errors.BadRequest(f"There is no bulk operation {name!r}; use one of {', '.join(bulk.OPERATIONS)}.")
         return bulk.OPERATIONS[name].permission
 
     @described(
+        operation_id="bulk_operate",
         parameters=[OPERATION],
-        request=BulkRequestSerializer,
+        request={"application/json": _request_schema()},
         responses=answers({200: BulkOperationSerializer, 202: BulkOperationSerializer}, 400, 415),
         summary="Apply cancel, pause, resume or retry to every instance that matches the filters",
     )
-    def post(self, request, operation: str) -> Response:
+    def post(self, request, target: str) -> Response:
         given = request.data if request.body else {}
         if not isinstance(given, dict):
             raise errors.BadRequest(f'The body must be a JSON object such as {{"status": "paused"}}, not {given!r:.30}')
         # The list's filters may come in the query string too, as GET /instances/ takes them.
         fields: dict[str, Any] = {**request.query_params.dict(), **given}
-        everything = _flag(fields.pop("all", False))
+        everything = _flag(fields.pop("all", False), from_query="all" not in given)
         reason = fields.pop("reason", "")
         if not isinstance(reason, str):
             raise errors.BadRequest("reason must be a string.")
         user = request.user
         job = bulk.request(
-            operation,
+            target,
             fields,
             everything=everything,
             reason=reason,
@@ -106,17 +127,16 @@ class BulkOperate(DurableView):
             answer["Location"] = request.build_absolute_uri(f"{request.path.rstrip('/').rsplit('/', 1)[0]}/{job.pk}/")
         return answer
 
-
-class BulkProgress(DurableView):
-    required_permission = permissions.qualified(permissions.VIEW_INSTANCE)
-
     @described(
+        operation_id="get_bulk_operation",
         parameters=[JOB_ID],
         responses=answers({200: BulkOperationSerializer}, 404),
         summary="A bulk operation's progress",
     )
-    def get(self, request, job_id: str) -> Response:
-        job = BulkOperation.objects.filter(pk=int(job_id)).first() if len(job_id) < 18 else None
+    def get(self, request, target: str) -> Response:
+        job = None
+        if target.isascii() and target.isdigit() and len(target) < 18:
+            job = BulkOperation.objects.filter(pk=int(target)).first()
         if job is None:
-            raise Http404(f"There is no bulk operation {job_id}.")
+            raise Http404(f"There is no bulk operation {target}.")
         return Response(BulkOperationSerializer(job).data)

@@ -14,8 +14,8 @@ ROUTES = [
     (rf"^cancel/{ID}/?$", views.Cancel, "cancel", "cancel_instance_by_id"),
     (r"^instances/?$", views.InstanceList, "instance-list", "list_instances"),
     # Ahead of the routes of one instance, which would take "bulk" for an id.
-    (r"^instances/bulk/(?P<job_id>[0-9]+)/?$", bulk.BulkProgress, "bulk-progress", "get_bulk_operation"),
-    (r"^instances/bulk/(?P<operation>[^/]+)/?$", bulk.BulkOperate, "bulk-operate", "bulk_operate"),
+    # POST {operation} applies it, GET {id} reads the progress; the schema names both per method.
+    (r"^instances/bulk/(?P<target>[^/]+)/?$", bulk.BulkOperations, "bulk", ""),
     (rf"^instances/{ID}/?$", views.InstanceDetail, "instance-detail", "get_instance"),
     (rf"^instances/{ID}/events/?$", views.InstanceEvents, "instance-events", "send_instance_events"),
     (rf"^instances/{ID}/events/(?P<key>[^/]+)/?$", views.GetEvent, "get-event", "get_event"),

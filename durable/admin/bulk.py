@@ -10,7 +10,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils.html import format_html
 
-from durable import bulk
+from durable import bulk, permissions
 from durable.admin.base import ReadOnlyAdmin, stamp
 from durable.conf import settings
 from durable.exceptions import DurableError, InvalidArgument
@@ -59,6 +59,8 @@ def across(model_admin: admin.ModelAdmin, request, queryset, op: Transition) -> 
             "background": count > int(settings.BULK_INLINE_LIMIT),
             "inline_limit": f"{int(settings.BULK_INLINE_LIMIT):,}",
             "action": request.POST.get("action", ""),
+            # Django takes an action only with some rows ticked, "all matching" too: those of the page.
+            "selected": request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME),
             "label": op.label,
             "takes_reason": op.takes_reason,
         }
@@ -120,6 +122,11 @@ class BulkOperationAdmin(ReadOnlyAdmin):
     )
     fields = readonly_fields
     ordering = ("-created_at",)
+
+    def has_view_permission(self, request, obj=None) -> bool:
+        # Whoever may look at the instances may follow what is done to them.
+        looks = request.user.has_perm(permissions.qualified(permissions.VIEW_INSTANCE))
+        return looks or super().has_view_permission(request, obj)
 
     @admin.display(description="progress")
     def progress(self, obj: BulkOperation) -> str:

@@ -30,6 +30,7 @@ def run(command: BaseCommand, name: str, selectors: dict[str, Any], options: dic
     if options.get("background"):
         from durable.worker import bulk as jobs
 
+        BulkOperation.objects.filter(pk=job.pk).update(background=True)  # so a stalled one is enqueued again
         jobs.enqueue(job.pk)
         out.write(style.SUCCESS(f"Bulk {name} #{job.pk} of {job.total} instances handed to the worker."))
         return

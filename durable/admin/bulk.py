@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.contrib.admin.views.main import IGNORED_PARAMS
 from django.template.response import TemplateResponse
 from django.urls import reverse
@@ -60,7 +61,7 @@ def across(model_admin: admin.ModelAdmin, request, queryset, op: Transition) -> 
             "inline_limit": f"{int(settings.BULK_INLINE_LIMIT):,}",
             "action": request.POST.get("action", ""),
             # Django takes an action only with some rows ticked, "all matching" too: those of the page.
-            "selected": request.POST.getlist(admin.helpers.ACTION_CHECKBOX_NAME),
+            "selected": request.POST.getlist(helpers.ACTION_CHECKBOX_NAME),
             "label": op.label,
             "takes_reason": op.takes_reason,
         }

@@ -34,17 +34,22 @@ class Operation:
     name: str
     permission: str
     takes_reason: bool
+    label: str
     done: str
     apply: Callable[[str, str], object]
 
 
 def _transition(name: str) -> Operation:
     step = TRANSITIONS[name]
-    return Operation(
-        name, step.permission or "", step.takes_reason, step.done, lambda pk, why: client.operate(pk, name, why)
-    )
+
+    def apply(instance_id: str, reason: str) -> object:
+        return client.operate(instance_id, name, reason)
+
+    return Operation(name, step.permission or "", step.takes_reason, step.label, step.done, apply)
 
 
+# The HTTP route, the admin and the commands take their names from here: erasure (durable.erasure)
+# is one more entry, Operation("erase", <its permission>, True, "Erase", "Erased", <erase by id>).
 OPERATIONS: dict[str, Operation] = {name: _transition(name) for name in ("cancel", "pause", "resume", "retry")}
 
 

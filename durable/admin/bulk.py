@@ -16,7 +16,6 @@ from durable.admin.base import ReadOnlyAdmin, stamp
 from durable.conf import settings
 from durable.exceptions import DurableError, InvalidArgument
 from durable.models import BulkOperation, BulkStatus
-from durable.transitions import Transition
 from durable.worker import bulk as jobs
 
 # The changelist's query parameters, as the bulk filters name them.
@@ -41,8 +40,10 @@ def changelist_filters(query: Any) -> dict[str, Any]:
     return filters
 
 
-def across(model_admin: admin.ModelAdmin, request, queryset, op: Transition) -> TemplateResponse | None:
-    """The action over every instance the changelist matches: a confirmation first, then the bulk operation."""
+def across(model_admin: admin.ModelAdmin, request, queryset, name: str) -> TemplateResponse | None:
+    """The action over every instance the changelist matches: a confirmation first, then the bulk
+    operation `name` (a key of durable.bulk.OPERATIONS; the action checked its permission)."""
+    op = bulk.operation(name)
     try:
         filters = changelist_filters(request.GET)
     except InvalidArgument as exc:

@@ -143,7 +143,7 @@ class InstanceOperations(admin.ModelAdmin):
     def _bulk(self, request, queryset, op: Transition) -> HttpResponse | None:
         if request.POST.get("select_across") == "1":
             # "Select all N" across pages: the bulk operation over the list's filters (admin/bulk.py).
-            return bulk_actions.across(self, request, queryset, op)
+            return bulk_actions.across(self, request, queryset, op.name)
         done, refused = 0, []
         for instance_id in queryset.values_list("pk", flat=True):
             _, error = self._apply(request, op, instance_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import time
 from collections import Counter
 
@@ -10,7 +11,9 @@ from django.contrib.admin.models import LogEntry
 from django.contrib.auth.models import Permission, User
 from rest_framework.test import APIClient
 
+from durable import bulk
 from durable.models import BulkOperation, BulkStatus, Status, WorkflowInstance
+from durable.worker import tasks
 from tests import bulk_workflows as bw
 from tests.conftest import wait_for
 
@@ -68,3 +71,29 @@ def test_bulk_cancel__5000_waiting_by_filter_in_the_background_each_once(worker)
     assert incidents == {1: COUNT}
     assert Counter(Counter(LogEntry.objects.values_list("object_id", flat=True)).values()) == {1: COUNT}
     print(f"bulk cancel of {COUNT} in the background took {took:.1f} s")
+
+
+def test_bulk__a_job_whose_worker_died_is_enqueued_again_by_the_sweep_and_finished_once(worker, settings):
+    settings.DURABLE_BULK_INLINE_LIMIT = 100
+    ids = bw.start_parked(300, "dead")
+    parked = WorkflowInstance.objects.filter(pk__in=ids, status=Status.WAITING_FOR_EVENT)
+    wait_for(lambda: parked.count() == 300, timeout=300, what="300 instances parked by the worker")
+    job = bulk.request("pause", {"workflow": "bulk.parked"})
+    assert job.background
+    # A worker that ran two batches and died: its lease runs out, nobody holds the job.
+    half = bulk.run(job.pk, max_batches=2)
+    assert (half.status, half.done) == (BulkStatus.RUNNING, 100)
+    BulkOperation.objects.filter(pk=job.pk).update(lease_expires_at=half.updated_at - dt.timedelta(seconds=1))
+    assert tasks.sweep()["bulk_requeued"] == 1
+
+    def finished() -> BulkOperation | None:
+        row = BulkOperation.objects.get(pk=job.pk)
+        return row if row.status == BulkStatus.DONE else None
+
+    done = wait_for(finished, timeout=300, interval=0.5, what="the real worker to finish the job")
+    assert (done.total, done.done, done.skipped, done.failed) == (300, 300, 0, 0)
+    counts = Counter(
+        sum(1 for entry in row if entry["kind"] == "paused")
+        for row in WorkflowInstance.objects.filter(pk__in=ids).values_list("incidents", flat=True)
+    )
+    assert counts == {1: 300}

@@ -125,6 +125,14 @@ class BulkOperationAdmin(ReadOnlyAdmin):
     fields = readonly_fields
     ordering = ("-created_at",)
 
+    refresh_seconds = 3
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        job = self.get_object(request, object_id)
+        live = job is not None and job.status in bulk.UNFINISHED
+        extra = {"refresh_seconds": self.refresh_seconds if live else None, **(extra_context or {})}
+        return super().change_view(request, object_id, form_url, extra)
+
     def has_view_permission(self, request, obj=None) -> bool:
         # Whoever may look at the instances may follow what is done to them.
         looks = request.user.has_perm(permissions.qualified(permissions.VIEW_INSTANCE))

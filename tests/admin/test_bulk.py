@@ -106,6 +106,10 @@ def test_all_matching__without_the_cancel_permission_is_refused(client, parked):
 def test_the_page_of_a_bulk_operation_shows_to_who_may_view_instances(viewer_client, client, parked):
     job = bulk.request("pause", {"workflow": "bulk.parked"})
     page = f"/admin/durable/bulkoperation/{job.pk}/change/"
-    assert "0/7 (0%): 0 done" in viewer_client.get(page).content.decode()
+    shown = viewer_client.get(page).content.decode()
+    assert "0/7 (0%): 0 done" in shown
+    assert "refreshes every 3 s until the operation is done" in shown
+    bulk.run(job.pk)
+    assert "refreshes every" not in viewer_client.get(page).content.decode()
     client.force_login(staff("outsider", ("view_event",)))
     assert client.get(page).status_code == 403

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -198,8 +199,15 @@ def request(
     return job
 
 
-def run(job_id: int, *, max_batches: int | None = None, progress: Callable[[BulkOperation], None] | None = None):
-    """Work through a bulk operation batch by batch until it is done (or `max_batches` ran); returns it.
+def run(
+    job_id: int,
+    *,
+    max_batches: int | None = None,
+    max_seconds: float | None = None,
+    progress: Callable[[BulkOperation], None] | None = None,
+) -> BulkOperation:
+    """Work through a bulk operation batch by batch until it is done (or `max_batches` ran, or
+    `max_seconds` passed: then its claim is let go at once, for the next task to carry on); returns it.
 
     Each batch is one short transaction: its instances change (each in its own savepoint, so one
     that its status refuses is skipped and the rest go on), the progress and cursor move and the
@@ -208,7 +216,11 @@ def run(job_id: int, *, max_batches: int | None = None, progress: Callable[[Bulk
     if not _claim(job_id):
         return BulkOperation.objects.get(pk=job_id)
     batches = 0
+    deadline = None if max_seconds is None else time.monotonic() + max_seconds
     while max_batches is None or batches < max_batches:
+        if deadline is not None and time.monotonic() >= deadline:
+            BulkOperation.objects.filter(pk=job_id, status=BulkStatus.RUNNING).update(lease_expires_at=None)
+            break
         job = BulkOperation.objects.get(pk=job_id)
         try:
             if not _batch(job):

@@ -158,3 +158,11 @@ def test_bulk__business_key_and_created_range_filter_like_the_list(drain):
     assert (job.total, job.done) == (2, 2)
     future = (dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)).isoformat()
     assert bulk.request("cancel", {"created_after": future}).total == 0
+
+
+def test_bulk__a_run_out_of_time_lets_go_of_its_claim_for_the_next_task(drain):
+    parked(drain, 12)
+    job = bulk.request("pause", {"workflow": "bulk.parked"})
+    stopped = bulk.run(job.pk, max_seconds=0)
+    assert (stopped.status, stopped.done, stopped.lease_expires_at) == (BulkStatus.RUNNING, 0, None)
+    assert bulk.run(job.pk).done == 12

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 
 from durable import bulk, timers
+from durable.conf import settings
+from durable.models import BulkStatus
 from durable.run import executor
 from durable.worker import bulk as bulk_jobs
 from durable.worker import cluster, wakeup
@@ -34,6 +36,9 @@ def sweep() -> dict:
 
 
 def bulk_operation(job_id: int) -> dict:
-    """Work through a background bulk operation (durable.bulk), batch by batch, resuming where it stopped."""
-    job = bulk.run(job_id)
+    """Work through a background bulk operation (durable.bulk), batch by batch, resuming where it
+    stopped; after DURABLE_DRAIN_SECONDS it hands over to a new task, well within Q_CLUSTER's timeout."""
+    job = bulk.run(job_id, max_seconds=float(settings.DRAIN_SECONDS))
+    if job.status == BulkStatus.RUNNING and job.lease_expires_at is None:
+        bulk_jobs.enqueue(job_id)
     return {"id": job.pk, "status": job.status, "done": job.done, "skipped": job.skipped, "failed": job.failed}

@@ -30,7 +30,9 @@ def client_with(*codenames: str) -> APIClient:
     return api
 
 
-def test_bulk_cancel__5000_waiting_by_filter_in_the_background_each_once(worker):
+def test_bulk_cancel__5000_waiting_by_filter_in_the_background_each_once(worker_factory):
+    # Short task slices: the job hands over from task to task several times on the way.
+    worker_factory(DURABLE_DRAIN_SECONDS="5")
     ids = bw.start_parked(COUNT)
     parked = WorkflowInstance.objects.filter(workflow_name="bulk.parked", status=Status.WAITING_FOR_EVENT)
     wait_for(lambda: parked.count() == COUNT, timeout=600, what="5,000 instances parked by the worker")

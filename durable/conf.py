@@ -72,6 +72,17 @@ DEFAULTS: dict[str, Setting] = {
     "HEARTBEAT_SECONDS": Setting(
         5.0, (int, float), "Seconds between a durable_worker's heartbeats (durable_status, the admin's banner)."
     ),
+    "BULK_INLINE_LIMIT": Setting(
+        1000, int, "Most instances a bulk operation changes inline; above it the worker runs it in the background."
+    ),
+    "BULK_BATCH_SIZE": Setting(
+        50, int, "Instances a bulk operation changes per transaction (with their progress and admin log entries)."
+    ),
+    "BULK_LEASE_SECONDS": Setting(
+        60.0,
+        (int, float),
+        "How long a worker holds a background bulk operation between batches before another resumes it.",
+    ),
 }
 
 

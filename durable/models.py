@@ -460,3 +460,60 @@ class HookRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.hook_name} on {self.trigger} of {self.instance_id} ({self.status})"
+
+
+class BulkStatus(models.TextChoices):
+    QUEUED = "queued", "Queued"
+    RUNNING = "running", "Running"
+    DONE = "done", "Done"
+    FAILED = "failed", "Failed"
+
+
+class BulkOperation(models.Model):
+    """One operation over the instances a filter matched (SPEC 16), with its progress.
+
+    The selection is frozen when it is requested: instances created up to `bound_at`, taken in
+    (created_at, id) order; `cursor_at`/`cursor_id` mark the last one handled, so a job that a
+    dying worker left half done carries on after it and changes no instance twice.
+    """
+
+    operation = models.CharField(max_length=20)
+    filters = models.JSONField(default=dict, blank=True)
+    reason = models.TextField(blank=True, default="")
+    requested_by = models.CharField(max_length=150, blank=True, default="")
+    # The admin log's user for each change, when a user asked (the admin, the API).
+    user_id = models.IntegerField(null=True, blank=True)
+    status = models.CharField(max_length=10, choices=BulkStatus.choices, default=BulkStatus.QUEUED)
+    background = models.BooleanField(default=False)
+    total = models.PositiveIntegerField(default=0)
+    done = models.PositiveIntegerField(default=0)
+    skipped = models.PositiveIntegerField(default=0)
+    failed = models.PositiveIntegerField(default=0)
+    last_error = models.TextField(blank=True, default="")
+    bound_at = models.DateTimeField()
+    cursor_at = models.DateTimeField(null=True, blank=True)
+    cursor_id = models.CharField(max_length=200, blank=True, default="")
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=utc_now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(default=utc_now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "durable_bulk_operation"
+        ordering = ["-created_at"]
+        verbose_name = "bulk operation"
+        indexes = [
+            models.Index(
+                fields=["status"], condition=Q(status__in=["queued", "running"]), name="durable_bulk_unfinished"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return (
+            f"bulk {self.operation} #{self.pk} ({self.status}, {self.done + self.skipped + self.failed}/{self.total})"
+        )
+
+    @property
+    def handled(self) -> int:
+        return self.done + self.skipped + self.failed

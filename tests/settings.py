@@ -17,6 +17,7 @@ DURABLE_WORKFLOW_MODULES = [
     "tests.schedule_workflows",
     "tests.hook_workflows",
     "tests.erasure_workflows",
+    "tests.bulk_workflows",
 ]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 

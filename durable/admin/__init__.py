@@ -2,6 +2,6 @@
 
 from __future__ import annotations
 
-from durable.admin import events, hooks, instances, schedules
+from durable.admin import bulk, events, hooks, instances, schedules
 
-__all__ = ["events", "hooks", "instances", "schedules"]
+__all__ = ["bulk", "events", "hooks", "instances", "schedules"]

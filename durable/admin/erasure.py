@@ -18,6 +18,7 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
 from durable import erasure, permissions, text
+from durable.admin import bulk as bulk_actions
 from durable.exceptions import DurableError
 from durable.models import TERMINAL, WorkflowInstance
 
@@ -52,6 +53,9 @@ class InstanceErasure(admin.ModelAdmin):
 
     @admin.action(description="Erase data of selected instances", permissions=["erase"])
     def erase_selected(self, request, queryset):
+        if request.POST.get("select_across") == "1":
+            # "Select all N" across pages: the bulk erase over the list's filters, confirmed with N.
+            return bulk_actions.across(self, request, queryset, "erase")
         if request.POST.get("post") == "yes":
             self._erase(request, list(queryset.values_list("pk", flat=True)))
             return None  # back to the list

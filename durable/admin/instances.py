@@ -6,12 +6,11 @@ from django.contrib import admin
 from django.contrib.admin.utils import quote, unquote
 from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
-from django.db.models import Q
 from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from durable import inspect
+from durable import bulk, inspect
 from durable.admin import detail
 from durable.admin.base import ReadOnlyAdmin, stamp, warn_if_stranded
 from durable.admin.counting import STATUS_EXACT_UP_TO, status_counts
@@ -22,7 +21,7 @@ from durable.admin.operations import InstanceOperations
 from durable.admin.words import breakable
 from durable.engine.registry import registry
 from durable.exceptions import InstanceNotFound
-from durable.models import Status, Wait, WorkflowInstance
+from durable.models import Status, WorkflowInstance
 
 # Large JSON columns the list never shows.
 LIST_DEFERRED = ("input", "result", "error", "incidents")
@@ -90,11 +89,7 @@ class WorkflowInstanceAdmin(InstanceErasure, InstanceOperations, ReadOnlyAdmin):
         term = search_term.strip()
         if not term:
             return queryset, False
-        folded = term.lower()
-        workflows = [name for name in registry.workflows if folded in name.lower()] + [term]
-        waiting = Wait.objects.filter(event_type=term).values("instance_id")
-        found = Q(pk__startswith=term) | Q(workflow_name__in=workflows) | Q(business_key=term) | Q(pk__in=waiting)
-        return queryset.filter(found), False
+        return queryset.filter(bulk.search(term)), False
 
     def changelist_view(self, request, extra_context=None):
         counts = status_counts(self.status_count_cap)

@@ -18,6 +18,7 @@ from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.urls import path, reverse
 
 from durable import client, permissions, transitions
+from durable.admin import bulk as bulk_actions
 from durable.admin.forms import SendEventForm
 from durable.exceptions import DurableError
 from durable.models import Status
@@ -139,7 +140,10 @@ class InstanceOperations(admin.ModelAdmin):
                 return self._page(instance.pk)
         return self.render_detail(request, instance, send_form=form)
 
-    def _bulk(self, request, queryset, op: Transition) -> None:
+    def _bulk(self, request, queryset, op: Transition) -> HttpResponse | None:
+        if request.POST.get("select_across") == "1":
+            # "Select all N" across pages: the bulk operation over the list's filters (admin/bulk.py).
+            return bulk_actions.across(self, request, queryset, op.name)
         done, refused = 0, []
         for instance_id in queryset.values_list("pk", flat=True):
             _, error = self._apply(request, op, instance_id)
@@ -153,22 +157,23 @@ class InstanceOperations(admin.ModelAdmin):
             self.message_user(request, error, messages.ERROR)
         if len(refused) > 10:
             self.message_user(request, f"…and {len(refused) - 10} more refused.", messages.ERROR)
+        return None
 
     @admin.action(description="Pause selected instances", permissions=["pause"])
-    def pause_selected(self, request, queryset) -> None:
-        self._bulk(request, queryset, OPERATIONS["pause"])
+    def pause_selected(self, request, queryset) -> HttpResponse | None:
+        return self._bulk(request, queryset, OPERATIONS["pause"])
 
     @admin.action(description="Resume selected paused instances", permissions=["resume"])
-    def resume_selected(self, request, queryset) -> None:
-        self._bulk(request, queryset, OPERATIONS["resume"])
+    def resume_selected(self, request, queryset) -> HttpResponse | None:
+        return self._bulk(request, queryset, OPERATIONS["resume"])
 
     @admin.action(description="Retry selected failed instances", permissions=["retry"])
-    def retry_selected(self, request, queryset) -> None:
-        self._bulk(request, queryset, OPERATIONS["retry"])
+    def retry_selected(self, request, queryset) -> HttpResponse | None:
+        return self._bulk(request, queryset, OPERATIONS["retry"])
 
     @admin.action(description="Cancel selected instances", permissions=["cancel"])
-    def cancel_selected(self, request, queryset) -> None:
-        self._bulk(request, queryset, OPERATIONS["cancel"])
+    def cancel_selected(self, request, queryset) -> HttpResponse | None:
+        return self._bulk(request, queryset, OPERATIONS["cancel"])
 
 
 def _delivery_words(event_type: str, delivery: Any) -> str:

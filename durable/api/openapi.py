@@ -122,8 +122,8 @@ def finish(result: dict, generator: Any, request: Any, public: bool) -> dict:
     for item in result.get("paths", {}).values():
         for operation in item.values():
             body = operation.get("requestBody") or {}
-            if events.STRUCTURED in body.get("content", {}):
-                body["required"] = True
+            if events.STRUCTURED in body.get("content", {}) or operation.get("operationId") == "bulk_operate":
+                body["required"] = True  # a bulk operation always names its filters
             for parameter in operation.get("parameters", []):
                 if parameter["in"] == "query":
                     parameter["allowEmptyValue"] = True

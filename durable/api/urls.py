@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.urls import re_path
 
-from durable.api import metrics, schedules, schema, views
+from durable.api import bulk, metrics, schedules, schema, views
 
 ID = r"(?P<instance_id>[^/]+)"
 
@@ -13,6 +13,9 @@ ROUTES = [
     (r"^$", views.EventReceiver, "receiver", "send_events"),
     (rf"^cancel/{ID}/?$", views.Cancel, "cancel", "cancel_instance_by_id"),
     (r"^instances/?$", views.InstanceList, "instance-list", "list_instances"),
+    # Ahead of the routes of one instance, which would take "bulk" for an id.
+    # POST {operation} applies it, GET {id} reads the progress; the schema names both per method.
+    (r"^instances/bulk/(?P<target>[^/]+)/?$", bulk.BulkOperations, "bulk", ""),
     (rf"^instances/{ID}/?$", views.InstanceDetail, "instance-detail", "get_instance"),
     (rf"^instances/{ID}/events/?$", views.InstanceEvents, "instance-events", "send_instance_events"),
     (rf"^instances/{ID}/events/(?P<key>[^/]+)/?$", views.GetEvent, "get-event", "get_event"),

@@ -12,6 +12,7 @@ from django.core.management.base import BaseCommand, CommandError
 from durable import client
 from durable.exceptions import DurableError
 from durable.inspect import summary
+from durable.management import bulk_command
 from durable.management import format as fmt
 from durable.transitions import OPERATIONS
 
@@ -45,16 +46,44 @@ class DurableCommand(BaseCommand):
 
 
 class TransitionCommand(DurableCommand):
-    """cancel / pause / resume / retry: one instance id, maybe a reason, one client call, then the instance."""
+    """cancel / pause / resume / retry: one instance id, maybe a reason, one client call, then the
+    instance; or, with selectors (--status, --workflow, --business-key, --all), every instance they
+    match, in batches with progress (durable.bulk)."""
 
     transition = ""  # its name in durable.transitions.OPERATIONS
 
     def add_arguments(self, parser) -> None:
-        parser.add_argument("instance_id", metavar="ID", help="The workflow instance id.")
+        parser.add_argument("instance_id", metavar="ID", nargs="?", help="The workflow instance id.")
         if OPERATIONS[self.transition].takes_reason:
             parser.add_argument(
                 "--reason", default="", help="Why, for the instance's incident log and the admin (optional)."
             )
+        selectors = parser.add_argument_group("bulk", "Instead of an ID, every instance these select (all must match).")
+        selectors.add_argument("--status", action="append", help="Instances in this status (repeat for several).")
+        selectors.add_argument("--workflow", help="Instances of this workflow.")
+        selectors.add_argument("--business-key", help="Instances with this business key, exactly as stored.")
+        selectors.add_argument("--all", action="store_true", help="Every instance, when no other selector is given.")
+        selectors.add_argument(
+            "--background", action="store_true", help="Hand the work to durable_worker and print the job id."
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        selectors = {
+            "status": options.get("status"),
+            "workflow": options.get("workflow"),
+            "business_key": options.get("business_key"),
+        }
+        if not any(selectors.values()) and not options.get("all"):
+            if not options.get("instance_id"):
+                raise CommandError("Give an instance ID, or selectors (--status, --workflow, --business-key, --all).")
+            super().handle(*args, **options)
+            return
+        if options.get("instance_id"):
+            raise CommandError("Give an instance ID or selectors, not both.")
+        try:
+            bulk_command.run(self, self.transition, selectors, options)
+        except DurableError as exc:
+            raise CommandError(str(exc)) from exc
 
     def operate(self, options: dict[str, Any]) -> None:
         client.operate(options["instance_id"], self.transition, options.get("reason") or "")

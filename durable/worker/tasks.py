@@ -1,11 +1,14 @@
-"""django-q2 tasks, addressed by dotted path: drain due instances, the backstop sweep and the retention purge."""
+"""django-q2 tasks, by dotted path: drains, hooks, the backstop sweep, the retention purge, bulk operations."""
 
 from __future__ import annotations
 
 import logging
 
-from durable import hooks, retention, timers
+from durable import bulk, hooks, retention, timers
+from durable.conf import settings
+from durable.models import BulkStatus
 from durable.run import executor
+from durable.worker import bulk as bulk_jobs
 from durable.worker import cluster, wakeup
 
 logger = logging.getLogger(__name__)
@@ -30,7 +33,9 @@ def run_hooks() -> int:
 def sweep() -> dict:
     """The minute-by-minute backstop for deployments that run plain `qcluster`."""
     report = timers.sweep()
+    requeued_bulk = bulk_jobs.requeue_stale()
     return {
+        "bulk_requeued": requeued_bulk,
         "fired": report.fired,
         "requeued": report.requeued,
         "redelivered": report.redelivered,
@@ -44,3 +49,12 @@ def purge() -> dict | None:
     if report is None:
         return None
     return {"instances": report.instances, "events": report.events, "rows": report.rows, "finished": report.finished}
+
+
+def bulk_operation(job_id: int) -> dict:
+    """Work through a background bulk operation (durable.bulk), batch by batch, resuming where it
+    stopped; after DURABLE_DRAIN_SECONDS it hands over to a new task, well within Q_CLUSTER's timeout."""
+    job = bulk.run(job_id, max_seconds=float(settings.DRAIN_SECONDS))
+    if job.status == BulkStatus.RUNNING and job.lease_expires_at is None:
+        bulk_jobs.enqueue(job_id)
+    return {"id": job.pk, "status": job.status, "done": job.done, "skipped": job.skipped, "failed": job.failed}

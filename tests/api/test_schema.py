@@ -133,7 +133,7 @@ def test_schema__errors_are_the_json_error_with_their_headers(schema):
 
 def test_schema__every_operation_has_its_own_id_and_the_schema_is_3_1(schema):
     ids = [method["operationId"] for item in schema["paths"].values() for method in item.values()]
-    assert len(ids) == len(set(ids)) == 16  # 12 on instances and events, 4 on schedules
+    assert len(ids) == len(set(ids)) == 18  # 12 on instances and events, 2 bulk, 4 on schedules
     assert schema["openapi"] == "3.1.0"
     assert set(schema["components"]["securitySchemes"]) == {"eventToken", "cookieAuth", "basicAuth"}
 
@@ -160,3 +160,26 @@ def test_schema__cancel_takes_compensate_and_instances_carry_their_saga(schema):
     assert instance["properties"]["compensated"]["type"] == "boolean"
     progress = instance["properties"]["compensation"]
     assert progress["type"] == ["object", "null"] and progress["required"] == ["after", "done", "skipped", "total"]
+
+
+def test_schema__bulk_operations_take_the_list_filters_and_answer_counts_or_a_job(schema):
+    post = operation(schema, "post", "/instances/bulk/{target}/")
+    assert post["operationId"] == "bulk_operate"
+    named = {p["name"]: p for p in post["parameters"]}
+    assert named["target"]["schema"]["enum"] == ["cancel", "pause", "resume", "retry", "erase"]
+    assert post["requestBody"]["required"] is True
+    request = body(schema, "post", "/instances/bulk/{target}/")
+    assert request["additionalProperties"] is False
+    assert {"required": ["status"]} in request["anyOf"]  # a filter, or all=true
+    assert {"status", "workflow", "business_key", "created_after", "created_before", "all", "reason"} <= set(
+        request["properties"]
+    )
+    assert {"200", "202", "400", "401", "403"} <= set(post["responses"])
+    job = ok_schema(schema, "post", "/instances/bulk/{target}/", "202")
+    assert {"id", "total", "done", "skipped", "failed", "status"} <= set(job["properties"])
+    progress = operation(schema, "get", "/instances/bulk/{target}/")
+    assert progress["operationId"] == "get_bulk_operation"
+    assert {p["name"]: p["schema"]["type"] for p in progress["parameters"] if p["in"] == "path"} == {
+        "target": "integer"
+    }
+    assert {"200", "404"} <= set(progress["responses"])

@@ -23,7 +23,7 @@ from schemathesis.specs.openapi.checks import (
 )
 
 import durable
-from durable import schedules
+from durable import bulk, schedules
 from tests import event_workflows as ew
 from tests import workflows
 
@@ -63,6 +63,7 @@ POOLS = {
     "retry_instance": ((workflows.explodes, (), {}), None),
 }
 POOL_SIZE = 3
+NO_WORKFLOW = "schemathesis-matches-nothing"
 
 
 @pytest.fixture
@@ -88,7 +89,9 @@ def instances(drain) -> dict[str, list[str]]:
     schedules.create(takes_anything.name, takes_anything, cron="0 3 1 1 *")
     anything = ["st-completed", "st-failed", "st-waiting-event", "st-paused", "st-cancelled", "st-pending"]
     pools = {operation: [f"{operation}-{n}" for n in range(POOL_SIZE)] for operation in POOLS}
-    return {"any": anything, **pools}
+    # A bulk operation whose progress GET /instances/bulk/{id}/ reads (it matched nothing).
+    job = bulk.request("pause", {"workflow": NO_WORKFLOW})
+    return {"any": anything, **pools, "get_bulk_operation": [job.pk]}
 
 
 @pytest.fixture
@@ -112,7 +115,8 @@ def run_cases(operation, mode: GenerationMode, base_url: str, headers: dict, kno
     `seen` counts the answers by (operation, status)."""
     strategy = operation.as_strategy(generation_mode=mode)
     checks = [*CHECKS, MODE_CHECKS[mode]]
-    pool = known.get(operation.definition.raw["operationId"]) or known["any"]
+    operation_id = operation.definition.raw["operationId"]
+    pool = known.get(operation_id) or known["any"]
 
     @settings(
         max_examples=EXAMPLES[mode],
@@ -133,6 +137,11 @@ def run_cases(operation, mode: GenerationMode, base_url: str, headers: dict, kno
                 path["instance_id"] = data.draw(st.sampled_from(pool if where == "pool" else known["any"]))
                 if "key" in path and where == "pool":
                     path["key"] = PUBLISHED
+            if "target" in path and operation_id == "get_bulk_operation" and where != "generated":
+                path["target"] = data.draw(st.sampled_from(known[operation_id]))
+            if operation_id == "bulk_operate" and isinstance(case.body, dict):
+                # Every filter must match: this one keeps a generated `all` from ending every pool.
+                case.body["workflow"] = NO_WORKFLOW
             if "name" in path and data.draw(st.booleans()):
                 path["name"] = takes_anything.name
             if (case.query or {}).get("timeout"):

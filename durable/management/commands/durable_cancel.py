@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.management.base import CommandError
+
 from durable import client
 from durable.management.base import TransitionCommand
 
@@ -24,6 +26,11 @@ class Command(TransitionCommand):
             action="store_true",
             help="Cancel at once without running the instance's armed compensations.",
         )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if options["no_compensate"] and not options.get("instance_id"):
+            raise CommandError("--no-compensate works on one instance ID, not with selectors.")
+        super().handle(*args, **options)
 
     def operate(self, options: dict[str, Any]) -> None:
         reason = options.get("reason") or ""

@@ -7,6 +7,8 @@ from typing import Any
 from django.core.management.base import CommandError
 
 from durable import erasure
+from durable.exceptions import DurableError
+from durable.management import bulk_command
 from durable.management.base import DurableCommand
 
 
@@ -27,6 +29,29 @@ class Command(DurableCommand):
             action="store_true",
             help="Cancel an active instance first, at once and without its compensations.",
         )
+        selectors = parser.add_argument_group(
+            "bulk",
+            "Instead, every ended instance these select (with --business-key as one more filter); active ones are "
+            "skipped.",
+        )
+        selectors.add_argument("--status", action="append", help="Instances in this status (repeat for several).")
+        selectors.add_argument("--workflow", help="Instances of this workflow.")
+        selectors.add_argument("--all", action="store_true", help="Every instance, when no other selector is given.")
+        selectors.add_argument(
+            "--background", action="store_true", help="Hand the work to durable_worker and print the job id."
+        )
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if not (options.get("status") or options.get("workflow") or options.get("all")):
+            super().handle(*args, **options)
+            return
+        if options.get("instance_id") or options.get("cancel"):
+            raise CommandError("Selectors erase ended instances in bulk: give no ID and no --cancel with them.")
+        selectors = {k: options.get(k) for k in ("status", "workflow", "business_key")}
+        try:
+            bulk_command.run(self, "erase", selectors, options)
+        except DurableError as exc:
+            raise CommandError(str(exc)) from exc
 
     def run(self, **options: Any) -> None:
         instance_id, key = options["instance_id"], options["business_key"]

@@ -10,7 +10,7 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from durable import bulk, inspect
+from durable import bulk_filters, inspect
 from durable.admin import detail
 from durable.admin.base import ReadOnlyAdmin, stamp, warn_if_stranded
 from durable.admin.counting import STATUS_EXACT_UP_TO, status_counts
@@ -89,7 +89,7 @@ class WorkflowInstanceAdmin(InstanceErasure, InstanceOperations, ReadOnlyAdmin):
         term = search_term.strip()
         if not term:
             return queryset, False
-        return queryset.filter(bulk.search(term)), False
+        return queryset.filter(bulk_filters.search(term)), False
 
     def changelist_view(self, request, extra_context=None):
         counts = status_counts(self.status_count_cap)

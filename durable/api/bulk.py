@@ -9,7 +9,7 @@ from drf_spectacular.utils import OpenApiParameter
 from rest_framework import serializers, status
 from rest_framework.response import Response
 
-from durable import bulk, business_keys, inspect, permissions
+from durable import bulk, bulk_filters, business_keys, inspect, permissions
 from durable.api import errors
 from durable.api.bodies import FREE_TEXT, STRING
 from durable.api.openapi import answers, described
@@ -31,7 +31,7 @@ def _request_schema() -> dict[str, Any]:
         "created_after": moment,
         "created_before": moment,
         "search": text,
-        "ids": {"type": "array", "items": text, "minItems": 1, "maxItems": bulk.MAX_IDS},
+        "ids": {"type": "array", "items": text, "minItems": 1, "maxItems": bulk_filters.MAX_IDS},
         "all": {"type": "boolean", "description": "Every instance, when no filter is given."},
         "reason": {"type": "string", "maxLength": 2000, "pattern": FREE_TEXT},
     }
@@ -40,7 +40,7 @@ def _request_schema() -> dict[str, Any]:
         "properties": properties,
         "additionalProperties": False,
         "anyOf": [
-            *({"required": [name]} for name in bulk.FILTERS),
+            *({"required": [name]} for name in bulk_filters.FILTERS),
             {"required": ["all"], "properties": {"all": {"const": True}}},
         ],
     }

@@ -75,6 +75,11 @@ def _families() -> dict[str, Any]:
     }  # fmt: skip
 
 
+def families() -> list[Any]:
+    """This process's durable_* families, to serve beside the database's gauges."""
+    return list(_families().values())
+
+
 def _record(name: str, labels: dict[str, str] | None, method: str, *args: float) -> None:
     if not enabled():
         return

@@ -108,20 +108,10 @@ def exposition() -> tuple[bytes, str]:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         multiprocess.MultiProcessCollector(registry)
     else:
-        registry.register(_Recorded())
+        for family in metrics.families():
+            registry.register(family)
     registry.register(DatabaseCollector())
     return prometheus_client.generate_latest(registry), prometheus_client.CONTENT_TYPE_LATEST
-
-
-class _Recorded:
-    """The default registry's durable_* families (what this process recorded), without the rest."""
-
-    def collect(self):
-        import prometheus_client
-
-        for family in prometheus_client.REGISTRY.collect():
-            if family.name.startswith("durable_"):
-                yield family
 
 
 class Metrics(DurableView):

@@ -64,6 +64,11 @@ DEFAULTS: dict[str, Setting] = {
         None, (str, type(None)), "Bearer token accepted by GET <mount>/metrics/ besides the view permission."
     ),
     "TRACING": Setting(True, bool, "Emit OpenTelemetry spans when opentelemetry-api is installed (durable[otel])."),
+    "WORKER_STOP_SECONDS": Setting(
+        20.0,
+        (int, float),
+        "How long a stopping durable_worker waits for its cluster and timer loop before killing them.",
+    ),
     "HOOK_POLL": Setting(
         5.0,
         (int, float),

@@ -107,7 +107,15 @@ class Service:
         try:
             self.proc.wait(grace)
         except subprocess.TimeoutExpired:
-            logger.warning("%s did not stop within %s s; killing it", self.name, grace)
+            # durable_worker's processes write their stacks on SIGUSR1 (faulthandler): keep them.
+            try:
+                os.killpg(self.proc.pid, signal.SIGUSR1)
+                time.sleep(1.0)
+            except (ProcessLookupError, PermissionError):
+                pass
+            logger.warning(
+                "%s did not stop within %s s; killing it. Its last output:\n%s", self.name, grace, self.tail(80)
+            )
         self.kill()
 
     def kill(self) -> None:

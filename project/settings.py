@@ -111,6 +111,8 @@ if os.environ.get("DURABLE_HOOK_POLL"):
     DURABLE_HOOK_POLL = float(os.environ["DURABLE_HOOK_POLL"])
 if os.environ.get("DURABLE_DRAIN_SECONDS"):
     DURABLE_DRAIN_SECONDS = float(os.environ["DURABLE_DRAIN_SECONDS"])
+if os.environ.get("DURABLE_WORKER_STOP_SECONDS"):
+    DURABLE_WORKER_STOP_SECONDS = float(os.environ["DURABLE_WORKER_STOP_SECONDS"])
 
 LOGGING = {
     "version": 1,

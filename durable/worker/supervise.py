@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 import signal
 import threading
 import time
@@ -84,6 +85,8 @@ class TimerProcess:
         self.terminate()
         self.process.join(grace)
         if self.process.is_alive():
-            logger.error("the timer loop did not stop within %s s; killing it", grace)
+            logger.error("the timer loop did not stop within %.1f s; killing it, its stacks follow", grace)
+            os.kill(self.process.pid, signal.SIGUSR1)  # faulthandler writes every thread's stack
+            time.sleep(0.5)
             self.process.kill()
             self.process.join(5)

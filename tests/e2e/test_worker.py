@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import statistics
 import time
 from collections import defaultdict
@@ -173,3 +174,22 @@ def test_worker__sigterm_hands_a_busy_drain_over_instead_of_running_it_out(worke
     steps = Ledger.objects.values_list("instance_id", "step")
     assert len(steps) == len(set(steps)) == 3 * len(handles), "each activity ran once across the stop"
     print(f"\n[report] SIGTERM during a busy drain: stopped cleanly in {took:.1f} s with {done_then}/40 done")
+
+
+def test_worker__a_run_that_outlasts_the_stop_is_killed_with_its_stacks_written(worker_factory):
+    # An activity that sleeps for a minute holds up the stop; the worker must not wait it out.
+    stuck = worker_factory(DURABLE_WORKER_STOP_SECONDS="2")
+    handle = durable.start(ww.naps, 60.0)
+    wait_for(
+        lambda: WorkflowInstance.objects.filter(id=handle.instance_id, lease_owner__isnull=False).exists(),
+        timeout=30,
+        what="the instance to be claimed",
+    )
+    time.sleep(0.5)  # into its first nap
+    stuck.stop(grace=30.0)
+    log = stuck.output()
+    assert stuck.proc.returncode is not None and stuck.proc.returncode >= 0, "the worker stopped by itself"
+    assert re.search(r"did not stop within [\d.]+ s; killing", log), log[-3000:]
+    # faulthandler's dump names the activity's frame, so an operator sees what held the stop up.
+    assert "most recent call first" in log and ", line " in log and " in nap" in log, log[-3000:]
+    assert "durable worker stopped" in log, log[-3000:]

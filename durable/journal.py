@@ -30,6 +30,7 @@ from durable.models import (
     Timer,
     Wait,
     WaitShape,
+    WorkflowInstance,
 )
 
 STEP_FIELDS = ("position", "kind", "name", "status", "result", "error", "attempt", "retry_at", "failures")
@@ -127,11 +128,10 @@ def existing_timer(instance_id: str, position: int) -> dt.datetime | None:
 
 
 def pending_at(instance_id: str, position: int) -> bool:
-    """Whether a wait or a timer of this step is pending (an earlier run opened it)."""
-    return (
-        Timer.objects.filter(instance_id=instance_id, position=position).exists()
-        or Wait.objects.filter(instance_id=instance_id, position=position).exists()
-    )
+    """Whether a wait or a timer of this step is pending (an earlier run opened it), in one query."""
+    here = {"instance_id": instance_id, "position": position}
+    either = Q(Exists(Timer.objects.filter(**here))) | Q(Exists(Wait.objects.filter(**here)))
+    return WorkflowInstance.objects.filter(either, pk=instance_id).exists()
 
 
 def add_timer(

@@ -109,6 +109,25 @@ def test_deprecate_patch__over_a_history_from_before_the_change_is_caught_as_non
     assert ledger("before") == ["email", "email-confirm"]
 
 
+def test_patched__an_instance_resumed_while_the_old_code_sleeps_there_stays_on_the_old_side(drain):
+    durable.start(vw.nap, instance_id="napping")
+    drain(lambda: status("napping") == Status.WAITING_FOR_TIMER)
+    durable.pause("napping", "deploying")
+    vw.CODE["mode"] = vw.PATCHED
+    durable.resume("napping")
+    drain(lambda: status("napping") == Status.WAITING_FOR_TIMER)
+    # Its sleep's timer sits at the position patched() is called at: no marker, the same timer.
+    assert steps("napping") == [] and ledger("napping") == []
+    assert list(Timer.objects.filter(instance_id="napping").values_list("position", "purpose")) == [(0, "sleep")]
+    Timer.objects.filter(instance_id="napping").update(due_at=timezone.now())
+    drain(lambda: status("napping") == Status.COMPLETED)
+    assert steps("napping") == [("sleep", "sleep")] and durable.get_handle("napping").result() == "rested"
+    # A new instance takes the new code.
+    durable.start(vw.nap, instance_id="fresh")
+    drain(lambda: status("fresh") == Status.WAITING_FOR_TIMER)
+    assert steps("fresh") == [("patch", "note-before-nap"), ("activity", NOTE)]
+
+
 @pytest.mark.parametrize("workflow", [vw.bad_patch, vw.bad_deprecate])
 @pytest.mark.parametrize("bad", ["", "  ", 5, None])
 def test_patched__a_bad_change_id_fails_the_instance_clearly_and_records_nothing(drain, workflow, bad):

@@ -53,6 +53,15 @@ def receipt(ctx: durable.WorkflowContext, order: str) -> dict:
     return {"channel": channel, "mode": running}
 
 
+@durable.workflow(name="versiontest.nap")
+def nap(ctx: durable.WorkflowContext) -> str:
+    """The change adds a step before a sleep that older instances may be in."""
+    if mode() == PATCHED and ctx.patched("note-before-nap"):
+        note(ctx, "before-nap")
+    ctx.sleep(3600)
+    return "rested"
+
+
 @durable.workflow(name="versiontest.bad_patch")
 def bad_patch(ctx: durable.WorkflowContext, change_id: object) -> bool:
     return ctx.patched(change_id)  # type: ignore[arg-type]  # the test passes what is not a change id

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from durable.management import format as fmt
-from durable.models import WorkflowInstance
+from durable.models import Status, WorkflowInstance
 from tests import version_workflows as vw
 from tests.commands.test_durable_show import cells, section
 
@@ -37,3 +37,12 @@ def test_list__a_cut_waiting_cell_keeps_the_label_first(run, approving):
     assert said.startswith("manager approval: ") and len(said) <= 40
     out, _ = run("durable_list")
     assert "manager approval: versiontest.approved" in out
+
+
+def test_list_and_cancel__select_by_code_version(run, drain, settings):
+    vw.start_progress(drain, settings, ("old-1", "o-1", "v1"), ("new-1", "o-2", "v2"))
+    out, _ = run("durable_list", "--code-version", "v1")
+    assert "old-1" in out and "new-1" not in out
+    out, _ = run("durable_cancel", "--code-version", "v1", "--reason", "old code")
+    statuses = dict(WorkflowInstance.objects.values_list("id", "status"))
+    assert statuses == {"old-1": Status.CANCELLED, "new-1": Status.WAITING_FOR_EVENT}

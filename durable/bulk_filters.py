@@ -9,12 +9,13 @@ from django.db.models import Q, QuerySet
 from django.utils.dateparse import parse_date, parse_datetime
 
 from durable import business_keys, text
+from durable.conf import CODE_VERSION_MAX
 from durable.engine.registry import registry
 from durable.exceptions import InvalidArgument
 from durable.models import Status, Wait, WorkflowInstance
 
 # The filters of the instance list (GET /instances/, the admin's changelist), by name.
-FILTERS = ("status", "workflow", "business_key", "created_after", "created_before", "search", "ids")
+FILTERS = ("status", "workflow", "business_key", "code_version", "created_after", "created_before", "search", "ids")
 MAX_IDS = 1000
 
 
@@ -72,6 +73,8 @@ def clean(filters: dict[str, Any], *, everything: bool = False) -> dict[str, Any
             cleaned[name] = _string(name, given[name], 200)
     if "business_key" in given:
         cleaned["business_key"] = _string("business_key", given["business_key"], business_keys.MAX_LENGTH)
+    if "code_version" in given:
+        cleaned["code_version"] = _string("code_version", given["code_version"], CODE_VERSION_MAX)
     for name in ("created_after", "created_before"):
         if name in given:
             cleaned[name] = _moment(name, given[name]).isoformat()
@@ -97,6 +100,8 @@ def matching(filters: dict[str, Any], bound_at: dt.datetime | None = None) -> Qu
         rows = rows.filter(workflow_name=filters["workflow"])
     if "business_key" in filters:
         rows = rows.filter(business_key=filters["business_key"])
+    if "code_version" in filters:
+        rows = rows.filter(code_version=filters["code_version"])
     if "created_after" in filters:
         rows = rows.filter(created_at__gte=dt.datetime.fromisoformat(filters["created_after"]))
     if "created_before" in filters:

@@ -88,7 +88,14 @@ DEFAULTS: dict[str, Setting] = {
         (int, float),
         "How long a worker holds a background bulk operation between batches before another resumes it.",
     ),
+    "CODE_VERSION": Setting(
+        None,
+        (str, type(None)),
+        "The version of the deployed code (a release tag, a commit), recorded on each instance it starts.",
+    ),
 }
+
+CODE_VERSION_MAX = 200  # WorkflowInstance.code_version
 
 
 RETENTION_STATUSES = ("completed", "failed", "cancelled")
@@ -146,6 +153,22 @@ class Settings:
     def event_retention(self) -> dt.timedelta:
         value = self.EVENT_RETENTION
         return value if isinstance(value, dt.timedelta) else dt.timedelta(seconds=value)
+
+    @property
+    def code_version(self) -> str | None:
+        """DURABLE_CODE_VERSION, None when unset or empty.
+
+        Raises:
+            ImproperlyConfigured: longer than CODE_VERSION_MAX characters, or holding control characters.
+        """
+        value = self.CODE_VERSION or None
+        if value is not None and (len(value) > CODE_VERSION_MAX or not value.isprintable()):
+            from django.core.exceptions import ImproperlyConfigured
+
+            raise ImproperlyConfigured(
+                f"DURABLE_CODE_VERSION must be at most {CODE_VERSION_MAX} printable characters, not {value!r}."
+            )
+        return value
 
     @property
     def retention(self) -> dict[str, dt.timedelta]:

@@ -44,6 +44,8 @@ _SUMMARY_COLUMNS = (
     "compensated",
     "erased_at",
     "erase_reason",
+    "code_version",
+    "details",
 )
 _STEP_COLUMNS = (
     "position",
@@ -59,8 +61,8 @@ _STEP_COLUMNS = (
     "started_at",
     "recorded_at",
 )
-_WAIT_COLUMNS = ("position", "name", "event_type", "match", "subject", "timeout_at", "created_at")
-_TIMER_COLUMNS = ("position", "purpose", "name", "due_at", "created_at")
+_WAIT_COLUMNS = ("position", "name", "event_type", "match", "subject", "timeout_at", "label", "created_at")
+_TIMER_COLUMNS = ("position", "purpose", "name", "due_at", "label", "created_at")
 _EVENT_COLUMNS = ("seq", "event_id", "source", "type", "subject", "time", "data", "received_at")
 _VALUE_COLUMNS = ("key", "value", "position", "updated_at")
 
@@ -88,6 +90,8 @@ class Summary:
         compensated: True once every armed compensation ran at its end (failed or cancelled).
         erased_at: when its data was erased (durable.erase), or None.
         erase_reason: why it was erased ("" when nothing was said), or None when it was not.
+        code_version: DURABLE_CODE_VERSION where it was started, or None.
+        details: what its workflow last said it is doing (ctx.set_details), "" when nothing.
     """
 
     instance_id: str
@@ -106,6 +110,8 @@ class Summary:
     compensated: bool = False
     erased_at: dt.datetime | None = None
     erase_reason: str | None = None
+    code_version: str | None = None
+    details: str = ""
 
     @property
     def is_erased(self) -> bool:
@@ -151,7 +157,8 @@ class StepView:
 
 @dataclass(frozen=True)
 class WaitView:
-    """One current wait for an event type (a wait on several types has one per type)."""
+    """One current wait for an event type (a wait on several types has one per type); `label` is
+    the workflow's name for it (wait_event(..., label=...)) or None."""
 
     position: int
     name: str
@@ -160,18 +167,20 @@ class WaitView:
     subject: str | None
     timeout_at: dt.datetime | None
     created_at: dt.datetime
+    label: str | None = None
 
 
 @dataclass(frozen=True)
 class TimerView:
     """One pending timer: a sleep, a wait's timeout, a retry's backoff or a delayed start (`Purpose`,
-    the last at no step's position: None)."""
+    the last at no step's position: None); `label` is the workflow's name for the wait or None."""
 
     position: int | None
     purpose: str
     name: str
     due_at: dt.datetime
     created_at: dt.datetime
+    label: str | None = None
 
 
 @dataclass(frozen=True)
@@ -274,6 +283,8 @@ def _summary(row: dict[str, Any]) -> Summary:
         compensated=row["compensated"],
         erased_at=row["erased_at"],
         erase_reason=row["erase_reason"],
+        code_version=row["code_version"],
+        details=row["details"],
     )
 
 
@@ -377,6 +388,7 @@ def list_instances(
     statuses: Iterable[str] | None = None,
     workflow: str | None = None,
     business_key: str | None = None,
+    code_version: str | None = None,
     created_after: dt.datetime | None = None,
     created_before: dt.datetime | None = None,
     limit: int = 50,
@@ -389,6 +401,7 @@ def list_instances(
         statuses: only instances in one of these statuses; None for any.
         workflow: only instances of this workflow.
         business_key: only instances with this stored business key (see durable.business_keys).
+        code_version: only instances started with this DURABLE_CODE_VERSION.
         created_after: only instances created at or after this time.
         created_before: only instances created before this time.
         limit: at most this many rows (>= 1).
@@ -411,6 +424,8 @@ def list_instances(
         rows = rows.filter(workflow_name=workflow)
     if business_key is not None:
         rows = rows.filter(business_key=business_key)
+    if code_version is not None:
+        rows = rows.filter(code_version=code_version)
     if created_after is not None:
         rows = rows.filter(created_at__gte=created_after)
     if created_before is not None:

@@ -30,6 +30,7 @@ from durable.models import (
     Timer,
     Wait,
     WaitShape,
+    WorkflowInstance,
 )
 
 STEP_FIELDS = ("position", "kind", "name", "status", "result", "error", "attempt", "retry_at", "failures")
@@ -126,12 +127,19 @@ def existing_timer(instance_id: str, position: int) -> dt.datetime | None:
     return Timer.objects.filter(instance_id=instance_id, position=position).values_list("due_at", flat=True).first()
 
 
-def add_timer(instance_id: str, position: int, purpose: TimerPurpose, name: str, due_at: dt.datetime) -> None:
-    """Set a timer for a step (a second one at the same position is ignored)."""
-    Timer.objects.bulk_create(
-        [Timer(instance_id=instance_id, position=position, purpose=purpose, name=name, due_at=due_at)],
-        ignore_conflicts=True,
-    )
+def pending_at(instance_id: str, position: int) -> bool:
+    """Whether a wait or a timer of this step is pending (an earlier run opened it), in one query."""
+    here = {"instance_id": instance_id, "position": position}
+    either = Q(Exists(Timer.objects.filter(**here))) | Q(Exists(Wait.objects.filter(**here)))
+    return WorkflowInstance.objects.filter(either, pk=instance_id).exists()
+
+
+def add_timer(
+    instance_id: str, position: int, purpose: TimerPurpose, name: str, due_at: dt.datetime, *, label: str | None = None
+) -> None:
+    """Set a timer for a step (a second one at the same position is ignored); `label` names it in the viewer."""
+    row = Timer(instance_id=instance_id, position=position, purpose=purpose, name=name, due_at=due_at, label=label)
+    Timer.objects.bulk_create([row], ignore_conflicts=True)
     notify.timer_set(due_at)
 
 
@@ -219,13 +227,14 @@ def open_wait(instance_id: str, spec: WaitSpec) -> None:
                 shape=shape,
                 match_key=key,
                 timeout_at=spec.timeout_at,
+                label=spec.label,
             )
             for t in dict.fromkeys(spec.types)
         ],
         ignore_conflicts=True,
     )
     if spec.timeout_at is not None:
-        add_timer(instance_id, spec.position, TimerPurpose.TIMEOUT, spec.name, spec.timeout_at)
+        add_timer(instance_id, spec.position, TimerPurpose.TIMEOUT, spec.name, spec.timeout_at, label=spec.label)
 
 
 def take_stored_event(

@@ -88,6 +88,10 @@ class WorkflowInstance(models.Model):
     # erased_at once it finished; both None for an instance whose data was never erased.
     erased_at = models.DateTimeField(null=True, blank=True)
     erase_reason = models.TextField(null=True, blank=True)
+    # Versioning (SPEC 17): DURABLE_CODE_VERSION where it was started, and what its workflow last
+    # said it is doing (ctx.set_details), for the viewer.
+    code_version = models.CharField(max_length=200, null=True, blank=True)
+    details = models.TextField(blank=True, default="")
 
     objects = InstanceQuerySet.as_manager()
 
@@ -109,6 +113,11 @@ class WorkflowInstance(models.Model):
                 fields=["business_key", "-created_at"],
                 condition=Q(business_key__isnull=False),
                 name="durable_inst_business_key",
+            ),
+            models.Index(
+                fields=["code_version", "-created_at"],
+                condition=Q(code_version__isnull=False),
+                name="durable_inst_code_version",
             ),
         ]
         constraints = [
@@ -170,6 +179,8 @@ class Wait(models.Model):
     shape = models.CharField(max_length=64)
     match_key = models.CharField(max_length=64)
     timeout_at = models.DateTimeField(null=True, blank=True)
+    # The viewer's name for the wait (wait_event(..., label=...)), or None.
+    label = models.CharField(max_length=200, null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     objects = WaitQuerySet.as_manager()
@@ -214,6 +225,8 @@ class Timer(models.Model):
     purpose = models.CharField(max_length=10, choices=choices(TimerPurpose))
     name = models.CharField(max_length=200)
     due_at = models.DateTimeField()
+    # The viewer's name for the wait it ends (sleep(..., label=...), a labelled wait's timeout), or None.
+    label = models.CharField(max_length=200, null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     objects = TimerQuerySet.as_manager()

@@ -18,6 +18,7 @@ from django.db import IntegrityError, router, transaction
 from django.dispatch import Signal
 
 from durable import db, hooks, journal, leases, metrics, permissions, signals, tracing
+from durable.conf import settings
 from durable.engine.types import StepKind
 from durable.exceptions import InstanceNotFound, InvalidTransition, LeaseLost
 from durable.models import ACTIVE, HELD, TERMINAL, Status, WorkflowInstance
@@ -130,6 +131,7 @@ def start(
         waiting_for=waiting_for,
         debounced=debounced,
         trace=tracing.start_trace(instance_id, workflow_name, trace_parent),
+        code_version=settings.code_version,
         **origin,
         created_at=moment,
         updated_at=moment,

@@ -125,9 +125,19 @@ def compensation_words(progress: dict[str, Any] | None, status: str) -> str:
 
 
 def waiting_words(summary: dict[str, Any] | None, now: dt.datetime) -> str:
-    """What an instance waits for, from its `waiting_for` summary; '' when it waits for nothing."""
+    """What an instance waits for, from its `waiting_for` summary; '' when it waits for nothing.
+
+    A wait the workflow named (`label=`) leads with its name: 'manager approval: approval.granted
+    where order_id=o-1, times out in 4m 12s'.
+    """
     if not summary:
         return ""
+    said = _wait_words(summary, now)
+    label = summary.get("label")
+    return f"{label}: {said}" if isinstance(label, str) and label else said
+
+
+def _wait_words(summary: dict[str, Any], now: dt.datetime) -> str:
     kind = summary.get("kind")
     due = moment(summary.get("due_at"))
     if kind == "event":

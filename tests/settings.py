@@ -18,11 +18,15 @@ DURABLE_WORKFLOW_MODULES = [
     "tests.hook_workflows",
     "tests.erasure_workflows",
     "tests.bulk_workflows",
+    "tests.version_workflows",
 ]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 if os.environ.get("DURABLE_PAUSE_AFTER_FAILED_RUNS"):
     DURABLE_PAUSE_AFTER_FAILED_RUNS = int(os.environ["DURABLE_PAUSE_AFTER_FAILED_RUNS"])
+
+if os.environ.get("DURABLE_CODE_VERSION"):  # a worker subprocess of the versioning tests
+    DURABLE_CODE_VERSION = os.environ["DURABLE_CODE_VERSION"]
 
 if os.environ.get("DURABLE_RETENTION"):  # a manage.py subprocess of the retention tests
     import json

@@ -22,6 +22,7 @@ from durable.worker import bulk as jobs
 CHANGELIST_FILTERS = {
     "status__exact": "status",
     "workflow": "workflow",
+    "code_version": "code_version",
     "created_at__gte": "created_after",
     "created_at__lt": "created_before",
     "q": "search",

@@ -28,6 +28,7 @@ KIND_LABELS = {
     "random": "random()",
     "arm": "arm compensation",
     "compensation": "compensation",
+    "patch": "patch",
 }
 
 
@@ -81,6 +82,7 @@ class WaitRow:
     since: dt.datetime
     timeout_at: dt.datetime | None
     timeout_in: str
+    label: str | None = None
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,7 @@ class TimerRow:
     name: str
     due_at: dt.datetime
     due_in: str
+    label: str | None = None
 
 
 @dataclass(frozen=True)
@@ -249,6 +252,7 @@ def _wait_row(wait: inspect.WaitView, now: dt.datetime) -> WaitRow:
         since=wait.created_at,
         timeout_at=wait.timeout_at,
         timeout_in=until(wait.timeout_at, now, future="in {}", past="overdue by {}"),
+        label=wait.label,
     )
 
 
@@ -259,6 +263,7 @@ def _timer_row(timer: inspect.TimerView, now: dt.datetime) -> TimerRow:
         name=timer.name,
         due_at=timer.due_at,
         due_in=until(timer.due_at, now, future="in {}", past="overdue by {}"),
+        label=timer.label,
     )
 
 

@@ -19,12 +19,14 @@ from durable.admin.forms import SendEventForm
 from durable.admin.keys import key_html
 from durable.admin.operations import InstanceOperations
 from durable.admin.words import breakable
+from durable.conf import settings
 from durable.engine.registry import registry
 from durable.exceptions import InstanceNotFound
 from durable.models import Status, WorkflowInstance
 
 # Large JSON columns the list never shows.
 LIST_DEFERRED = ("input", "result", "error", "incidents")
+DETAILS_SHOWN = 120  # characters of ctx.set_details text in a list row
 
 
 class WorkflowFilter(admin.SimpleListFilter):
@@ -43,6 +45,24 @@ class WorkflowFilter(admin.SimpleListFilter):
         return queryset.filter(workflow_name=self.value()) if self.value() else queryset
 
 
+class CodeVersionFilter(admin.SimpleListFilter):
+    """DURABLE_CODE_VERSION values: this deployment's and those of the newest instances, not a
+    DISTINCT over the whole table."""
+
+    title = "code version"
+    parameter_name = "code_version"
+    recent = 500
+
+    def lookups(self, request, model_admin):
+        newest = WorkflowInstance.objects.order_by("-created_at").values_list("code_version", flat=True)
+        versions = {v for v in newest[: self.recent] if v}
+        versions.update(v for v in (settings.code_version, self.value()) if v)
+        return [(version, breakable(version)) for version in sorted(versions)]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(code_version=self.value()) if self.value() else queryset
+
+
 class InstanceChangeList(ChangeList):
     def get_queryset(self, request, exclude_parameters=None):
         return super().get_queryset(request, exclude_parameters).defer(*LIST_DEFERRED)
@@ -52,7 +72,7 @@ class InstanceChangeList(ChangeList):
 class WorkflowInstanceAdmin(InstanceErasure, InstanceOperations, ReadOnlyAdmin):
     list_display = ("instance_id", "workflow", "status_badge", "waiting", "started", "updated", "elapsed")
     list_display_links = ("instance_id",)
-    list_filter = ("status", WorkflowFilter, ("created_at", admin.DateFieldListFilter))
+    list_filter = ("status", WorkflowFilter, CodeVersionFilter, ("created_at", admin.DateFieldListFilter))
     # Facets would count every filter choice over the whole table.
     show_facets = admin.ShowFacets.NEVER
     search_fields = ("id", "workflow_name")
@@ -109,7 +129,13 @@ class WorkflowInstanceAdmin(InstanceErasure, InstanceOperations, ReadOnlyAdmin):
 
     @admin.display(description="workflow", ordering="workflow_name")
     def workflow(self, obj: WorkflowInstance) -> str:
-        return breakable(obj.workflow_name)
+        if not obj.code_version:
+            return breakable(obj.workflow_name)
+        return format_html(
+            '{}<div class="durable-quiet durable-code-version" title="DURABLE_CODE_VERSION where it started">{}</div>',
+            breakable(obj.workflow_name),
+            breakable(obj.code_version),
+        )
 
     @admin.display(description="status", ordering="status")
     def status_badge(self, obj: WorkflowInstance) -> str:
@@ -123,7 +149,12 @@ class WorkflowInstanceAdmin(InstanceErasure, InstanceOperations, ReadOnlyAdmin):
 
     @admin.display(description="waiting for")
     def waiting(self, obj: WorkflowInstance) -> str:
-        return breakable(detail.instance_waiting(obj, timezone.now())) or "—"
+        said = breakable(detail.instance_waiting(obj, timezone.now())) or "—"
+        if not obj.details:
+            return said
+        # What the workflow says it is doing (ctx.set_details), under what it waits for; the page has it whole.
+        shown = obj.details if len(obj.details) <= DETAILS_SHOWN else obj.details[: DETAILS_SHOWN - 1] + "…"
+        return format_html('{}<div class="durable-details" title="{}">{}</div>', said, obj.details, breakable(shown))
 
     # SPEC's "started" column: when durable.start created the instance. One that no worker has
     # touched yet (pending, never updated) has not started: "not yet", its creation in the tooltip.

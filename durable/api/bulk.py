@@ -14,6 +14,7 @@ from durable.api import errors
 from durable.api.bodies import FREE_TEXT, STRING
 from durable.api.openapi import answers, described
 from durable.api.views import DurableView
+from durable.conf import CODE_VERSION_MAX
 from durable.worker import bulk as jobs
 
 TRUE, FALSE = ("true", "1", "yes", "on"), ("false", "0", "no", "off", "")
@@ -28,6 +29,7 @@ def _request_schema() -> dict[str, Any]:
         "status": {"anyOf": [statuses, {"type": "array", "items": statuses, "minItems": 1}]},
         "workflow": text,
         "business_key": {**text, "maxLength": business_keys.MAX_LENGTH},
+        "code_version": {**text, "maxLength": CODE_VERSION_MAX},
         "created_after": moment,
         "created_before": moment,
         "search": text,

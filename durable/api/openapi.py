@@ -10,6 +10,7 @@ from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_sche
 from durable import business_keys, events, text
 from durable.api.bodies import ID_PATTERN, STRING, ref
 from durable.api.serializers import ErrorSerializer
+from durable.conf import CODE_VERSION_MAX
 
 WHY = {
     400: "The request is malformed: the error says what to change. Nothing was stored.",
@@ -64,6 +65,11 @@ def list_parameters(statuses: list[str], max_limit: int) -> list[OpenApiParamete
             "business_key",
             {"type": "string", "maxLength": business_keys.MAX_LENGTH, "pattern": STRING},
             'Only instances with this business key, exactly as stored (a model instance as "app_label.model:pk").',
+        ),
+        _query(
+            "code_version",
+            {"type": "string", "maxLength": CODE_VERSION_MAX, "pattern": STRING},
+            "Only instances started with this DURABLE_CODE_VERSION.",
         ),
         _query("created_after", moment, "RFC 3339, with a time zone offset."),
         _query("created_before", moment, "RFC 3339, with a time zone offset."),

@@ -65,6 +65,10 @@ def _number() -> serializers.IntegerField:
     return serializers.IntegerField(read_only=True)
 
 
+def _label(what: str) -> serializers.CharField:
+    return _text(allow_null=True, help_text=f"The workflow's name for {what} (label=...), or null.")
+
+
 def _stored() -> serializers.JSONField:
     return serializers.JSONField(read_only=True)
 
@@ -89,6 +93,8 @@ class InstanceSerializer(serializers.Serializer):  # an inspect.Summary
     compensated = serializers.BooleanField(read_only=True)
     erased_at = _moment(allow_null=True, help_text='When its data was erased: payloads then hold "[erased]".')
     erase_reason = _text(allow_null=True, help_text="Why it was erased; null when it was not.")
+    code_version = _text(allow_null=True, help_text="DURABLE_CODE_VERSION where it was started; null when unset.")
+    details = _text(help_text='What its workflow last said it is doing (ctx.set_details); "" when nothing.')
 
 
 class StepSerializer(serializers.Serializer):  # an inspect.StepView
@@ -112,6 +118,8 @@ class WaitSerializer(serializers.Serializer):  # an inspect.WaitView
     match = PlainJSONField()
     subject = _text(allow_null=True)
     timeout_at = _moment(allow_null=True)
+    # As `source` below: declared fields leave the class, so this never shadows Field.label.
+    label = _label("the wait")  # type: ignore[assignment]
     created_at = _moment()
 
 
@@ -120,6 +128,7 @@ class TimerSerializer(serializers.Serializer):  # an inspect.TimerView
     purpose = serializers.ChoiceField(choices=choices(inspect.Purpose), read_only=True)
     name = _text()
     due_at = _moment()
+    label = _label("the wait it ends")  # type: ignore[assignment]
     created_at = _moment()
 
 

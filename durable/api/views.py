@@ -28,7 +28,7 @@ from durable.api.serializers import (
     ReceiptSerializer,
     StartSerializer,
 )
-from durable.conf import settings
+from durable.conf import CODE_VERSION_MAX, settings
 from durable.engine import codec
 from durable.transitions import OPERATIONS, START_PERMISSION, Transition
 
@@ -180,6 +180,9 @@ class InstanceList(DurableView):
         key = query.get("business_key") or None
         if key is not None and len(key) > business_keys.MAX_LENGTH:
             raise errors.BadRequest(f"business_key must be at most {business_keys.MAX_LENGTH} characters.")
+        version = query.get("code_version") or None
+        if version is not None and len(version) > CODE_VERSION_MAX:
+            raise errors.BadRequest(f"code_version must be at most {CODE_VERSION_MAX} characters.")
         after, before = _datetime(query, "created_after"), _datetime(query, "created_before")
         limit = _int(query, "limit", 50, 1, MAX_LIST)
         offset = _int(query, "offset", 0, 0, 10**9)
@@ -187,6 +190,7 @@ class InstanceList(DurableView):
             statuses=statuses,
             workflow=query.get("workflow") or None,
             business_key=key,
+            code_version=version,
             created_after=after,
             created_before=before,
             limit=limit,

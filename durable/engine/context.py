@@ -8,7 +8,7 @@ import uuid as _uuid
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
-from durable.engine import codec, saga
+from durable.engine import codec, saga, versioning
 from durable.engine.types import (
     ActivityCall,
     NewStep,
@@ -48,8 +48,14 @@ class Backend(Protocol):
     def record(self, step: NewStep) -> None: ...
     def run_activity(self, call: ActivityCall) -> Any: ...
     def activity_failed(self, call: ActivityCall, error: dict, retry_at: dt.datetime | None) -> Verdict: ...
-    def suspend_timer(self, position: int, purpose: TimerPurpose, name: str, due_at: dt.datetime) -> None: ...
+    def suspend_timer(
+        self, position: int, purpose: TimerPurpose, name: str, due_at: dt.datetime, *, label: str | None = None
+    ) -> None: ...
     def wait_event(self, spec: WaitSpec) -> Step | None: ...
+    # A wait or a timer is pending at this position (left by an earlier run): see versioning.patched.
+    def waiting_at(self, position: int) -> bool: ...
+    # What the instance is doing now (ctx.set_details), persisted with the run's next commit.
+    def set_details(self, text: str) -> None: ...
     def failure_pauses(self) -> bool: ...
     def compensating(self, progress: dict | None, error: dict | None = None) -> None: ...
 
@@ -92,6 +98,8 @@ class WorkflowContext:
         self._backend = backend
         self._position = 0
         self._halt: BaseException | None = None
+        # What ctx.patched decided for each change id in this execution (versioning.patched).
+        self._patches: dict[str, bool] = {}
         self.saga = saga.Saga(self)
 
     @property
@@ -132,9 +140,9 @@ class WorkflowContext:
             raise self._halt
         return position, step
 
-    def _call(self, fn: Callable[..., Any], *args: Any) -> Any:
+    def _call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         try:
-            return fn(*args)
+            return fn(*args, **kwargs)
         except Halt as halt:
             self._halt = halt
             raise
@@ -205,18 +213,21 @@ class WorkflowContext:
 
     # Timers ------------------------------------------------------------------------------
 
-    def sleep(self, duration: float | dt.timedelta) -> None:
-        """Wait `duration` (seconds or a timedelta) durably; the worker is released meanwhile."""
-        seconds = to_seconds(duration, "sleep duration")
-        self._sleep_step(lambda now: now + dt.timedelta(seconds=seconds))
+    def sleep(self, duration: float | dt.timedelta, *, label: str | None = None) -> None:
+        """Wait `duration` (seconds or a timedelta) durably; the worker is released meanwhile.
 
-    def sleep_until(self, when: dt.datetime) -> None:
-        """Wait until an aware datetime durably; the worker is released meanwhile."""
+        `label` names the wait in the viewer ("cooling-off period"); it is not part of the history.
+        """
+        seconds = to_seconds(duration, "sleep duration")
+        self._sleep_step(lambda now: now + dt.timedelta(seconds=seconds), versioning.label(label, "sleep"))
+
+    def sleep_until(self, when: dt.datetime, *, label: str | None = None) -> None:
+        """Wait until an aware datetime durably; the worker is released meanwhile (`label`: see sleep)."""
         if not isinstance(when, dt.datetime) or when.tzinfo is None:
             raise InvalidArgument(f"sleep_until needs an aware datetime, not {when!r}.")
-        self._sleep_step(lambda now: when)
+        self._sleep_step(lambda now: when, versioning.label(label, "sleep_until"))
 
-    def _sleep_step(self, due: Callable[[dt.datetime], dt.datetime]) -> None:
+    def _sleep_step(self, due: Callable[[dt.datetime], dt.datetime], label: str | None) -> None:
         position, step = self._next(StepKind.SLEEP, StepKind.SLEEP)
         if step is not None:
             return
@@ -225,7 +236,7 @@ class WorkflowContext:
         if due_at <= now:
             self._call(self._backend.record, NewStep(position=position, kind=StepKind.SLEEP, name=StepKind.SLEEP))
             return
-        self._call(self._backend.suspend_timer, position, TimerPurpose.SLEEP, StepKind.SLEEP, due_at)
+        self._call(self._backend.suspend_timer, position, TimerPurpose.SLEEP, StepKind.SLEEP, due_at, label=label)
         self._suspend()
 
     # Events ------------------------------------------------------------------------------
@@ -237,6 +248,7 @@ class WorkflowContext:
         match: dict[str, Any] | None = None,
         subject: str | None = None,
         timeout: float | dt.timedelta | None = None,
+        label: str | None = None,
     ) -> ReceivedEvent:
         """Wait durably for a CloudEvent; the worker is released meanwhile.
 
@@ -245,6 +257,7 @@ class WorkflowContext:
             match: data fields (dotted paths) the event must equal, e.g. {"order_id": "o-1"}.
             subject: the CloudEvents subject the event must have.
             timeout: seconds or a timedelta; None waits for ever.
+            label: names the wait in the viewer ("manager approval"); not part of the history.
 
         Returns:
             The ReceivedEvent, the first in arrival order that matches.
@@ -260,6 +273,7 @@ class WorkflowContext:
         if subject is not None and not isinstance(subject, str):
             raise InvalidArgument(f"wait_event subject must be a str, not {subject!r}.")
         seconds = None if timeout is None else to_seconds(timeout, "wait_event timeout")
+        label = versioning.label(label, "wait_event")
         name = ",".join(types)
         position, step = self._next(StepKind.WAIT_EVENT, name)
         if step is None:
@@ -272,6 +286,7 @@ class WorkflowContext:
                 match=match_tree,
                 subject=subject,
                 timeout_at=None if seconds is None else now + dt.timedelta(seconds=seconds),
+                label=label,
             )
             step = self._call(self._backend.wait_event, spec)
             if step is None:
@@ -279,6 +294,44 @@ class WorkflowContext:
         if step.status == StepStatus.TIMED_OUT:
             raise WaitTimeout(f"{self._where(position)}: no {name} event arrived within the timeout.")
         return ReceivedEvent.from_record(step.result)
+
+    # Versioning and the viewer (durable.engine.versioning) ------------------------------------
+
+    def patched(self, change_id: str) -> bool:
+        """Whether this execution runs the new code of a change to a running workflow.
+
+        True for an instance that reaches this point with the new code (a "patch" marker is
+        recorded here, and replays as True); False while replaying a history recorded before the
+        change (nothing is recorded: the old branch replays what the old code did).
+
+        Args:
+            change_id: names the change, e.g. "send-receipt-by-sms"; at most 200 characters.
+
+        Raises:
+            InvalidArgument: the id is empty or not a str (nothing is recorded).
+        """
+        return versioning.patched(self, change_id)
+
+    def deprecate_patch(self, change_id: str) -> None:
+        """Mark where `patched(change_id)` was, once no instance recorded before the change is left:
+        the new code always runs; the markers that instances recorded meanwhile replay.
+
+        Raises:
+            InvalidArgument: the id is empty or not a str.
+        """
+        versioning.deprecate_patch(self, change_id)
+
+    def set_details(self, text: str) -> None:
+        """Say what the instance is doing now ("waiting for 2 of 3 approvals"), shown on its row and
+        page; the latest one stands. Not a step: replays write nothing. "" clears it.
+
+        Args:
+            text: at most 500 characters.
+
+        Raises:
+            InvalidArgument: not a str, or too long.
+        """
+        versioning.set_details(self, text)
 
     # Sagas ------------------------------------------------------------------------------
 

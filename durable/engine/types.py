@@ -28,6 +28,8 @@ class StepKind(StrEnum):
     # Sagas: a compensation armed (its arguments and the step it undoes), and one that ran.
     ARM = "arm"
     COMPENSATION = "compensation"
+    # Versioning: new code took a change (ctx.patched) at this position (durable.engine.versioning).
+    PATCH = "patch"
 
     @property
     def label(self) -> str:
@@ -83,6 +85,7 @@ _KIND_LABELS = {
     StepKind.RANDOM: "random()",
     StepKind.ARM: "arm compensation",
     StepKind.COMPENSATION: "compensation",
+    StepKind.PATCH: "patch",
 }
 _PURPOSE_LABELS = {
     TimerPurpose.SLEEP: "Sleep",
@@ -135,6 +138,8 @@ class WaitSpec:
     match: dict[str, Any]
     subject: str | None
     timeout_at: dt.datetime | None
+    # The viewer's name for the wait ("manager approval"), kept with its rows; not in the history.
+    label: str | None = None
 
 
 @dataclass

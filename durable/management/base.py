@@ -62,6 +62,7 @@ class TransitionCommand(DurableCommand):
         selectors.add_argument("--status", action="append", help="Instances in this status (repeat for several).")
         selectors.add_argument("--workflow", help="Instances of this workflow.")
         selectors.add_argument("--business-key", help="Instances with this business key, exactly as stored.")
+        selectors.add_argument("--code-version", help="Instances started with this DURABLE_CODE_VERSION.")
         selectors.add_argument("--all", action="store_true", help="Every instance, when no other selector is given.")
         selectors.add_argument(
             "--background", action="store_true", help="Hand the work to durable_worker and print the job id."
@@ -72,6 +73,7 @@ class TransitionCommand(DurableCommand):
             "status": options.get("status"),
             "workflow": options.get("workflow"),
             "business_key": options.get("business_key"),
+            "code_version": options.get("code_version"),
         }
         if not any(selectors.values()) and not options.get("all"):
             if not options.get("instance_id"):

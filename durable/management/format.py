@@ -57,6 +57,11 @@ def waiting(summary: dict | None, now: dt.datetime, width: int | None = None) ->
     text = words.waiting_words(summary, now) or NONE
     if width is None or len(text) <= width:
         return text
+    label = summary.get("label") if summary else None
+    if summary and isinstance(label, str) and label and len(label) + 2 < width // 2:
+        # A named wait keeps its name; what it waits for is cut to fit after it.
+        rest = waiting({k: v for k, v in summary.items() if k != "label"}, now, width - len(label) - 2)
+        return f"{label}: {rest}"
     if summary and summary.get("kind") == "event" and summary.get("match"):
         bare = words.event_wait({**summary, "match": {}}, now)
         head, comma, deadline = bare.partition(", ")

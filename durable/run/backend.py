@@ -314,14 +314,24 @@ class OrmBackend:
 
     # Timers and waits -------------------------------------------------------------------------
 
+    def set_details(self, text: str) -> None:
+        self.segment.changes["details"] = text
+
     @guarded
-    def suspend_timer(self, position: int, purpose: TimerPurpose, name: str, due_at: dt.datetime) -> None:
+    def waiting_at(self, position: int) -> bool:
+        return journal.pending_at(self.instance_id, position)
+
+    @guarded
+    def suspend_timer(
+        self, position: int, purpose: TimerPurpose, name: str, due_at: dt.datetime, *, label: str | None = None
+    ) -> None:
         self.segment.open()
         existing = journal.existing_timer(self.instance_id, position)
         if existing is None:
-            journal.add_timer(self.instance_id, position, purpose, name, due_at)
+            journal.add_timer(self.instance_id, position, purpose, name, due_at, label=label)
         kind = "retry" if purpose == TimerPurpose.RETRY else "timer"
-        summary = waiting_summary(kind, name=name, due_at=existing or due_at)
+        labelled = {"label": label} if label else {}
+        summary = waiting_summary(kind, name=name, due_at=existing or due_at, **labelled)
         self.segment.commit(suspend=True, **released(self.parked(Status.WAITING_FOR_TIMER), waiting_for=summary))
 
     @guarded
@@ -341,8 +351,9 @@ class OrmBackend:
             return Step(spec.position, StepKind.WAIT_EVENT, spec.name, StepStatus.TIMED_OUT)
         timeout_at = journal.existing_timer(self.instance_id, spec.position) or spec.timeout_at
         journal.open_wait(self.instance_id, spec)
+        labelled = {"label": spec.label} if spec.label else {}
         summary = waiting_summary(
-            "event", types=spec.types, match=spec.match, subject=spec.subject, timeout_at=timeout_at
+            "event", types=spec.types, match=spec.match, subject=spec.subject, timeout_at=timeout_at, **labelled
         )
         self.segment.commit(suspend=True, **released(Status.WAITING_FOR_EVENT, waiting_for=summary))
         return None

@@ -18,8 +18,9 @@ from tests.conftest import is_postgres
 pytestmark = pytest.mark.django_db
 
 LIST = "/admin/durable/workflowinstance/"
-# session, user, count, the page's rows, counts by status, the stranded-work banner (+1 statistics read on PostgreSQL)
-MOST_QUERIES = 7
+# session, user, count, the page's rows, counts by status, the stranded-work banner, the code version
+# filter's choices (the newest instances' versions) (+1 statistics read on PostgreSQL)
+MOST_QUERIES = 8
 
 
 def shapes(now: dt.datetime) -> list[tuple[str, dict | None]]:

@@ -141,7 +141,7 @@ def test_detail__every_part_in_its_json_shape(operator):
     assert list(body) == [
         "instance_id", "workflow_name", "status", "status_reason", "business_key", "input", "result", "error",
         "created_at", "updated_at", "finished_at", "waiting_for", "compensation", "compensated", "erased_at",
-        "erase_reason", "incidents", "history", "waits", "timers", "events", "values",
+        "erase_reason", "code_version", "details", "incidents", "history", "waits", "timers", "events", "values",
     ]  # fmt: skip
     assert body == {
         "instance_id": "shape",
@@ -160,6 +160,8 @@ def test_detail__every_part_in_its_json_shape(operator):
         "compensated": False,
         "erased_at": None,
         "erase_reason": None,
+        "code_version": None,
+        "details": "",
         "incidents": [incident],
         "history": [
             {
@@ -170,9 +172,12 @@ def test_detail__every_part_in_its_json_shape(operator):
         ],
         "waits": [
             {"position": 1, "event_type": "paid", "match": {"order_id": "o-1"}, "subject": None, "timeout_at": None,
+             "label": None, "created_at": AT_TEXT}
+        ],
+        "timers": [
+            {"position": 1, "purpose": "timeout", "name": "paid", "due_at": AT_TEXT, "label": None,
              "created_at": AT_TEXT}
         ],
-        "timers": [{"position": 1, "purpose": "timeout", "name": "paid", "due_at": AT_TEXT, "created_at": AT_TEXT}],
         "events": {
             "received": [
                 {"id": "e-1", "source": "/s", "type": "paid", "subject": None, "time": AT_TEXT, "received_at": AT_TEXT,

@@ -65,14 +65,15 @@ def test_show__waiting_instance_lists_its_waits_timers_and_values(run):
     out, _ = run("durable_show", "pay-1")
     assert "Waiting    cmdtest.payment.completed where order_id=o-1, times out in 9m 5" in out
     waits = section(out, "Waits")
-    assert cells(waits[3])[:5] == [
+    assert cells(waits[3])[:6] == [
         "1",
         "cmdtest.payment.completed",
+        "-",
         "cmdtest.payment.completed",
         '{"order_id": "o-1"}',
         "-",
     ]
-    assert cells(waits[3])[5].endswith("(in 9m 59s)") or cells(waits[3])[5].endswith("(in 9m 58s)")
+    assert cells(waits[3])[6].endswith("(in 9m 59s)") or cells(waits[3])[6].endswith("(in 9m 58s)")
     timers = section(out, "Timers")
     assert cells(timers[3])[:3] == ["1", "timeout", "cmdtest.payment.completed"]
     values = section(out, "Published values")

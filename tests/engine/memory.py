@@ -21,6 +21,7 @@ class MemoryBackend:
         self.ran: list[tuple[str, int]] = []
         self.sent: list[tuple] = []
         self.progress: list[dict | None] = []
+        self.details: list[str] = []
 
     # Backend ------------------------------------------------------------------------------
     def clock(self) -> dt.datetime:
@@ -67,8 +68,14 @@ class MemoryBackend:
     def compensating(self, progress, error=None) -> None:
         self.progress.append(progress)
 
-    def suspend_timer(self, position, purpose, name, due_at) -> None:
+    def suspend_timer(self, position, purpose, name, due_at, *, label=None) -> None:
         self.timers.setdefault(position, (purpose, name, due_at))
+
+    def waiting_at(self, position: int) -> bool:
+        return position in self.timers or position in self.waits
+
+    def set_details(self, text: str) -> None:
+        self.details.append(text)
 
     def wait_event(self, spec):
         self.waits[spec.position] = spec

@@ -62,8 +62,16 @@ class ReplayOnly:
     def activity_failed(self, call: ActivityCall, error: dict, retry_at: dt.datetime | None) -> Verdict:
         self._stop(call.position, StepKind.ACTIVITY, call.definition.name)
 
-    def suspend_timer(self, position: int, purpose: str, name: str, due_at: dt.datetime) -> None:
+    def suspend_timer(
+        self, position: int, purpose: str, name: str, due_at: dt.datetime, *, label: str | None = None
+    ) -> None:
         self._stop(position, StepKind.SLEEP if purpose == TimerPurpose.SLEEP else StepKind.ACTIVITY, name)
+
+    def waiting_at(self, position: int) -> bool:
+        return False  # a history file holds no open waits: past it, patched() would record a marker
+
+    def set_details(self, text: str) -> None:
+        pass  # what the viewer shows is no part of the history
 
     def wait_event(self, spec: WaitSpec) -> Step | None:
         self._stop(spec.position, StepKind.WAIT_EVENT, spec.name)

@@ -1,4 +1,4 @@
-"""durable_list: the newest workflow instances as a table, filtered by status, workflow and business key."""
+"""durable_list: the newest workflow instances as a table, filtered by status, workflow, key and code version."""
 
 from __future__ import annotations
 
@@ -37,6 +37,9 @@ class Command(DurableCommand):
             metavar="KEY",
             help='Only instances with this business key, as stored (a model instance as "app_label.model:pk").',
         )
+        parser.add_argument(
+            "--code-version", metavar="VERSION", help="Only instances started with this DURABLE_CODE_VERSION."
+        )
         parser.add_argument("--limit", type=int, default=50, metavar="N", help="Show at most N instances (default 50).")
 
     def run(self, **options: Any) -> None:
@@ -47,6 +50,7 @@ class Command(DurableCommand):
             statuses=_statuses(options["status"]) or None,
             workflow=workflow or None,
             business_key=options["business_key"] or None,
+            code_version=options["code_version"] or None,
             limit=limit,
             payloads=False,
         )

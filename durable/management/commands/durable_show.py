@@ -44,14 +44,14 @@ class Command(DurableCommand):
         )
         self._section(
             "Waits",
-            ("#", "NAME", "EVENT TYPE", "MATCH", "SUBJECT", "TIMES OUT"),
+            ("#", "NAME", "LABEL", "EVENT TYPE", "MATCH", "SUBJECT", "TIMES OUT"),
             [_wait_row(wait, self.now) for wait in view.waits],
         )
         self._section(
             "Timers",
-            ("#", "PURPOSE", "NAME", "DUE"),
+            ("#", "PURPOSE", "NAME", "LABEL", "DUE"),
             [
-                (fmt.NONE if t.position is None else t.position, t.purpose, t.name, _at(t.due_at, self.now))
+                (fmt.NONE if t.position is None else t.position, t.purpose, t.name, t.label, _at(t.due_at, self.now))
                 for t in view.timers
             ],
         )
@@ -78,6 +78,10 @@ class Command(DurableCommand):
         if saga:
             field("Saga", saga)
         field("Waiting", fmt.waiting(row.waiting_for, self.now))
+        if row.details:
+            field("Details", fmt.shorten(row.details, width))
+        if row.code_version is not None:
+            field("Version", row.code_version)
         field("Input", fmt.shorten(_call(row.workflow_name, row.input), width))
         if row.status == Status.COMPLETED:
             field("Result", fmt.shorten(fmt.dumps(row.result), width))
@@ -135,7 +139,7 @@ def _incident_row(incident: dict) -> tuple:
 
 def _wait_row(wait: inspect.WaitView, now) -> tuple:
     match = fmt.dumps(wait.match) if wait.match else None
-    return (wait.position, wait.name, wait.event_type, match, wait.subject, _at(wait.timeout_at, now))
+    return (wait.position, wait.name, wait.label, wait.event_type, match, wait.subject, _at(wait.timeout_at, now))
 
 
 def _step_row(step: inspect.StepView) -> tuple:

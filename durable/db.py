@@ -15,6 +15,9 @@ _waker: Callable[..., object] | None = None
 # How far the database's clock is ahead of this machine's, and when (monotonic) that was measured.
 _clock: dict[str, tuple[dt.timedelta, float]] = {}
 CLOCK_REFRESH_SECONDS = 60.0
+# How far a test's virtual clock is ahead of the real one (durable.testing.WorkflowEnvironment
+# moves it); zero outside such an environment.
+_virtual = dt.timedelta(0)
 
 
 def alias() -> str:
@@ -43,9 +46,12 @@ def now() -> dt.datetime:
 
     Every time durable stores (creation, arrival, leases, due times, wake-ups) comes from here,
     so machines whose clocks disagree still compare on one clock. The offset is measured once a
-    minute on PostgreSQL; SQLite lives on this machine, whose clock is the database's.
+    minute on PostgreSQL; SQLite lives on this machine, whose clock is the database's. Inside a
+    test's WorkflowEnvironment it is that many seconds ahead (`virtual_offset`).
     """
     local = timezone.now()
+    if _virtual:
+        local += _virtual
     name = alias()
     if connections[name].vendor != "postgresql":
         return local
@@ -53,6 +59,21 @@ def now() -> dt.datetime:
     if time.monotonic() - measured >= CLOCK_REFRESH_SECONDS:
         offset = sync_clock()
     return local + offset
+
+
+def virtual_offset() -> dt.timedelta:
+    """How far the virtual clock of a test (durable.testing.WorkflowEnvironment) is ahead; zero outside one."""
+    return _virtual
+
+
+def set_virtual_offset(offset: dt.timedelta) -> None:
+    """Move the clock `now()` reads to `offset` ahead of the real one: a test's virtual clock.
+
+    Only durable.testing.WorkflowEnvironment calls it, and it restores the previous offset when it
+    ends. Never in production: times stored ahead would fire timers and leases out of turn.
+    """
+    global _virtual
+    _virtual = offset
 
 
 def sync_clock() -> dt.timedelta:

@@ -1,4 +1,8 @@
-"""What users need for their own tests: run workflows in the test process, without a worker."""
+"""What users need for their own tests: run workflows in the test process, without a worker.
+
+`run_until` runs them on the real clock; `WorkflowEnvironment` (and the pytest fixture
+`durable_env`, from durable.pytest_plugin) on a virtual one.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +10,12 @@ import datetime as dt
 import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager, nullcontext
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
-from django.utils import timezone
+if TYPE_CHECKING:
+    from durable.environment import WorkflowEnvironment
+
+__all__ = ["WorkflowEnvironment", "run_hooks", "run_until"]
 
 # An instance at rest: it ended, or it was paused (by an operator, pause_after_errors or non-determinism).
 AT_REST = frozenset({"completed", "failed", "cancelled", "paused"})
@@ -80,19 +87,32 @@ def run_until(
 
 def _run_pass(each_pass: Callable[[], AbstractContextManager[object]], *, check_settled: bool) -> bool:
     """Run due instances and fire due timers once; returns whether all is settled (if asked)."""
-    # The one place this module reaches into the engine's internals.
+    run_pass(each_pass)
+    return check_settled and settled(SOON)
+
+
+def run_pass(each_pass: Callable[[], AbstractContextManager[object]] = nullcontext) -> None:
+    """One pass, as a worker would: claim and run every due instance, then fire the due timers.
+
+    What `run_until` and `WorkflowEnvironment` repeat; the one place this module reaches into the
+    engine's internals, so tests run the executor production runs.
+    """
     from durable import timers
-    from durable.models import Timer, WorkflowInstance
     from durable.run import executor
 
     with each_pass():
         executor.run_due(max_seconds=PASS_SECONDS)
         timers.fire_due()
-    if not check_settled:
-        return False
-    moment = timezone.now()
+
+
+def settled(soon: dt.timedelta = SOON) -> bool:
+    """Whether no instance is due now and no timer is due within `soon`, on durable's clock."""
+    from durable import db
+    from durable.models import Timer, WorkflowInstance
+
+    moment = db.now()
     return not (
-        WorkflowInstance.objects.claimable(moment).exists() or Timer.objects.filter(due_at__lte=moment + SOON).exists()
+        WorkflowInstance.objects.claimable(moment).exists() or Timer.objects.filter(due_at__lte=moment + soon).exists()
     )
 
 
@@ -118,3 +138,12 @@ def run_hooks(seconds: float = 15.0) -> int:
     from durable import hooks
 
     return hooks.run_due("durable.testing", seconds=seconds)
+
+
+def __getattr__(name: str) -> Any:
+    # The environment touches models, which need the app registry: load it on first use only.
+    if name == "WorkflowEnvironment":
+        from durable.environment import WorkflowEnvironment
+
+        return WorkflowEnvironment
+    raise AttributeError(f"module 'durable.testing' has no attribute {name!r}")

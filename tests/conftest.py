@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -80,6 +80,21 @@ def background(fn: Callable[[], object]):
     finally:
         thread.join(60)
     assert not errors, errors
+
+
+@pytest.fixture
+def completed() -> Iterator[list[str]]:
+    """The instance ids of every workflow_completed signal sent during the test."""
+    from durable import signals
+
+    heard: list[str] = []
+
+    def receiver(sender, instance_id, status, **kwargs):
+        heard.append(instance_id)
+
+    signals.workflow_completed.connect(receiver, weak=False)
+    yield heard
+    signals.workflow_completed.disconnect(receiver)
 
 
 @pytest.fixture

@@ -7,24 +7,10 @@ import time
 import pytest
 
 import durable
-from durable import signals
 from durable.testing import run_until
 from tests import workflows
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def completed():
-    """The instance ids of every workflow_completed signal sent during the test."""
-    heard: list[str] = []
-
-    def receiver(sender, instance_id, status, **kwargs):
-        heard.append(instance_id)
-
-    signals.workflow_completed.connect(receiver, weak=False)
-    yield heard
-    signals.workflow_completed.disconnect(receiver)
 
 
 def test_run_until__none_settles_through_short_sleeps():

@@ -151,6 +151,29 @@ def test_fresh_project__the_readme_setup_runs_workflows_api_and_admin(venv, data
     assert re.search(r'"POST /durable/ HTTP/1\.1" 202', server.output())
 
 
+def test_fresh_project__a_users_own_tests_run_workflows_with_durable_env(venv, tmp_path):
+    """The README's testing steps in a fresh project: its example test, a file of the project's and not
+    of this repository, run by plain `pytest`, gets durable_env from the installed package alone."""
+    for line in fresh.commands("test-install"):
+        assert line[:2] == ["pip", "install"], f"not a pip install: {line}"
+        fresh.run([str(venv / "bin" / "pip"), "install", "-q", *line[2:]], tmp_path, fresh.clean_env(venv))
+    site = make_project(venv, tmp_path, None)
+    # The README's example workflow beside the project's; its test mocks the activities that need a model and a PSP.
+    lines = fresh.snippet("example").splitlines(keepends=True)
+    example = [line for line in lines if not line.startswith("handle = durable.start")]
+    append(site / "orders" / "workflows.py", ["".join(example)])
+    (site / "pytest.ini").write_text(fresh.snippet("pytest-ini"))
+    test_file = site / "orders" / "test_payments.py"
+    test_file.write_text(fresh.snippet("test-example"))
+    assert "tests" not in re.findall(r"^(?:from|import) (\w+)", test_file.read_text(), re.M)
+    began = time.perf_counter()
+    output = fresh.run([str(venv / "bin" / "pytest"), "-p", "no:cacheprovider"], site, fresh.clean_env(venv))
+    print(f"\n[fresh project] its own pytest run with durable_env: {time.perf_counter() - began:.1f} s of wall time")
+    plugins = re.search(r"^plugins: (.*)$", output, re.M)
+    assert plugins and "django-durable-workflows" in plugins.group(1) and "django-" in plugins.group(1), output
+    assert re.search(r"\b2 passed\b", output) and "failed" not in output and "error" not in output.lower(), output
+
+
 def exercise_api(base: str) -> None:
     webhook = Client(base)
     bearer = {"Authorization": f"Bearer {TOKEN}"}

@@ -118,3 +118,15 @@ def run_hooks(seconds: float = 15.0) -> int:
     from durable import hooks
 
     return hooks.run_due("durable.testing", seconds=seconds)
+
+
+def replay(history_or_file: object):
+    """Replay a recorded history (an export dict, its JSON, a file path or an instance id) against the
+    current code without running any step; returns the `durable.replay_check.Finding` when it matches.
+
+    Raises:
+        durable.replay_check.ReplayMismatch: a NonDeterminismError naming the step, recorded and called.
+    """
+    from durable import replay_export
+
+    return replay_export.replay(history_or_file)

@@ -1,7 +1,8 @@
 """Replay check: how long `durable_replay` takes over 10,000 completed instances of 3 steps each.
 
-(--replay-check-instances sets how many.) The instances and their histories are written directly (bulk inserts, as the fixtures of the scale
-scenario are), then the real command replays them all in this process, in batches, with no worker.
+The instances (--replay-check-instances sets how many) and their histories are written directly
+(bulk inserts, as the fixtures of the scale scenario are), then the real command replays them all
+in this process, in batches, with no worker.
 """
 
 from __future__ import annotations

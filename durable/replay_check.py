@@ -216,6 +216,13 @@ def _mismatch(found: Finding, position: int, history: list[Step], called: tuple[
     return found
 
 
+def failed_check(record: Recorded, exc: Exception) -> Finding:
+    """The finding when checking one history raised (a history the code cannot even read): it fails
+    the check, and the others are still checked."""
+    message = f"the check could not replay it: {type(exc).__name__}: {exc}"
+    return Finding(record.instance_id, record.workflow_name, MISMATCH, message, source=record.source, fails=True)
+
+
 def raise_for(found: Finding) -> Finding:
     """The finding, or ReplayMismatch (a NonDeterminismError) when it fails the check.
 

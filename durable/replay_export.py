@@ -100,6 +100,13 @@ def from_document(doc: Any, source: str = "the export") -> Recorded:
     for key, kind in (("instance_id", str), ("workflow_name", str), ("status", str), ("history", list)):
         if not isinstance(doc.get(key), kind):
             raise InvalidArgument(f"{source}: '{key}' must be a {kind.__name__}, not {doc.get(key)!r}.")
+    given = doc.get("input")
+    if given is not None and not (
+        isinstance(given, dict)
+        and isinstance(given.get("args", []), list)
+        and isinstance(given.get("kwargs", {}), dict)
+    ):
+        raise InvalidArgument(f"{source}: 'input' must be an object with a list 'args' and an object 'kwargs'.")
     steps = []
     for index, raw in enumerate(doc["history"]):
         where = f"{source}: history[{index}]"

@@ -46,7 +46,7 @@ def test_check__a_history_that_ends_early_matches_and_says_what_comes_next():
 
 
 def test_check__a_whole_history_matches():
-    steps = [*ORDER, done(2, "now", "now", {"__datetime__": "2026-01-01T00:00:00+00:00"})]
+    steps = [*ORDER, done(2, "now", "now", {"$t": "datetime", "v": "2026-01-01T00:00:00+00:00"})]
     found = replay_check.check(recorded("replay.order", steps, status="completed"))
     assert (found.verdict, found.replayed) == ("match", 3)
     assert "the workflow completed" in found.message

@@ -132,3 +132,30 @@ def test_replay__exit_codes_of_the_real_command(orders, manage):
     assert "Replayed 1 instance(s)" in done.stdout
     done = manage("durable_replay", "--file", "/nonexistent/history.json")
     assert done.returncode == 2 and "/nonexistent/history.json: no such file" in done.stderr
+
+
+def test_replay__a_history_the_code_cannot_read_fails_the_check_and_the_others_are_checked(orders, tmp_path, capsys):
+    from django.core.management import call_command
+
+    path, good = tmp_path / "bad.json", tmp_path / "good.json"
+    call_command("durable_export", "order-1", "--output", str(good))
+    call_command("durable_export", "order-0", "--output", str(path))
+    doc = json.loads(path.read_text())
+    doc["input"] = {"args": [{"$t": "datetime", "v": "not a date"}], "kwargs": {}}
+    path.write_text(json.dumps(doc))
+    with pytest.raises(CommandError):
+        call_command("durable_replay", "--file", str(path), str(good))
+    out = capsys.readouterr().out
+    assert "MISMATCH  order-0  replay.order: the check could not replay it: ValueError" in out
+    assert "Replayed 2 instance(s)" in out and "1 match, 1 mismatched" in out
+
+
+def test_replay__an_export_with_a_malformed_input_is_refused(orders, run, tmp_path):
+    path = tmp_path / "input.json"
+    run("durable_export", "order-0", "--output", str(path))
+    doc = json.loads(path.read_text())
+    doc["input"] = {"args": "nope"}
+    path.write_text(json.dumps(doc))
+    with pytest.raises(CommandError, match="'input' must be an object") as caught:
+        run("durable_replay", "--file", str(path))
+    assert caught.value.returncode == 2

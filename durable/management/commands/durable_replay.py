@@ -80,7 +80,10 @@ class Command(BaseCommand):
         )
         self.failing = 0
         for done, record in enumerate(records, start=1):
-            found = replay_check.check(record)
+            try:
+                found = replay_check.check(record)
+            except Exception as exc:  # one unreadable history must not hide the others' findings
+                found = replay_check.failed_check(record, exc)
             counts[found.verdict] += 1
             self.failing += found.fails
             if found.verdict != replay_check.MATCH:

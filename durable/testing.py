@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from durable.environment import WorkflowEnvironment
 
-__all__ = ["WorkflowEnvironment", "run_hooks", "run_until"]
+__all__ = ["WorkflowEnvironment", "replay", "run_hooks", "run_until"]
 
 # An instance at rest: it ended, or it was paused (by an operator, pause_after_errors or non-determinism).
 AT_REST = frozenset({"completed", "failed", "cancelled", "paused"})
@@ -138,6 +138,18 @@ def run_hooks(seconds: float = 15.0) -> int:
     from durable import hooks
 
     return hooks.run_due("durable.testing", seconds=seconds)
+
+
+def replay(history_or_file: object):
+    """Replay a recorded history (an export dict, its JSON, a file path or an instance id) against the
+    current code without running any step; returns the `durable.replay_check.Finding` when it matches.
+
+    Raises:
+        durable.replay_check.ReplayMismatch: a NonDeterminismError naming the step, recorded and called.
+    """
+    from durable import replay_export
+
+    return replay_export.replay(history_or_file)
 
 
 def __getattr__(name: str) -> Any:

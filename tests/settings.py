@@ -19,6 +19,7 @@ DURABLE_WORKFLOW_MODULES = [
     "tests.erasure_workflows",
     "tests.bulk_workflows",
     "tests.version_workflows",
+    "tests.replay_workflows",
 ]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 

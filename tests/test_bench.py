@@ -28,6 +28,7 @@ TINY = [
     "--scale-timers=3",
     "--replay-steps=50",
     "--replay-repeats=2",
+    "--replay-check-instances=30",
     "--memory-workflows=20",
     "--idle-seconds=1",
 ]

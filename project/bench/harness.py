@@ -57,6 +57,7 @@ class Options:
     scale_timers: int = 100
     replay_steps: int = 1000
     replay_repeats: int = 7
+    replay_check_instances: int = 10_000
     memory_workflows: int = 10_000
     idle_seconds: float = 20.0
     repeat: int = 1

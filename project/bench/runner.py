@@ -18,7 +18,19 @@ from project.bench.harness import Bench, BenchError, Options
 
 # In the order they run: the replay runs in this process with the workers stopped, and the
 # memory and idle scenarios start workers of their own.
-SCENARIOS = ("throughput", "saga", "events", "values", "timers", "scale", "replay", "memory", "idle", "schedules")
+SCENARIOS = (
+    "throughput",
+    "saga",
+    "events",
+    "values",
+    "timers",
+    "scale",
+    "replay",
+    "replay_check",
+    "memory",
+    "idle",
+    "schedules",
+)
 
 
 def module(name: str):

@@ -25,6 +25,8 @@ COMMANDS = [
     "durable_schedules",
     "durable_schedule",
     "durable_purge",
+    "durable_export",
+    "durable_replay",
 ]
 # The demo project's own commands (project/management/commands/), not in the wheel.
 PROJECT_COMMANDS = ["durable_bench", "durable_demo"]

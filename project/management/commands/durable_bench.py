@@ -66,6 +66,11 @@ class Command(BaseCommand):
         parser.add_argument("--scale-timers", type=positive, help="Scale: sleepers measured on top (100).")
         parser.add_argument("--replay-steps", type=positive, help="Replay: recorded steps to replay (1000).")
         parser.add_argument("--replay-repeats", type=positive, help="Replay: resumes timed per run (7).")
+        parser.add_argument(
+            "--replay-check-instances",
+            type=positive,
+            help="Replay check: completed instances durable_replay checks (10000).",
+        )
         parser.add_argument("--memory-workflows", type=positive, help="Memory: workflows run between (10000).")
         parser.add_argument(
             "--idle-seconds", type=float, help="Idle: seconds a worker with nothing due is watched (20)."
@@ -98,6 +103,7 @@ class Command(BaseCommand):
             "scale_timers",
             "replay_steps",
             "replay_repeats",
+            "replay_check_instances",
             "memory_workflows",
             "idle_seconds",
         ):

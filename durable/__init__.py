@@ -16,6 +16,7 @@ from durable.exceptions import (
     DefinitionError,
     DurableError,
     EncodingError,
+    InstanceExists,
     InstanceNotFound,
     InvalidArgument,
     InvalidEvent,
@@ -55,6 +56,7 @@ __all__ = [
     "HookContext",
     "HookDefinition",
     "InstanceInfo",
+    "InstanceExists",
     "InstanceNotFound",
     "InvalidArgument",
     "InvalidEvent",
@@ -72,6 +74,7 @@ __all__ = [
     "WorkflowNotFound",
     "activity",
     "erase",
+    "fork",
     "hook",
     "schedules",
     "workflow",
@@ -89,6 +92,10 @@ def __getattr__(name: str) -> Any:
         from durable.erasure import erase
 
         return erase
+    if name == "fork":
+        from durable.forking import fork
+
+        return fork
     if name == "schedules":
         # The runtime schedules API (durable.schedules.create, .pause, ...) also touches models.
         import importlib

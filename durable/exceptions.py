@@ -72,6 +72,12 @@ class InvalidTransition(DurableError):
     status_code = 409
 
 
+class InstanceExists(InvalidTransition):
+    """An instance with that id exists already; choose another id, or none for a new one."""
+
+    code = "instance_exists"
+
+
 class InvalidEvent(DurableError):
     """The event is malformed; send a CloudEvents 1.0 event with id, source and type."""
 

@@ -88,6 +88,11 @@ class WorkflowInstance(models.Model):
     # erased_at once it finished; both None for an instance whose data was never erased.
     erased_at = models.DateTimeField(null=True, blank=True)
     erase_reason = models.TextField(null=True, blank=True)
+    # Restart from a step (SPEC 17, durable.forking): the instance this one was forked from, by id
+    # (no foreign key: retention may purge the original and the fork keeps its own history), and
+    # how many of its steps were copied (positions 0..fork_position-1); both None otherwise.
+    forked_from = models.CharField(max_length=200, null=True, blank=True)
+    fork_position = models.PositiveIntegerField(null=True, blank=True)
 
     objects = InstanceQuerySet.as_manager()
 
@@ -109,6 +114,12 @@ class WorkflowInstance(models.Model):
                 fields=["business_key", "-created_at"],
                 condition=Q(business_key__isnull=False),
                 name="durable_inst_business_key",
+            ),
+            # An instance's page lists its forks.
+            models.Index(
+                fields=["forked_from", "created_at"],
+                condition=Q(forked_from__isnull=False),
+                name="durable_inst_forked_from",
             ),
         ]
         constraints = [

@@ -18,6 +18,7 @@ DURABLE_WORKFLOW_MODULES = [
     "tests.hook_workflows",
     "tests.erasure_workflows",
     "tests.bulk_workflows",
+    "tests.fork_workflows",
 ]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 

@@ -89,6 +89,10 @@ class InstanceSerializer(serializers.Serializer):  # an inspect.Summary
     compensated = serializers.BooleanField(read_only=True)
     erased_at = _moment(allow_null=True, help_text='When its data was erased: payloads then hold "[erased]".')
     erase_reason = _text(allow_null=True, help_text="Why it was erased; null when it was not.")
+    forked_from = _text(allow_null=True, help_text="The instance it was forked from (restart from a step), or null.")
+    fork_position = serializers.IntegerField(
+        read_only=True, allow_null=True, help_text="How many of the original's steps it kept, or null."
+    )
 
 
 class StepSerializer(serializers.Serializer):  # an inspect.StepView
@@ -285,6 +289,31 @@ class CancelSerializer(ReasonSerializer):
 
 class EraseSerializer(ReasonSerializer):
     cancel = StrictBoolean(required=False, default=False)
+
+    def validate(self, attrs: dict) -> dict:
+        unknown = set(self.initial_data) - set(self.fields)
+        if unknown:
+            raise serializers.ValidationError(f"Unknown field(s): {', '.join(sorted(unknown))}.")
+        return attrs
+
+
+class StepNumber(serializers.Field):
+    """A history position: a JSON integer from 0 (not a string, a float, true or false)."""
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, bool) or not isinstance(data, int):
+            raise serializers.ValidationError(f"Expected a whole number of steps, not {type(data).__name__}.")
+        if data < 0:
+            raise serializers.ValidationError("Expected a position from 0.")
+        return data
+
+    def to_representation(self, value: int) -> int:
+        return value
+
+
+class ForkSerializer(serializers.Serializer):
+    from_position = StepNumber()
+    instance_id = StrictText(required=False, allow_null=True, default=None, max_length=200)
 
     def validate(self, attrs: dict) -> dict:
         unknown = set(self.initial_data) - set(self.fields)

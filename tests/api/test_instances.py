@@ -141,7 +141,8 @@ def test_detail__every_part_in_its_json_shape(operator):
     assert list(body) == [
         "instance_id", "workflow_name", "status", "status_reason", "business_key", "input", "result", "error",
         "created_at", "updated_at", "finished_at", "waiting_for", "compensation", "compensated", "erased_at",
-        "erase_reason", "incidents", "history", "waits", "timers", "events", "values",
+        "erase_reason", "forked_from", "fork_position", "incidents", "history", "waits", "timers", "events",
+        "values",
     ]  # fmt: skip
     assert body == {
         "instance_id": "shape",
@@ -160,6 +161,8 @@ def test_detail__every_part_in_its_json_shape(operator):
         "compensated": False,
         "erased_at": None,
         "erase_reason": None,
+        "forked_from": None,
+        "fork_position": None,
         "incidents": [incident],
         "history": [
             {

@@ -1,8 +1,9 @@
 """Restart from a step (SPEC 17): fork an instance into a new one that keeps its first steps and runs the rest anew.
 
 `fork(original, n)` starts a new instance of the same workflow with the same input (and business
-key) whose history is the original's positions 0..n-1, copied as recorded by the journal; the
-worker replays those without running them and runs position n onward with the code deployed now.
+key, and ctx.scheduled_at) whose history is the original's positions 0..n-1, copied as recorded by
+the journal; the worker replays those without running them and runs position n onward with the
+code deployed now.
 After a bug fix, only what the fix affects runs again.
 
 What is copied, and what is not:
@@ -76,7 +77,13 @@ def fork(original_id: str, /, from_position: int, instance_id: str | None = None
         registry.workflow(original.workflow_name)
         _check_position(original, from_position)
         moment = db.now()
-        origin: dict[str, Any] = {"forked_from": original.pk, "fork_position": from_position}
+        # The slot of a scheduled original stays ctx.scheduled_at (the copied steps may have used it); the
+        # fork belongs to no schedule, so schedule_name is not copied.
+        origin: dict[str, Any] = {
+            "forked_from": original.pk,
+            "fork_position": from_position,
+            "scheduled_at": original.scheduled_at,
+        }
         # A named id taken meanwhile (a fork made at the same moment) falls back to a uuid.
         candidates = [instance_id] if instance_id is not None else [_free_id(original.pk), new_instance_id()]
         for new_id in candidates:

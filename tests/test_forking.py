@@ -126,6 +126,13 @@ def test_fork__shares_the_business_key(drain):
     }
 
 
+def test_fork__keeps_the_slot_of_a_scheduled_original_but_not_its_schedule(failed_order):
+    slot = WorkflowInstance.objects.get(pk=failed_order).created_at
+    WorkflowInstance.objects.filter(pk=failed_order).update(schedule_name="nightly", scheduled_at=slot)
+    fork = WorkflowInstance.objects.get(pk=durable.fork(failed_order, 1).instance_id)
+    assert (fork.scheduled_at, fork.schedule_name) == (slot, None)
+
+
 def test_fork__a_paused_instance_may_be_forked_and_stays_paused(drain):
     handle = durable.start(fw.approval, "o-4")
     drain(lambda: handle.status == Status.WAITING_FOR_EVENT)

@@ -32,7 +32,7 @@ from typing import Any
 from durable import client, db, journal, leases, transitions
 from durable.engine.registry import registry
 from durable.engine.types import StepKind, StepStatus
-from durable.exceptions import InstanceExists, InvalidArgument, InvalidTransition
+from durable.exceptions import InstanceExists, InvalidArgument, InvalidPosition, InvalidTransition
 from durable.models import HistoryStep, Status, WorkflowInstance, new_instance_id
 
 logger = logging.getLogger(__name__)
@@ -59,15 +59,15 @@ def fork(original_id: str, /, from_position: int, instance_id: str | None = None
 
     Raises:
         InstanceNotFound: no instance has `original_id`.
-        InvalidArgument: `from_position` is not a whole number from 0 to the history's length,
-            stops after a step still in progress or after compensations that undid the run, or
-            `instance_id` is malformed.
+        InvalidArgument: `from_position` is not a whole number, or `instance_id` is malformed.
+        InvalidPosition: (an InvalidArgument) `from_position` is past the history's end, or
+            would keep a step still in progress or the compensations that undid the run.
         InvalidTransition: the original may be running (pause it first), or its data was erased.
         InstanceExists: `instance_id` is taken.
         WorkflowNotFound: the original's workflow is not in the code deployed now.
     """
-    if isinstance(from_position, bool) or not isinstance(from_position, int):
-        raise InvalidArgument(f"from_position must be a whole number of steps, not {from_position!r}.")
+    if isinstance(from_position, bool) or not isinstance(from_position, int) or from_position < 0:
+        raise InvalidArgument(f"from_position must be a whole number of steps from 0, not {from_position!r}.")
     if instance_id is not None:
         client.check_instance_id(instance_id)
     with db.atomic():
@@ -128,23 +128,23 @@ def _check_position(original: WorkflowInstance, from_position: int) -> None:
     )
     length = len(rows)
     if not 0 <= from_position <= length:
-        raise InvalidArgument(
+        raise InvalidPosition(
             f"Cannot fork instance {original.pk} from step {from_position}: its history has {length} step"
             f"{'s' if length != 1 else ''} (positions 0 to {length - 1}); give a from_position from 0 to {length}."
         )
     for index, (position, _, status) in enumerate(rows[:from_position]):
         if position != index:
-            raise InvalidArgument(
+            raise InvalidPosition(
                 f"Cannot fork instance {original.pk} from step {from_position}: its history has no step {index}."
             )
         if status not in SETTLED:
-            raise InvalidArgument(
+            raise InvalidPosition(
                 f"Cannot fork instance {original.pk} from step {from_position}: step {position} is still {status} "
                 f"(not settled), so it cannot be copied. Fork from step {position} or earlier to run it again."
             )
     unwound = _unwinding_from(original, rows)
     if unwound is not None and from_position > unwound:
-        raise InvalidArgument(
+        raise InvalidPosition(
             f"Cannot fork instance {original.pk} from step {from_position}: steps {unwound} onward are the "
             f"compensations that ran when it {(original.compensation or {}).get('after')}, undoing the run a fork "
             f"replaces. Fork from step {unwound} or earlier."

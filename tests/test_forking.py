@@ -165,13 +165,15 @@ def test_fork__a_position_outside_the_history_changes_nothing(failed_order, posi
     before = rows_written()
     with pytest.raises(durable.InvalidArgument) as caught:
         durable.fork(failed_order, position)
-    assert caught.value.code == "invalid_argument"
+    assert caught.value.code == ("invalid_position" if position == 5 else "invalid_argument")
     assert rows_written() == before
 
 
 def test_fork__the_error_names_the_history_length(failed_order):
-    with pytest.raises(durable.InvalidArgument, match="its history has 3 steps .* from 0 to 3"):
+    with pytest.raises(durable.InvalidPosition, match="its history has 3 steps .* from 0 to 3") as caught:
         durable.fork(failed_order, 4)
+    assert (caught.value.code, caught.value.status_code) == ("invalid_position", 409)
+    assert isinstance(caught.value, ValueError)
 
 
 def test_fork__an_unknown_instance_changes_nothing():

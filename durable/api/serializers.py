@@ -298,11 +298,13 @@ class EraseSerializer(ReasonSerializer):
 
 
 class StepNumber(serializers.Field):
-    """A history position: a JSON integer from 0 (not a string, a float, true or false)."""
+    """A history position: a JSON integer from 0 (2.0 is one too, as JSON Schema says; not a string or true)."""
 
     def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, float) and data.is_integer():
+            data = int(data)
         if isinstance(data, bool) or not isinstance(data, int):
-            raise serializers.ValidationError(f"Expected a whole number of steps, not {type(data).__name__}.")
+            raise serializers.ValidationError(f"Expected a whole number of steps, not {data!r:.40}.")
         if data < 0:
             raise serializers.ValidationError("Expected a position from 0.")
         return data

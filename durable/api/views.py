@@ -342,7 +342,9 @@ class Erase(DurableView):
 class Fork(DurableView):
     """Restart from a step (SPEC 17): a new instance of the same workflow and input that keeps the
     instance's first `from_position` steps as recorded and runs on from there with the code deployed
-    now. 409 for an instance a worker may be running (pause it first), an erased one, or an id taken."""
+    now. 409 for a position its history does not allow (past its end, keeping a step in progress or
+    the compensations that undid the run), an instance a worker may be running (pause it first), an
+    erased one, or an id taken."""
 
     required_permission = START_PERMISSION
 

@@ -51,7 +51,6 @@ def test_fork__with_its_own_id(make_client, failed):
 @pytest.mark.parametrize(
     ("body", "said"),
     [
-        ({"from_position": 7}, "its history has 3 steps"),
         ({"from_position": -1}, "from_position"),
         ({"from_position": "2"}, "whole number"),
         ({"from_position": 2.5}, "from_position"),
@@ -68,6 +67,17 @@ def test_fork__400_for_a_bad_body_and_nothing_stored(make_client, failed, body, 
     assert answer.status_code == 400, answer.json()
     assert said in answer.json()["error"] and answer.json()["retryable"] is False
     assert stored() == before
+
+
+def test_fork__409_for_a_position_past_the_history_and_a_whole_float_is_a_position(make_client, failed):
+    api = make_client(*FORKER)
+    before = stored()
+    past = api.post(f"{PREFIX}/instances/{failed}/fork/", {"from_position": 7}, format="json")
+    assert past.status_code == 409 and past.json()["error_type"] == "invalid_position"
+    assert "its history has 3 steps" in past.json()["error"]
+    assert stored() == before
+    whole = api.post(f"{PREFIX}/instances/{failed}/fork/", {"from_position": 2.0}, format="json")
+    assert whole.status_code == 201 and whole.json()["fork_position"] == 2
 
 
 def test_fork__404_for_an_unknown_instance(make_client, db):

@@ -16,9 +16,11 @@ from durable.exceptions import (
     DefinitionError,
     DurableError,
     EncodingError,
+    InstanceExists,
     InstanceNotFound,
     InvalidArgument,
     InvalidEvent,
+    InvalidPosition,
     InvalidTransition,
     NonDeterminismError,
     ScheduleNotFound,
@@ -55,9 +57,11 @@ __all__ = [
     "HookContext",
     "HookDefinition",
     "InstanceInfo",
+    "InstanceExists",
     "InstanceNotFound",
     "InvalidArgument",
     "InvalidEvent",
+    "InvalidPosition",
     "InvalidTransition",
     "NonDeterminismError",
     "ReceivedEvent",
@@ -72,6 +76,7 @@ __all__ = [
     "WorkflowNotFound",
     "activity",
     "erase",
+    "fork",
     "hook",
     "schedules",
     "workflow",
@@ -89,6 +94,10 @@ def __getattr__(name: str) -> Any:
         from durable.erasure import erase
 
         return erase
+    if name == "fork":
+        from durable.forking import fork
+
+        return fork
     if name == "schedules":
         # The runtime schedules API (durable.schedules.create, .pause, ...) also touches models.
         import importlib

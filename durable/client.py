@@ -221,11 +221,8 @@ def start_with(
         from durable.models import new_instance_id
 
         instance_id = new_instance_id()
-    elif not isinstance(instance_id, str) or not INSTANCE_ID.match(instance_id):
-        raise InvalidArgument(
-            f"Instance id {instance_id!r} is invalid: use 1-200 letters, digits and . _ : @ + = -, "
-            "starting with a letter or digit."
-        )
+    else:
+        check_instance_id(instance_id)
     inputs = codec.encode({"args": list(args), "kwargs": kwargs}, where=f"input of workflow '{definition.name}'")
     said = transitions.start_summary(due) if due is not None else None
     if transitions.start(instance_id, definition.name, inputs, moment, key, start_at=due, waiting_for=said):
@@ -239,6 +236,15 @@ def start_with(
             f"'{definition.name}'; choose another instance id."
         )
     return WorkflowHandle(instance_id)
+
+
+def check_instance_id(instance_id: object) -> None:
+    """Refuse (InvalidArgument) an instance id outside INSTANCE_ID."""
+    if not isinstance(instance_id, str) or not INSTANCE_ID.match(instance_id):
+        raise InvalidArgument(
+            f"Instance id {instance_id!r} is invalid: use 1-200 letters, digits and . _ : @ + = -, "
+            "starting with a letter or digit."
+        )
 
 
 instances_for = business_keys.instances_for

@@ -72,6 +72,23 @@ class InvalidTransition(DurableError):
     status_code = 409
 
 
+class InvalidPosition(InvalidArgument):
+    """The instance's history does not allow that position; pick one of its recorded steps.
+
+    A ValueError for callers, like any invalid argument; a 409 over HTTP, as it conflicts with the
+    instance's history as it stands rather than with the request's form.
+    """
+
+    code = "invalid_position"
+    status_code = 409
+
+
+class InstanceExists(InvalidTransition):
+    """An instance with that id exists already; choose another id, or none for a new one."""
+
+    code = "instance_exists"
+
+
 class InvalidEvent(DurableError):
     """The event is malformed; send a CloudEvents 1.0 event with id, source and type."""
 

@@ -46,6 +46,8 @@ _SUMMARY_COLUMNS = (
     "erase_reason",
     "code_version",
     "details",
+    "forked_from",
+    "fork_position",
 )
 _STEP_COLUMNS = (
     "position",
@@ -92,6 +94,8 @@ class Summary:
         erase_reason: why it was erased ("" when nothing was said), or None when it was not.
         code_version: DURABLE_CODE_VERSION where it was started, or None.
         details: what its workflow last said it is doing (ctx.set_details), "" when nothing.
+        forked_from: the instance it was forked from (durable.fork), or None.
+        fork_position: how many of that instance's steps it kept (positions 0 to n-1), or None.
     """
 
     instance_id: str
@@ -112,6 +116,8 @@ class Summary:
     erase_reason: str | None = None
     code_version: str | None = None
     details: str = ""
+    forked_from: str | None = None
+    fork_position: int | None = None
 
     @property
     def is_erased(self) -> bool:
@@ -231,6 +237,16 @@ class HookView:
 
 
 @dataclass(frozen=True)
+class ForkView:
+    """One instance forked from this one (durable.fork): from which step, and how it stands."""
+
+    instance_id: str
+    fork_position: int
+    status: str
+    created_at: dt.datetime
+
+
+@dataclass(frozen=True)
 class InstanceView:
     """Everything there is to show about one instance.
 
@@ -244,6 +260,8 @@ class InstanceView:
         queued: events addressed to it and not delivered (yet), oldest first, at most `QUEUED_SHOWN`.
         values: its published values, by key.
         hooks: its durable hooks' runs, oldest first (read only when asked for: `hooks=True`).
+        forks: the instances forked from it, oldest first, at most `FORKS_SHOWN` (read only when
+            asked for: `forks=True`).
     """
 
     summary: Summary
@@ -255,6 +273,7 @@ class InstanceView:
     queued: tuple[EventView, ...]
     values: tuple[ValueView, ...]
     hooks: tuple[HookView, ...] = ()
+    forks: tuple[ForkView, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -285,6 +304,8 @@ def _summary(row: dict[str, Any]) -> Summary:
         erase_reason=row["erase_reason"],
         code_version=row["code_version"],
         details=row["details"],
+        forked_from=row["forked_from"],
+        fork_position=row["fork_position"],
     )
 
 
@@ -306,12 +327,13 @@ def summary(instance_id: str) -> Summary:
     return _summary(row)
 
 
-def instance(instance_id: str, *, hooks: bool = False) -> InstanceView:
+def instance(instance_id: str, *, hooks: bool = False, forks: bool = False) -> InstanceView:
     """Everything about one instance, in seven queries whatever the length of its history.
 
     Args:
         instance_id: the instance's id.
         hooks: also read its hook runs (an eighth query).
+        forks: also read the instances forked from it (one more query).
 
     Returns:
         Its InstanceView: summary, incidents, history, waits, timers, events and values.
@@ -337,6 +359,20 @@ def instance(instance_id: str, *, hooks: bool = False) -> InstanceView:
         queued=_queued(pk),
         values=tuple(ValueView(**value) for value in values),
         hooks=hook_runs(pk) if hooks else (),
+        forks=forks_of(pk) if forks else (),
+    )
+
+
+FORKS_SHOWN = 100
+
+
+def forks_of(instance_id: str) -> tuple[ForkView, ...]:
+    """The instances forked from this one, oldest first, at most FORKS_SHOWN (one indexed query)."""
+    rows = models.WorkflowInstance.objects.filter(forked_from=instance_id).order_by("created_at", "id")
+    columns = ("id", "fork_position", "status", "created_at")
+    return tuple(
+        ForkView(pk, position, status, created)
+        for pk, position, status, created in rows.values_list(*columns)[:FORKS_SHOWN]
     )
 
 

@@ -109,6 +109,38 @@ def reopen_failed_activity(instance_id: str, moment: dt.datetime, *, kind: str =
     return True
 
 
+# The columns of a history row that a copy keeps as recorded (all but the row's id and instance).
+COPIED_STEP_FIELDS = (
+    "position", "kind", "name", "status", "input", "result", "error", "attempt", "failures", "retry_at",
+    "started_at", "recorded_at",
+)  # fmt: skip
+
+
+def copy_steps(source_id: str, target_id: str, upto: int) -> int:
+    """Copy the source instance's steps at positions below `upto` to the target (a fork, see
+    durable.forking), as recorded, with the values its set_event steps among them published;
+    returns how many steps. Events its steps sent are not sent again and no delivery is copied:
+    what the source received stays its own, the copied wait steps carry the events' records."""
+    rows = list(
+        HistoryStep.objects.filter(instance_id=source_id, position__lt=upto)
+        .order_by("position")
+        .values(*COPIED_STEP_FIELDS)
+    )
+    HistoryStep.objects.bulk_create([HistoryStep(instance_id=target_id, **row) for row in rows])
+    # The last value of each key, as the source had it after these steps.
+    values = {row["name"]: row for row in rows if row["kind"] == StepKind.SET_EVENT}
+    PublishedValue.objects.bulk_create(
+        [
+            PublishedValue(
+                instance_id=target_id, key=key, value=row["result"], position=row["position"],
+                updated_at=row["recorded_at"],
+            )
+            for key, row in values.items()
+        ]
+    )  # fmt: skip
+    return len(rows)
+
+
 # Timers ----------------------------------------------------------------------------------------
 
 

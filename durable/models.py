@@ -92,6 +92,11 @@ class WorkflowInstance(models.Model):
     # said it is doing (ctx.set_details), for the viewer.
     code_version = models.CharField(max_length=200, null=True, blank=True)
     details = models.TextField(blank=True, default="")
+    # Restart from a step (SPEC 17, durable.forking): the instance this one was forked from, by id
+    # (no foreign key: retention may purge the original and the fork keeps its own history), and
+    # how many of its steps were copied (positions 0..fork_position-1); both None otherwise.
+    forked_from = models.CharField(max_length=200, null=True, blank=True)
+    fork_position = models.PositiveIntegerField(null=True, blank=True)
 
     objects = InstanceQuerySet.as_manager()
 
@@ -118,6 +123,12 @@ class WorkflowInstance(models.Model):
                 fields=["code_version", "-created_at"],
                 condition=Q(code_version__isnull=False),
                 name="durable_inst_code_version",
+            ),
+            # An instance's page lists its forks.
+            models.Index(
+                fields=["forked_from", "created_at"],
+                condition=Q(forked_from__isnull=False),
+                name="durable_inst_forked_from",
             ),
         ]
         constraints = [

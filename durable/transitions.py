@@ -119,7 +119,8 @@ def start(
 ) -> bool:
     """Insert a pending instance, due now or at `start_at` (its timer set through the journal), and
     send workflow_started; False when the id is taken (or, `debounced`, the key's window is open).
-    `origin` holds the schedule_name and scheduled_at of an instance a schedule starts;
+    `origin` holds the schedule_name and scheduled_at of an instance a schedule starts (or the
+    forked_from and fork_position of a fork, durable.forking);
     `trace_parent` the extensions of the CloudEvent that starts it (its traceparent, if any)."""
     row = WorkflowInstance(
         id=instance_id,

@@ -20,6 +20,7 @@ DURABLE_WORKFLOW_MODULES = [
     "tests.bulk_workflows",
     "tests.version_workflows",
     "tests.replay_workflows",
+    "tests.fork_workflows",
 ]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 

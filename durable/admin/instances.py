@@ -15,6 +15,7 @@ from durable.admin import detail
 from durable.admin.base import ReadOnlyAdmin, stamp, warn_if_stranded
 from durable.admin.counting import STATUS_EXACT_UP_TO, status_counts
 from durable.admin.erasure import InstanceErasure
+from durable.admin.forking import InstanceForking
 from durable.admin.forms import SendEventForm
 from durable.admin.keys import key_html
 from durable.admin.operations import InstanceOperations
@@ -69,7 +70,7 @@ class InstanceChangeList(ChangeList):
 
 
 @admin.register(WorkflowInstance)
-class WorkflowInstanceAdmin(InstanceErasure, InstanceOperations, ReadOnlyAdmin):
+class WorkflowInstanceAdmin(InstanceForking, InstanceErasure, InstanceOperations, ReadOnlyAdmin):
     list_display = ("instance_id", "workflow", "status_badge", "waiting", "started", "updated", "elapsed")
     list_display_links = ("instance_id",)
     list_filter = ("status", WorkflowFilter, CodeVersionFilter, ("created_at", admin.DateFieldListFilter))
@@ -187,7 +188,7 @@ class WorkflowInstanceAdmin(InstanceErasure, InstanceOperations, ReadOnlyAdmin):
     def render_detail(self, request, instance: WorkflowInstance, send_form: SendEventForm | None = None):
         # The model row served the permission checks; the page shows one read of the read model.
         try:
-            view = inspect.instance(instance.pk, hooks=True)
+            view = inspect.instance(instance.pk, hooks=True, forks=True)
         except InstanceNotFound:
             return self.missing(request, quote(instance.pk))
         summary = view.summary
@@ -208,6 +209,8 @@ class WorkflowInstanceAdmin(InstanceErasure, InstanceOperations, ReadOnlyAdmin):
             "detail": detail.build(view, timezone.now()),
             "operations": operations,
             "may_erase": self.has_erase_permission(request) and not summary.is_erased,
+            "may_fork": self.may_fork(request, summary.status, summary.is_erased),
+            "forks": view.forks,
             "reason_wanted": any(op.takes_reason for op in operations),
             "send_form": send_form if may_send else None,
             "refresh_seconds": None if summary.is_terminal else self.refresh_seconds,

@@ -146,6 +146,25 @@ ERASE = {
     },
 }
 
+FORK = {
+    "type": "object",
+    "additionalProperties": False,
+    "required": ["from_position"],
+    "properties": {
+        "from_position": {
+            "type": "integer",
+            "minimum": 0,
+            "description": "The first step to run again: the fork keeps steps 0 to from_position - 1 as recorded.",
+        },
+        "instance_id": {
+            "type": ["string", "null"],
+            "pattern": ID_PATTERN,
+            "default": None,
+            "description": "The new instance's id (409 when taken); null for '<original>:fork-<n>'.",
+        },
+    },
+}
+
 
 def components() -> dict[str, Any]:
     """The schemas the request bodies refer to, for SPECTACULAR's APPEND_COMPONENTS."""
@@ -159,6 +178,7 @@ def components() -> dict[str, Any]:
         "ReasonRequest": REASON,
         "CancelRequest": CANCEL,
         "EraseRequest": ERASE,
+        "ForkRequest": FORK,
     }
     return {"schemas": schemas}
 

@@ -121,6 +121,10 @@ def described(**kwargs: Any):
     return decorate
 
 
+# Operations whose JSON body is required (extend_schema marks none so).
+BODY_REQUIRED = frozenset({"bulk_operate", "fork_instance"})
+
+
 def finish(result: dict, generator: Any, request: Any, public: bool) -> dict:
     """Postprocessing hook for what extend_schema cannot say: a receiver's body is required (an
     empty one is no CloudEvent), and every query parameter takes an empty value as no value, as
@@ -128,8 +132,8 @@ def finish(result: dict, generator: Any, request: Any, public: bool) -> dict:
     for item in result.get("paths", {}).values():
         for operation in item.values():
             body = operation.get("requestBody") or {}
-            if events.STRUCTURED in body.get("content", {}) or operation.get("operationId") == "bulk_operate":
-                body["required"] = True  # a bulk operation always names its filters
+            if events.STRUCTURED in body.get("content", {}) or operation.get("operationId") in BODY_REQUIRED:
+                body["required"] = True  # a bulk operation always names its filters, a fork its position
             for parameter in operation.get("parameters", []):
                 if parameter["in"] == "query":
                     parameter["allowEmptyValue"] = True

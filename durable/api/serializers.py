@@ -95,6 +95,10 @@ class InstanceSerializer(serializers.Serializer):  # an inspect.Summary
     erase_reason = _text(allow_null=True, help_text="Why it was erased; null when it was not.")
     code_version = _text(allow_null=True, help_text="DURABLE_CODE_VERSION where it was started; null when unset.")
     details = _text(help_text='What its workflow last said it is doing (ctx.set_details); "" when nothing.')
+    forked_from = _text(allow_null=True, help_text="The instance it was forked from (restart from a step), or null.")
+    fork_position = serializers.IntegerField(
+        read_only=True, allow_null=True, help_text="How many of the original's steps it kept, or null."
+    )
 
 
 class StepSerializer(serializers.Serializer):  # an inspect.StepView
@@ -294,6 +298,33 @@ class CancelSerializer(ReasonSerializer):
 
 class EraseSerializer(ReasonSerializer):
     cancel = StrictBoolean(required=False, default=False)
+
+    def validate(self, attrs: dict) -> dict:
+        unknown = set(self.initial_data) - set(self.fields)
+        if unknown:
+            raise serializers.ValidationError(f"Unknown field(s): {', '.join(sorted(unknown))}.")
+        return attrs
+
+
+class StepNumber(serializers.Field):
+    """A history position: a JSON integer from 0 (2.0 is one too, as JSON Schema says; not a string or true)."""
+
+    def to_internal_value(self, data: Any) -> int:
+        if isinstance(data, float) and data.is_integer():
+            data = int(data)
+        if isinstance(data, bool) or not isinstance(data, int):
+            raise serializers.ValidationError(f"Expected a whole number of steps, not {data!r:.40}.")
+        if data < 0:
+            raise serializers.ValidationError("Expected a position from 0.")
+        return data
+
+    def to_representation(self, value: int) -> int:
+        return value
+
+
+class ForkSerializer(serializers.Serializer):
+    from_position = StepNumber()
+    instance_id = StrictText(required=False, allow_null=True, default=None, max_length=200)
 
     def validate(self, attrs: dict) -> dict:
         unknown = set(self.initial_data) - set(self.fields)

@@ -24,6 +24,7 @@ ROUTES = [
     (rf"^instances/{ID}/resume/?$", views.Resume, "resume", "resume_instance"),
     (rf"^instances/{ID}/retry/?$", views.Retry, "retry", "retry_instance"),
     (rf"^instances/{ID}/erase/?$", views.Erase, "erase", "erase_instance"),
+    (rf"^instances/{ID}/fork/?$", views.Fork, "fork", "fork_instance"),
     (r"^workflows/(?P<name>[^/]+)/start/?$", views.Start, "start", "start_instance"),
     (r"^schedules/?$", schedules.ScheduleList, "schedule-list", "list_schedules"),
     (r"^schedules/(?P<name>[^/]+)/pause/?$", schedules.PauseSchedule, "schedule-pause", "pause_schedule"),

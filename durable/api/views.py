@@ -14,12 +14,13 @@ from rest_framework.parsers import BaseParser, JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from durable import business_keys, client, erasure, events, inspect, permissions, text
+from durable import business_keys, client, erasure, events, forking, inspect, permissions, text
 from durable.api import auth, bodies, errors, openapi
 from durable.api.openapi import answers, described
 from durable.api.serializers import (
     CancelSerializer,
     EraseSerializer,
+    ForkSerializer,
     InstanceDetailSerializer,
     InstancePageSerializer,
     InstanceSerializer,
@@ -340,6 +341,34 @@ class Erase(DurableView):
         values = body.validated_data
         erasure.erase(instance_id, values["reason"], cancel=values["cancel"])
         return Response(InstanceSerializer(inspect.summary(instance_id)).data)
+
+
+class Fork(DurableView):
+    """Restart from a step (SPEC 17): a new instance of the same workflow and input that keeps the
+    instance's first `from_position` steps as recorded and runs on from there with the code deployed
+    now. 409 for a position its history does not allow (past its end, keeping a step in progress or
+    the compensations that undid the run), an instance a worker may be running (pause it first), an
+    erased one, or an id taken."""
+
+    required_permission = START_PERMISSION
+
+    @described(
+        request={"application/json": bodies.ref("ForkRequest")},
+        responses=answers({201: InstanceSerializer}, 400, 404, 409, 415),
+        summary="Fork an instance from a step",
+    )
+    def post(self, request, instance_id: str) -> Response:
+        given = request.data if request.body else {}
+        if not isinstance(given, dict):
+            raise errors.BadRequest(
+                f'The body must be a JSON object such as {{"from_position": 2}}, not {given!r:.40}.'
+            )
+        body = ForkSerializer(data=given)
+        if not body.is_valid():
+            raise errors.BadRequest(errors.detail_text(body.errors))
+        values = body.validated_data
+        handle = forking.fork(instance_id, values["from_position"], instance_id=values["instance_id"])
+        return Response(InstanceSerializer(inspect.summary(handle.instance_id)).data, status=status.HTTP_201_CREATED)
 
 
 class GetEvent(DurableView):

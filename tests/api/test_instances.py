@@ -141,7 +141,8 @@ def test_detail__every_part_in_its_json_shape(operator):
     assert list(body) == [
         "instance_id", "workflow_name", "status", "status_reason", "business_key", "input", "result", "error",
         "created_at", "updated_at", "finished_at", "waiting_for", "compensation", "compensated", "erased_at",
-        "erase_reason", "code_version", "details", "incidents", "history", "waits", "timers", "events", "values",
+        "erase_reason", "code_version", "details", "forked_from", "fork_position", "incidents", "history", "waits",
+        "timers", "events", "values",
     ]  # fmt: skip
     assert body == {
         "instance_id": "shape",
@@ -162,6 +163,8 @@ def test_detail__every_part_in_its_json_shape(operator):
         "erase_reason": None,
         "code_version": None,
         "details": "",
+        "forked_from": None,
+        "fork_position": None,
         "incidents": [incident],
         "history": [
             {

@@ -19,6 +19,7 @@ COMMANDS = [
     "durable_list",
     "durable_show",
     "durable_erase",
+    "durable_fork",
     "durable_status",
     "durable_sweep",
     "durable_worker",

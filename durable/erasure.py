@@ -60,7 +60,8 @@ def erase(
     """Replace the data of ended instances by the marker "[erased]"; the structure stays for the audit.
 
     Args:
-        instance_id: the instance; or give `business_key` instead (exactly one of them).
+        instance_id: the instance, and the forks made of it (durable.fork copies its data); or
+            give `business_key` instead (exactly one of them).
         reason: why (say, the request it answers), kept as the instance's erase_reason.
         business_key: every instance of this key (a string or a saved model instance), and only those.
         cancel: cancel an active instance first, at once and without running its compensations
@@ -84,6 +85,7 @@ def erase(
         rows = list(WorkflowInstance.objects.filter(id=instance_id).values_list("id", "status", "erased_at"))
         if not rows:
             raise InstanceNotFound.of(instance_id)
+        rows += _forks_of(instance_id)
     else:
         rows = list(business_keys.instances_for(business_key).values_list("id", "status", "erased_at"))
     active = [pk for pk, status, erased_at in rows if status not in TERMINAL and erased_at is None]
@@ -99,6 +101,19 @@ def erase(
         else:
             done.already.append(pk)
     return done
+
+
+def _forks_of(instance_id: str) -> list[tuple[str, str, Any]]:
+    """Its forks, theirs, and so on (durable.fork): each holds a copy of its first steps' data."""
+    found: list[tuple[str, str, Any]] = []
+    parents = [instance_id]
+    while parents:
+        children = list(
+            WorkflowInstance.objects.filter(forked_from__in=parents).values_list("id", "status", "erased_at")
+        )
+        found += children
+        parents = [pk for pk, _, _ in children]
+    return found
 
 
 def _erase_one(instance_id: str, reason: str, *, cancel: bool) -> bool:

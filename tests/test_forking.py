@@ -236,3 +236,20 @@ def test_fork__a_step_still_retrying_is_not_copied(drain):
     drain(lambda: fork.status == Status.WAITING_FOR_TIMER)
     assert fw.ledger(fork.instance_id) == []
     assert HistoryStep.objects.get(instance_id=fork.instance_id, position=1).attempt == 1
+
+
+def test_fork__erasing_the_original_by_id_erases_its_forks_and_theirs(failed_order, drain):
+    # A fork holds a copy of its original's input and first steps: erasing one must reach them.
+    fork = durable.fork(failed_order, 2)
+    drain(fork)
+    second = durable.fork(fork.instance_id, 1)
+    drain(second)
+    unrelated = durable.start(fw.order, "o-9", instance_id="order-9")
+    drain(unrelated)
+    done = durable.erase(failed_order, "request 7")
+    assert sorted(done.erased) == sorted([failed_order, fork.instance_id, second.instance_id])
+    for pk in done.erased:
+        row = WorkflowInstance.objects.get(pk=pk)
+        assert row.erased_at is not None and row.input == "[erased]", pk
+        assert not HistoryStep.objects.filter(instance_id=pk).exclude(result="[erased]").exclude(result=None).exists()
+    assert WorkflowInstance.objects.get(pk="order-9").erased_at is None

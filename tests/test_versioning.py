@@ -89,6 +89,19 @@ def test_patched__replaying_each_history_again_is_clean(both, drain):
     assert [kind for kind, _ in steps("before")].count("patch") == 0
 
 
+def test_patched__the_replay_check_passes_both_histories_and_catches_a_deprecation_too_early(both):
+    from durable import testing
+
+    # The check runs the deployed (patched) code over both histories without running a step.
+    for pk in both:
+        assert testing.replay(pk).verdict == "match", pk
+    vw.CODE["mode"] = vw.DEPRECATED  # the deprecation, checked before it is deployed
+    assert testing.replay("after").verdict == "match"
+    with pytest.raises(durable.NonDeterminismError, match=f"history has activity '{NOTE}'"):
+        testing.replay("before")
+    assert ledger("before") == ["email", "email-confirm"] and ledger("after") == ["sms", "sms-confirm"]
+
+
 def test_deprecate_patch__replays_a_marked_history_and_records_no_marker(both, drain):
     vw.CODE["mode"] = vw.DEPRECATED  # every old instance has ended... but for "before", see below
     send("versiontest.done", "o-2")

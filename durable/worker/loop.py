@@ -218,6 +218,11 @@ class TimerLoop:
                     if handed and index + 1 < len(ids):
                         db.request_run()  # the rest are the workers'
                     return
+            if handed:
+                # None of them could be claimed. Nobody else was asked for them, and one may only
+                # look "not due yet" to this process's clock (measured against the database's to
+                # within a round trip): a worker looks too, rather than the recovery sweep later.
+                db.request_run()
         except Exception:
             logger.exception("taking an instance an event woke failed; a worker runs it")
             connections.close_all()

@@ -84,6 +84,29 @@ def test_handover__a_busy_runner_asks_a_worker_for_what_it_was_handed(monkeypatc
 
 
 @pytest.mark.skipif(not POSTGRES, reason="instances are handed over on PostgreSQL only")
+def test_handover__a_runner_whose_clock_lags_the_receivers_asks_a_worker_for_the_instance(monkeypatch):
+    loop = beating_loop()
+    try:
+        key = waiting("handed-skew")
+        lower_flag()
+        # The receiver measured the database's clock a second ahead of where the runner did: the
+        # instance it woke looks "not due yet" to the runner for that second.
+        offset, measured = db._clock[db.alias()]
+        monkeypatch.setitem(db._clock, db.alias(), (offset + dt.timedelta(seconds=1), measured))
+        send(key)
+        assert not drain_asked(), "handed to the runner"
+        monkeypatch.setitem(db._clock, db.alias(), (offset, measured))
+        hear(loop, key, seconds=0.5)
+        assert durable.get_handle(key).status != Status.COMPLETED, "the runner could not claim it"
+        assert drain_asked(), "so it asked a worker instead of leaving it to the recovery sweep"
+    finally:
+        loop.close()
+    monkeypatch.setitem(db._clock, db.alias(), (offset + dt.timedelta(seconds=1.5), measured))
+    executor.run_due(max_seconds=2, only=key)
+    assert durable.get_handle(key).status == Status.COMPLETED and rows(key) == 1
+
+
+@pytest.mark.skipif(not POSTGRES, reason="instances are handed over on PostgreSQL only")
 def test_handover__a_stale_heartbeat_or_two_woken_instances_ask_a_worker():
     loop = beating_loop()
     try:

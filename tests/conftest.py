@@ -121,6 +121,20 @@ def saga_compensating(drain) -> str:
 
 
 @pytest.fixture
+def order_failed_at_charge(drain) -> str:
+    """The id of an order (tests/fork_workflows.order) that reserved, invoiced, then failed at its charge step."""
+    import durable
+    from durable.models import Status
+    from tests import fork_workflows as fw
+
+    handle = durable.start(fw.order, "o-1", instance_id="order-1")
+    drain(handle)
+    assert handle.status == Status.FAILED
+    assert fw.ledger("order-1") == ["reserve", "invoice"]
+    return handle.instance_id
+
+
+@pytest.fixture
 def worker_factory(transactional_db, tmp_path):
     """Start real durable_worker subprocesses against the test database; stopped at teardown."""
     from django.db import connections

@@ -28,44 +28,39 @@ def rows_written() -> dict[str, int]:
     return {table.__name__: table.objects.count() for table in tables}
 
 
-@pytest.fixture
-def failed_order(drain) -> str:
-    handle = durable.start(fw.order, "o-1", instance_id="order-1")
-    drain(handle)
-    assert handle.status == Status.FAILED
-    assert fw.ledger("order-1") == ["reserve", "invoice"]
-    return handle.instance_id
-
-
-def test_fork__from_the_failed_step_reruns_only_from_there_with_the_fixed_code(failed_order, drain):
+def test_fork__from_the_failed_step_reruns_only_from_there_with_the_fixed_code(order_failed_at_charge, drain):
     fw.deploy_fix()
-    fork = durable.fork(failed_order, 2)
+    fork = durable.fork(order_failed_at_charge, 2)
     assert fork.created
     assert fork.instance_id == "order-1:fork-1"
     drain(fork)
 
     assert fork.result() == {"reserved": "reserve done", "invoiced": "invoice done", "charged": {"charged": "o-1"}}
     # Steps 0-1 were replayed from the copy, not run: their rows were written once, by the original.
-    assert fw.ledger(failed_order) == ["reserve", "invoice"]
+    assert fw.ledger(order_failed_at_charge) == ["reserve", "invoice"]
     assert fw.ledger(fork.instance_id) == ["charge", "ship"]
-    assert steps(fork.instance_id, 2) == steps(failed_order, 2)
+    assert steps(fork.instance_id, 2) == steps(order_failed_at_charge, 2)
     assert [s[:4] for s in steps(fork.instance_id)][2:] == [
         (2, "activity", "fork.charge", "completed"),
         (3, "activity", "fork.write", "completed"),
     ]
     row = WorkflowInstance.objects.get(pk=fork.instance_id)
-    assert (row.forked_from, row.fork_position, row.input) == (failed_order, 2, {"args": ["o-1"], "kwargs": {}})
-    original = WorkflowInstance.objects.get(pk=failed_order)
+    assert (row.forked_from, row.fork_position, row.input) == (
+        order_failed_at_charge,
+        2,
+        {"args": ["o-1"], "kwargs": {}},
+    )
+    original = WorkflowInstance.objects.get(pk=order_failed_at_charge)
     assert original.status == Status.FAILED  # left as it was, but for its incident log
     assert original.incidents[-1]["kind"] == "forked" and original.incidents[-1]["fork"] == fork.instance_id
-    assert row.incidents[0]["original"] == failed_order
+    assert row.incidents[0]["original"] == order_failed_at_charge
 
 
-def test_fork__from_zero_runs_everything_again_and_ids_count_up(failed_order, drain):
+def test_fork__from_zero_runs_everything_again_and_ids_count_up(order_failed_at_charge, drain):
     fw.deploy_fix()
-    first = durable.fork(failed_order, 0)
-    second = durable.fork(failed_order, 1, instance_id="order-1-again")
-    third = durable.fork(failed_order, 2)
+    first = durable.fork(order_failed_at_charge, 0)
+    second = durable.fork(order_failed_at_charge, 1, instance_id="order-1-again")
+    third = durable.fork(order_failed_at_charge, 2)
     assert (first.instance_id, second.instance_id, third.instance_id) == (
         "order-1:fork-1", "order-1-again", "order-1:fork-3"
     )  # fmt: skip
@@ -73,12 +68,14 @@ def test_fork__from_zero_runs_everything_again_and_ids_count_up(failed_order, dr
     assert fw.ledger(first.instance_id) == ["reserve", "invoice", "charge", "ship"]
     assert fw.ledger(second.instance_id) == ["invoice", "charge", "ship"]
     assert fw.ledger(third.instance_id) == ["charge", "ship"]
-    assert list(WorkflowInstance.objects.filter(forked_from=failed_order).order_by("pk").values_list("pk", flat=True))
+    assert list(
+        WorkflowInstance.objects.filter(forked_from=order_failed_at_charge).order_by("pk").values_list("pk", flat=True)
+    )
 
 
-def test_fork__keeping_every_step_replays_the_failure_as_recorded(failed_order, drain):
+def test_fork__keeping_every_step_replays_the_failure_as_recorded(order_failed_at_charge, drain):
     fw.deploy_fix()
-    fork = durable.fork(failed_order, 3)
+    fork = durable.fork(order_failed_at_charge, 3)
     drain(fork)
     # The failed charge was copied: the fork fails as the original did, nothing runs again.
     assert fork.status == Status.FAILED
@@ -126,10 +123,10 @@ def test_fork__shares_the_business_key(drain):
     }
 
 
-def test_fork__keeps_the_slot_of_a_scheduled_original_but_not_its_schedule(failed_order):
-    slot = WorkflowInstance.objects.get(pk=failed_order).created_at
-    WorkflowInstance.objects.filter(pk=failed_order).update(schedule_name="nightly", scheduled_at=slot)
-    fork = WorkflowInstance.objects.get(pk=durable.fork(failed_order, 1).instance_id)
+def test_fork__keeps_the_slot_of_a_scheduled_original_but_not_its_schedule(order_failed_at_charge):
+    slot = WorkflowInstance.objects.get(pk=order_failed_at_charge).created_at
+    WorkflowInstance.objects.filter(pk=order_failed_at_charge).update(schedule_name="nightly", scheduled_at=slot)
+    fork = WorkflowInstance.objects.get(pk=durable.fork(order_failed_at_charge, 1).instance_id)
     assert (fork.scheduled_at, fork.schedule_name) == (slot, None)
 
 
@@ -161,17 +158,17 @@ def test_fork__not_past_the_compensations_that_undid_the_run(drain):
 
 
 @pytest.mark.parametrize("position", [-1, 5, 2.0, "2", True, None])
-def test_fork__a_position_outside_the_history_changes_nothing(failed_order, position):
+def test_fork__a_position_outside_the_history_changes_nothing(order_failed_at_charge, position):
     before = rows_written()
     with pytest.raises(durable.InvalidArgument) as caught:
-        durable.fork(failed_order, position)
+        durable.fork(order_failed_at_charge, position)
     assert caught.value.code == ("invalid_position" if position == 5 else "invalid_argument")
     assert rows_written() == before
 
 
-def test_fork__the_error_names_the_history_length(failed_order):
+def test_fork__the_error_names_the_history_length(order_failed_at_charge):
     with pytest.raises(durable.InvalidPosition, match="its history has 3 steps .* from 0 to 3") as caught:
-        durable.fork(failed_order, 4)
+        durable.fork(order_failed_at_charge, 4)
     assert (caught.value.code, caught.value.status_code) == ("invalid_position", 409)
     assert isinstance(caught.value, ValueError)
 
@@ -184,23 +181,23 @@ def test_fork__an_unknown_instance_changes_nothing():
     assert rows_written() == before
 
 
-def test_fork__an_id_taken_changes_nothing(failed_order):
+def test_fork__an_id_taken_changes_nothing(order_failed_at_charge):
     durable.start(fw.order, "o-9", instance_id="taken")
     before = rows_written()
     with pytest.raises(durable.InstanceExists) as caught:
-        durable.fork(failed_order, 2, instance_id="taken")
+        durable.fork(order_failed_at_charge, 2, instance_id="taken")
     assert caught.value.code == "instance_exists" and caught.value.status_code == 409
     assert rows_written() == before
     with pytest.raises(durable.InstanceExists):
-        durable.fork(failed_order, 2, instance_id=failed_order)
+        durable.fork(order_failed_at_charge, 2, instance_id=order_failed_at_charge)
     assert rows_written() == before
 
 
 @pytest.mark.parametrize("bad_id", ["", "has space", "a/b", 7, "x" * 201])
-def test_fork__a_malformed_id_changes_nothing(failed_order, bad_id):
+def test_fork__a_malformed_id_changes_nothing(order_failed_at_charge, bad_id):
     before = rows_written()
     with pytest.raises(durable.InvalidArgument):
-        durable.fork(failed_order, 2, instance_id=bad_id)
+        durable.fork(order_failed_at_charge, 2, instance_id=bad_id)
     assert rows_written() == before
 
 
@@ -217,11 +214,11 @@ def test_fork__an_instance_that_may_be_running_is_refused(drain):
     assert rows_written() == before
 
 
-def test_fork__an_erased_instance_is_refused(failed_order):
-    durable.erase(failed_order)
+def test_fork__an_erased_instance_is_refused(order_failed_at_charge):
+    durable.erase(order_failed_at_charge)
     before = rows_written()
     with pytest.raises(durable.InvalidTransition, match="erased"):
-        durable.fork(failed_order, 1)
+        durable.fork(order_failed_at_charge, 1)
     assert rows_written() == before
 
 
@@ -238,16 +235,16 @@ def test_fork__a_step_still_retrying_is_not_copied(drain):
     assert HistoryStep.objects.get(instance_id=fork.instance_id, position=1).attempt == 1
 
 
-def test_fork__erasing_the_original_by_id_erases_its_forks_and_theirs(failed_order, drain):
+def test_fork__erasing_the_original_by_id_erases_its_forks_and_theirs(order_failed_at_charge, drain):
     # A fork holds a copy of its original's input and first steps: erasing one must reach them.
-    fork = durable.fork(failed_order, 2)
+    fork = durable.fork(order_failed_at_charge, 2)
     drain(fork)
     second = durable.fork(fork.instance_id, 1)
     drain(second)
     unrelated = durable.start(fw.order, "o-9", instance_id="order-9")
     drain(unrelated)
-    done = durable.erase(failed_order, "request 7")
-    assert sorted(done.erased) == sorted([failed_order, fork.instance_id, second.instance_id])
+    done = durable.erase(order_failed_at_charge, "request 7")
+    assert sorted(done.erased) == sorted([order_failed_at_charge, fork.instance_id, second.instance_id])
     for pk in done.erased:
         row = WorkflowInstance.objects.get(pk=pk)
         assert row.erased_at is not None and row.input == "[erased]", pk

@@ -25,31 +25,23 @@ def fork_url(instance_id: str, position: int) -> str:
 
 
 @pytest.fixture
-def failed(drain) -> str:
-    handle = durable.start(fw.order, "o-1", instance_id="order-1")
-    drain(handle)
-    assert handle.status == Status.FAILED
-    return handle.instance_id
-
-
-@pytest.fixture
 def forker(client):
     client.force_login(staff("forker", FORKER))
     return client
 
 
-def test_page__every_timeline_row_has_a_restart_button(forker, failed):
-    html = forker.get(page(failed)).content.decode()
+def test_page__every_timeline_row_has_a_restart_button(forker, order_failed_at_charge):
+    html = forker.get(page(order_failed_at_charge)).content.decode()
     for position in range(3):
-        assert f'action="{fork_url(failed, position)}"' in html
+        assert f'action="{fork_url(order_failed_at_charge, position)}"' in html
     assert html.count("restart from here") == 3
     assert html.count("csrfmiddlewaretoken") >= 3
 
 
-def test_page__no_button_without_the_permission_and_the_post_is_refused(viewer_client, failed):
-    assert "restart from here" not in viewer_client.get(page(failed)).content.decode()
-    assert viewer_client.post(fork_url(failed, 2), {"post": "yes"}).status_code == 403
-    assert viewer_client.get(fork_url(failed, 2)).status_code == 403
+def test_page__no_button_without_the_permission_and_the_post_is_refused(viewer_client, order_failed_at_charge):
+    assert "restart from here" not in viewer_client.get(page(order_failed_at_charge)).content.decode()
+    assert viewer_client.post(fork_url(order_failed_at_charge, 2), {"post": "yes"}).status_code == 403
+    assert viewer_client.get(fork_url(order_failed_at_charge, 2)).status_code == 403
     assert WorkflowInstance.objects.count() == 1
     assert not LogEntry.objects.exists()
 
@@ -60,40 +52,40 @@ def test_page__no_button_while_the_instance_may_be_running(forker, drain):
     assert "restart from here" not in forker.get(page(handle.instance_id)).content.decode()
 
 
-def test_fork__the_button_asks_first_then_forks_logs_and_goes_to_the_fork(forker, failed, drain):
-    confirm = forker.post(fork_url(failed, 2))
+def test_fork__the_button_asks_first_then_forks_logs_and_goes_to_the_fork(forker, order_failed_at_charge, drain):
+    confirm = forker.post(fork_url(order_failed_at_charge, 2))
     assert confirm.status_code == 200
     said = confirm.content.decode()
     assert "Restart order-1 from step 2?" in said and "Yes, restart from step 2" in said
     assert WorkflowInstance.objects.count() == 1  # nothing happened yet
 
-    done = forker.post(fork_url(failed, 2), {"post": "yes"}, follow=True)
-    fork = WorkflowInstance.objects.get(forked_from=failed)
+    done = forker.post(fork_url(order_failed_at_charge, 2), {"post": "yes"}, follow=True)
+    fork = WorkflowInstance.objects.get(forked_from=order_failed_at_charge)
     assert fork.pk == "order-1:fork-1" and fork.fork_position == 2
     assert done.redirect_chain[-1][0] == page("order-1:fork-1")
     shown = done.content.decode()
     assert "restarts order-1 from step 2" in shown
-    assert f'href="{page(failed)}"' in shown  # the fork's page links its original
+    assert f'href="{page(order_failed_at_charge)}"' in shown  # the fork's page links its original
     entries = {(e.object_id, e.action_flag) for e in LogEntry.objects.all()}
-    assert entries == {(failed, CHANGE), (fork.pk, ADDITION)}
+    assert entries == {(order_failed_at_charge, CHANGE), (fork.pk, ADDITION)}
     # The original's page lists its forks.
-    assert f'href="{page(fork.pk)}"' in forker.get(page(failed)).content.decode()
+    assert f'href="{page(fork.pk)}"' in forker.get(page(order_failed_at_charge)).content.decode()
     fw.deploy_fix()
     drain(durable.get_handle(fork.pk))
     assert fw.ledger(fork.pk) == ["charge", "ship"]
 
 
-def test_fork__with_an_id_given_on_the_confirmation_page(forker, failed):
-    forker.post(fork_url(failed, 1), {"post": "yes", "instance_id": "order-1-b"})
+def test_fork__with_an_id_given_on_the_confirmation_page(forker, order_failed_at_charge):
+    forker.post(fork_url(order_failed_at_charge, 1), {"post": "yes", "instance_id": "order-1-b"})
     assert WorkflowInstance.objects.get(pk="order-1-b").fork_position == 1
 
 
 @pytest.mark.parametrize(
     ("position", "given", "said"), [(9, "", "its history has 3 steps"), (2, "order-1", "exists already")]
 )
-def test_fork__a_refused_fork_says_why_and_changes_nothing(forker, failed, position, given, said):
-    answer = forker.post(fork_url(failed, position), {"post": "yes", "instance_id": given}, follow=True)
-    assert answer.redirect_chain[-1][0] == page(failed)
+def test_fork__a_refused_fork_says_why_and_changes_nothing(forker, order_failed_at_charge, position, given, said):
+    answer = forker.post(fork_url(order_failed_at_charge, position), {"post": "yes", "instance_id": given}, follow=True)
+    assert answer.redirect_chain[-1][0] == page(order_failed_at_charge)
     assert said in answer.content.decode()
     assert WorkflowInstance.objects.count() == 1
     assert not LogEntry.objects.exists()

@@ -6,27 +6,19 @@ import pytest
 from django.core.management.base import CommandError
 
 import durable
-from durable.models import Status, WorkflowInstance
+from durable.models import WorkflowInstance
 from tests import fork_workflows as fw
 
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def failed(drain) -> str:
-    handle = durable.start(fw.order, "o-1", instance_id="order-1")
-    drain(handle)
-    assert handle.status == Status.FAILED
-    return handle.instance_id
-
-
-def test_fork__prints_the_new_instance(run, failed, drain):
-    out, _ = run("durable_fork", failed, "--from", "2")
+def test_fork__prints_the_new_instance(run, order_failed_at_charge, drain):
+    out, _ = run("durable_fork", order_failed_at_charge, "--from", "2")
     assert out == "Forked order-1 as order-1:fork-1 from step 2; it is pending and runs on a worker.\n"
     fw.deploy_fix()
     drain(durable.get_handle("order-1:fork-1"))
     assert fw.ledger("order-1:fork-1") == ["charge", "ship"]
-    run("durable_fork", failed, "--from", "0", "--id", "again")
+    run("durable_fork", order_failed_at_charge, "--from", "0", "--id", "again")
     assert WorkflowInstance.objects.get(pk="again").fork_position == 0
 
 
@@ -38,7 +30,7 @@ def test_fork__prints_the_new_instance(run, failed, drain):
         (("order-1", "--from", "1", "--id", "order-1"), "exists already"),
     ],
 )
-def test_fork__refused_with_a_clear_message_and_nothing_stored(run, failed, args, said):
+def test_fork__refused_with_a_clear_message_and_nothing_stored(run, order_failed_at_charge, args, said):
     with pytest.raises(CommandError, match=said):
         run("durable_fork", *args)
     assert WorkflowInstance.objects.count() == 1

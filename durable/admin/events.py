@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.db.models import Q
-from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
+from durable import db
 from durable.admin.base import ReadOnlyAdmin, instance_link, precise, stamp
 from durable.admin.words import breakable, payload
 from durable.models import Event, Timer
@@ -182,7 +182,7 @@ class TimerAdmin(ReadOnlyAdmin):
 
     @admin.display(description="due in")
     def due_in(self, obj: Timer) -> str:
-        return until(obj.due_at, timezone.now(), future="in {}", past="overdue by {}")
+        return until(obj.due_at, db.now(), future="in {}", past="overdue by {}")
 
     @admin.display(description="instance", ordering="instance_id")
     def of_instance(self, obj: Timer) -> str:

@@ -10,7 +10,7 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from durable import bulk_filters, inspect
+from durable import bulk_filters, db, inspect
 from durable.admin import detail
 from durable.admin.base import ReadOnlyAdmin, stamp, warn_if_stranded
 from durable.admin.counting import STATUS_EXACT_UP_TO, status_counts
@@ -150,7 +150,7 @@ class WorkflowInstanceAdmin(InstanceForking, InstanceErasure, InstanceOperations
 
     @admin.display(description="waiting for")
     def waiting(self, obj: WorkflowInstance) -> str:
-        said = breakable(detail.instance_waiting(obj, timezone.now())) or "—"
+        said = breakable(detail.instance_waiting(obj, db.now())) or "—"
         if not obj.details:
             return said
         # What the workflow says it is doing (ctx.set_details), under what it waits for; the page has it whole.
@@ -171,7 +171,7 @@ class WorkflowInstanceAdmin(InstanceForking, InstanceErasure, InstanceOperations
 
     @admin.display(description="elapsed")
     def elapsed(self, obj: WorkflowInstance) -> str:
-        return detail.elapsed(obj, timezone.now())
+        return detail.elapsed(obj, db.now())
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         """The instance page: read-only, built by `detail.build`, with the operations this user may apply."""
@@ -206,7 +206,7 @@ class WorkflowInstanceAdmin(InstanceForking, InstanceErasure, InstanceOperations
             "instance": instance,
             "status_badge": badge(summary.status, detail.label(inspect.Status, summary.status)),
             "business_key": key_html(request, self.admin_site, summary.business_key) if summary.business_key else None,
-            "detail": detail.build(view, timezone.now()),
+            "detail": detail.build(view, db.now()),
             "operations": operations,
             "may_erase": self.has_erase_permission(request) and not summary.is_erased,
             "may_fork": self.may_fork(request, summary.status, summary.is_erased),

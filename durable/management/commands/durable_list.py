@@ -5,9 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management.base import CommandError
-from django.utils import timezone
 
-from durable import inspect, words
+from durable import db, inspect, words
 from durable.engine.registry import registry
 from durable.inspect import ACTIVE, Status
 from durable.management import format as fmt
@@ -59,7 +58,7 @@ class Command(DurableCommand):
             hint = f" No workflow named '{workflow}' is registered." if unknown else ""
             self.stdout.write(f"No instances match.{hint}")
             return
-        now = timezone.now()
+        now = db.now()
         self.write_table(HEADERS, [_row(row, now) for row in page.rows], WIDTHS)
         if page.more:
             more = f"Showing the newest {limit}; there are more. Raise --limit or filter."

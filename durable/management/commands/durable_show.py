@@ -6,9 +6,7 @@ import json
 import sys
 from typing import Any
 
-from django.utils import timezone
-
-from durable import inspect, words
+from durable import db, inspect, words
 from durable.engine.types import StepKind, StepStatus
 from durable.inspect import Status
 from durable.management import format as fmt
@@ -34,7 +32,7 @@ class Command(DurableCommand):
 
     def run(self, **options: Any) -> None:
         view = inspect.instance(options["instance_id"])  # InstanceNotFound says "check the id"
-        self.full, self.now = options["full"], timezone.now()
+        self.full, self.now = options["full"], db.now()
         self._summary(view)
         steps = len(view.history)
         self._section(

@@ -7,9 +7,8 @@ import time
 from typing import Any
 
 from django.core.management.base import CommandError
-from django.utils import timezone
 
-from durable import client, health, words
+from durable import client, db, health, words
 from durable.engine import codec
 from durable.engine.registry import WorkflowDefinition, registry
 from durable.exceptions import WorkflowCancelled, WorkflowFailed
@@ -203,4 +202,4 @@ def _starts(handle: client.WorkflowHandle) -> str:
     said = summary(handle.instance_id).waiting_for or {}
     if said.get("kind") != "start":
         return ""
-    return f"({words.waiting_words(said, timezone.now())})"
+    return f"({words.waiting_words(said, db.now())})"

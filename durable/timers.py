@@ -17,6 +17,8 @@ FIRE_BATCH = 500
 REDELIVER_BATCH = 500
 PURGE_BATCH = 1000
 RECOVERY_GRACE = dt.timedelta(seconds=1)
+# The longest a firing on SQLite holds the database's one write lock waiting for its due time.
+SQLITE_HOLD_SECONDS = 0.005
 
 
 def next_due() -> dt.datetime | None:
@@ -26,28 +28,37 @@ def next_due() -> dt.datetime | None:
 
 def fire_due(limit: int = FIRE_BATCH) -> int:
     """Fire timers that are due: record the sleep or the timeout, wake the instance."""
-    return fire_and_take(limit)[0]
+    return fire_and_take(limit).fired
 
 
-def fire_and_take(
-    limit: int = FIRE_BATCH, *, owner: str | None = None, at: dt.datetime | None = None
-) -> tuple[int, dict[str, Any] | None]:
+@dataclass
+class Firing:
+    """What one firing did: how many timers, the instance claimed for the caller (its history
+    loaded in the same transaction, under "history"), and how many seconds the work was done
+    before `at` (negative: after it; None when nothing waited for `at`)."""
+
+    fired: int = 0
+    taken: dict[str, Any] | None = None
+    slack: float | None = None
+
+
+def fire_and_take(limit: int = FIRE_BATCH, *, owner: str | None = None, at: dt.datetime | None = None) -> Firing:
     """Fire due timers; with `owner`, also claim one woken instance for it in the same transaction.
 
     The timer loop runs that one itself at once, without a trip through django-q2; a worker is
-    asked for the others. With `at` (a moment a few milliseconds ahead, PostgreSQL only) the
-    timers due by then are fired now, recorded at `at`, and committed once `at` has come: nothing
-    is seen to end before its due time, and all the work but the commit is done when it comes.
-    Returns how many timers fired and the claimed row (or None).
+    asked for the others. With `at` (a moment a few milliseconds ahead) the timers due by then
+    are fired now, recorded at `at`, and committed once `at` has come: nothing is seen to end
+    before its due time, and all the work but the commit is done when it comes. SQLite has one
+    writer, so there it is held back for at most SQLITE_HOLD_SECONDS.
     """
     moment = db.now()
     taken = None
+    slack = None
     with db.atomic():
-        postgres = db.is_postgres()
-        by = at if at is not None and postgres and at > moment else moment
-        due = journal.due_timers(by, limit, skip_locked=postgres)
+        by = _fire_by(moment, at)
+        due = journal.due_timers(by, limit, skip_locked=db.is_postgres())
         if not due:
-            return 0, None
+            return Firing()
         # Instance rows before wait rows, as cancel and dispatch lock them; skip busy ones.
         held = leases.lock_instances({t.instance_id for t in due}, skip_locked=True)
         due = [t for t in due if t.instance_id in held]
@@ -58,22 +69,37 @@ def fire_and_take(
             taken = leases.wake_and_claim(first, owner, float(settings.LEASE_SECONDS), moment)
             if taken is not None:
                 woken = woken - {first}
+                # Its run starts from this history the moment the commit lands.
+                taken["history"] = journal.load_history(first)
         leases.wake(woken, moment, waiting_for=None)
         if woken:
             db.request_run()
         if by > moment:
-            _wait_until(by)
+            slack = _wait_until(by)
     if metrics.enabled():
         committed = db.now()
         metrics.timers_fired([(committed - t.due_at).total_seconds() for t in due])
     logger.debug("timers fired", extra={"count": len(due), "woken": len(woken) + (taken is not None)})
-    return len(due), taken
+    return Firing(len(due), taken, slack)
 
 
-def _wait_until(moment: dt.datetime) -> None:
-    """Sleep until this machine's clock reaches `moment`."""
-    while (left := (moment - db.now()).total_seconds()) > 0:
+def _fire_by(moment: dt.datetime, at: dt.datetime | None) -> dt.datetime:
+    """The moment a firing records: `at` when it is ahead (and, on SQLite, near enough)."""
+    if at is None or at <= moment:
+        return moment
+    if not db.is_postgres() and (at - moment).total_seconds() > SQLITE_HOLD_SECONDS:
+        return moment
+    return at
+
+
+def _wait_until(moment: dt.datetime) -> float:
+    """Sleep until this machine's clock reaches `moment`; return how long that was (negative:
+    the moment had passed by that much)."""
+    slack = left = (moment - db.now()).total_seconds()
+    while left > 0:
         time.sleep(left)
+        left = (moment - db.now()).total_seconds()
+    return slack
 
 
 @dataclass

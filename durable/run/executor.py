@@ -167,7 +167,8 @@ def _run(row: dict[str, Any], owner: str, where: dict[str, str]) -> str:
         return "paused"
     inputs = codec.decode(row["input"])
     args, kwargs = list(inputs.get("args", [])), dict(inputs.get("kwargs", {}))
-    history, failures = journal.load_history(instance_id)
+    # The timer loop loads it in the transaction that fired the timer and claimed the instance.
+    history, failures = row.pop("history", None) or journal.load_history(instance_id)
     with tracing.segment(instance_id, workflow_name, row.get("trace"), tracing.woken_by(history)) as span:
         kind = _replay(row, owner, definition, args, kwargs, history, failures)
         tracing.outcome(span, kind)

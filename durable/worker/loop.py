@@ -20,10 +20,16 @@ logger = logging.getLogger(__name__)
 # The longest single wait, so a stop is seen within it even while a listener waits.
 STOP_CHECK_SECONDS = 0.25
 BUSY_RETRY_SECONDS = 0.005
-# How far ahead of a timer's due time the loop starts firing it (PostgreSQL): about what the
-# firing transaction takes, so only its commit, held back until the due time, is left then.
+# How far ahead of a timer's due time the loop starts firing it: what the firing transaction
+# takes (learnt from each firing, between these bounds), so that only its commit, held back
+# until the due time, is left then.
 LEAD_SECONDS = 0.003
+MAX_LEAD_SECONDS = 0.03
+# The time to spare the loop aims for between the work's end and the due time.
+SPARE_SECONDS = 0.0005
 PURGE_SECONDS = 60.0
+# The longest the loop gives way to its runner's thread as it hands a run over.
+HANDOVER_SECONDS = 0.01
 
 
 class TimerLoop:
@@ -46,6 +52,7 @@ class TimerLoop:
         self._next_due: dt.datetime | None = None
         self._look_at = 0.0
         self._beat_at = 0.0
+        self._lead = LEAD_SECONDS
         self.hooks = HookWatch()
 
     def run(self) -> None:
@@ -134,8 +141,19 @@ class TimerLoop:
 
     @property
     def lead(self) -> float:
-        """How early the loop looks: ahead of due on PostgreSQL, at the due time on SQLite."""
-        return LEAD_SECONDS if db.is_postgres() else 0.0
+        """How early the loop looks, and starts firing, before a timer is due."""
+        return self._lead
+
+    def learn(self, slack: float | None) -> None:
+        """Move the lead after a firing that waited for its due time: at once by what it came
+        late, slowly down by what it had to spare, so the work just fits before the due time."""
+        if slack is None:
+            return
+        error = SPARE_SECONDS - slack
+        step = error if error > 0 else error / 4
+        # SQLite's one writer is held back for no longer than timers.SQLITE_HOLD_SECONDS.
+        most = MAX_LEAD_SECONDS if db.is_postgres() else timers.SQLITE_HOLD_SECONDS
+        self._lead = min(most, max(LEAD_SECONDS, self._lead + step))
 
     def _look(self, moment: dt.datetime) -> int:
         """Read the earliest due time; fire what is due."""
@@ -150,11 +168,13 @@ class TimerLoop:
             at = max(due, moment)
             if self.runner is not None and self.runner.idle:
                 owner = executor.owner_id()
-                fired, taken = timers.fire_and_take(owner=owner, at=at)
-                if taken is not None:
-                    self.runner.start(taken, owner)
+                firing = timers.fire_and_take(owner=owner, at=at)
+                if firing.taken is not None:
+                    self.runner.start(firing.taken, owner)
             else:
-                fired = timers.fire_and_take(at=at)[0]
+                firing = timers.fire_and_take(at=at)
+            fired = firing.fired
+            self.learn(firing.slack)
             self.fired += fired
             if self.shared_fired is not None:
                 with self.shared_fired.get_lock():
@@ -272,6 +292,7 @@ class Runner:
     def __init__(self) -> None:
         self._work: queue.SimpleQueue[tuple[dict, str] | None] = queue.SimpleQueue()
         self._busy = threading.Event()
+        self._began = threading.Event()
         self._thread: threading.Thread | None = None
 
     @property
@@ -279,16 +300,21 @@ class Runner:
         return not self._busy.is_set()
 
     def start(self, row: dict, owner: str) -> None:
+        """Hand the run over, and give way until it has begun: the thread that runs it would
+        otherwise wait for the interpreter's lock while this one goes on (up to its switch interval)."""
         self._busy.set()
+        self._began.clear()
         if self._thread is None:
             self._thread = threading.Thread(target=self._serve, name="durable-timer-run", daemon=True)
             self._thread.start()
         self._work.put((row, owner))
+        self._began.wait(HANDOVER_SECONDS)
 
     def _serve(self) -> None:
         try:
             while (item := self._work.get()) is not None:
                 row, owner = item
+                self._began.set()
                 executor.heartbeat.hold([row["id"]])
                 try:
                     executor.run_claimed(row, owner)

@@ -8,6 +8,7 @@ import time
 
 import pytest
 from django.db import DatabaseError, connection
+from django.test.utils import CaptureQueriesContext
 
 import durable
 from durable import db, leases, timers
@@ -126,14 +127,14 @@ def test_loop__timers_read_ahead_fire_at_their_due_time_never_before():
     due = sleeping("ahead-direct", 0.3)
     while (due - db.now()).total_seconds() > 0.02:
         time.sleep(0.005)
-    fired, _ = timers.fire_and_take(at=due)
+    fired = timers.fire_and_take(at=due).fired
     if connection.vendor == "postgresql":
         # Read and locked 20 ms early, fired once the due time came.
         assert fired == 1 and db.now() >= due
         step = HistoryStep.objects.get(instance_id="ahead-direct", kind="sleep")
         assert step.recorded_at >= due
     else:
-        assert fired == 0, "SQLite fires nothing ahead: its one writer is not held waiting"
+        assert fired == 0, "SQLite holds its one writer for no more than a few milliseconds"
 
     keys = [f"ahead-loop-{i}" for i in range(5)]
     for i, key in enumerate(keys):
@@ -149,3 +150,54 @@ def test_loop__timers_read_ahead_fire_at_their_due_time_never_before():
     for key in keys:
         result = durable.get_handle(key).result()
         assert result["resumed_at"] >= result["due_at"], f"{key} resumed before its due time"
+
+
+def test_loop__a_firing_held_a_few_milliseconds_commits_at_the_due_time_on_both_databases():
+    due = sleeping("ahead-near", 0.3)
+    while (due - db.now()).total_seconds() > timers.SQLITE_HOLD_SECONDS * 0.6:
+        time.sleep(0.0005)
+    firing = timers.fire_and_take(at=due)
+    assert firing.fired == 1 and db.now() >= due
+    assert firing.slack is not None and firing.slack <= timers.SQLITE_HOLD_SECONDS
+    assert HistoryStep.objects.get(instance_id="ahead-near", kind="sleep").recorded_at >= due
+
+
+def test_loop__the_instance_a_timer_woke_is_claimed_with_its_history_and_runs_without_reloading_it():
+    due = sleeping("preloaded", 0.05)
+    while db.now() < due:
+        time.sleep(0.005)
+    owner = executor.owner_id()
+    firing = timers.fire_and_take(owner=owner)
+    assert firing.fired == 1 and firing.taken is not None
+    steps, _ = firing.taken["history"]
+    assert [s.kind for s in steps][-1] == "sleep", "loaded after the firing recorded the sleep"
+    with CaptureQueriesContext(connection) as queries:
+        executor.run_claimed(firing.taken, owner)
+    history_reads = [q["sql"] for q in queries if q["sql"].startswith("SELECT") and "durable_history" in q["sql"]]
+    assert history_reads == []
+    result = durable.get_handle("preloaded").result()
+    assert result["resumed_at"] >= result["due_at"]
+
+
+@pytest.mark.parametrize("vendor_most", ["postgresql", "sqlite"])
+def test_loop__the_lead_grows_by_what_a_firing_came_late_and_shrinks_slowly_within_its_bounds(
+    monkeypatch, vendor_most
+):
+    from durable.worker import loop as loop_module
+
+    monkeypatch.setattr(db, "is_postgres", lambda: vendor_most == "postgresql")
+    most = loop_module.MAX_LEAD_SECONDS if vendor_most == "postgresql" else timers.SQLITE_HOLD_SECONDS
+    loop = TimerLoop(run_woken=False)
+    assert loop.lead == loop_module.LEAD_SECONDS
+    loop.learn(None)  # nothing waited: nothing learnt
+    assert loop.lead == loop_module.LEAD_SECONDS
+    loop.learn(-0.0015)  # done 1.5 ms after the due time: start that much (and the spare) earlier
+    assert loop.lead == pytest.approx(min(most, loop_module.LEAD_SECONDS + 0.0015 + loop_module.SPARE_SECONDS))
+    loop.learn(-1.0)
+    assert loop.lead == most
+    before = loop.lead
+    loop.learn(0.0025)  # 2.5 ms to spare: a quarter of the surplus comes off
+    assert loop.lead == pytest.approx(max(loop_module.LEAD_SECONDS, before - 0.0005))
+    for _ in range(200):
+        loop.learn(0.01)
+    assert loop.lead == loop_module.LEAD_SECONDS

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connections
-from django.db.models import Exists, F, Model, OuterRef, Q, QuerySet
+from django.db.models import Exists, Model, OuterRef, Q, QuerySet
 
-from durable import db, metrics, notify
+from durable import db, metrics, notify, statements
 from durable.engine import matching
 from durable.engine.types import NewStep, Step, StepKind, StepStatus, TimerPurpose, WaitSpec
 from durable.models import (
@@ -329,13 +329,14 @@ def resolve(
     *,
     has_timeout: bool = True,
 ) -> bool:
-    """Resolve one wait with an event, unless a timeout or another event resolved it first."""
-    deleted, _ = Wait.objects.filter(instance_id=instance_id, position=position).delete()
-    if not deleted:
-        return False
-    if has_timeout:
-        Timer.objects.filter(instance_id=instance_id, position=position).delete()
-    HistoryStep.objects.create(
+    """Resolve one wait with an event, unless a timeout or another event resolved it first.
+
+    Deleting the wait decides it; its timeout's timer, the history step and the delivery follow.
+    Hand-written, as this runs for every event a workflow waits for; on PostgreSQL it is one
+    statement, whose later parts write only when the wait was there to delete.
+    """
+    connection = connections[db.alias()]
+    step = HistoryStep(
         instance_id=instance_id,
         position=position,
         kind=StepKind.WAIT_EVENT,
@@ -344,10 +345,53 @@ def resolve(
         result=record,
         recorded_at=moment,
     )
-    Delivery.objects.create(
+    delivery = Delivery(
         event=event, instance_id=instance_id, position=position, kind=Delivery.Kind.RESUMED, delivered_at=moment
     )
-    metrics.event_delivered((moment - event.received_at).total_seconds())
+    if connection.vendor == "postgresql":
+        resolved = _resolve_in_one(connection, instance_id, position, step, delivery, has_timeout)
+    else:
+        resolved = _resolve_in_turn(connection, instance_id, position, step, delivery, has_timeout)
+    if resolved:
+        metrics.event_delivered((moment - event.received_at).total_seconds())
+    return resolved
+
+
+def _resolve_in_one(
+    connection: Any, instance_id: str, position: int, step: Model, delivery: Model, has_timeout: bool
+) -> bool:
+    where = f"instance_id = %s AND {statements.column(Wait, 'position', connection)} = %s"
+    taken = "WHERE EXISTS (SELECT 1 FROM w)"
+    parts = [f"w AS (DELETE FROM {statements.table(Wait, connection)} WHERE {where} RETURNING 1)"]
+    params: list[Any] = [instance_id, position]
+    if has_timeout:
+        timers = statements.table(Timer, connection)
+        parts.append(f"t AS (DELETE FROM {timers} WHERE {where} AND EXISTS (SELECT 1 FROM w))")
+        params += [instance_id, position]
+    for label, row in (("h", step), ("d", delivery)):
+        model = type(row)
+        head = statements.insert_into(model, connection)
+        parts.append(f"{label} AS ({head} SELECT {statements.placeholders(model)} {taken})")
+        params += statements.values(row, connection)
+    with connection.cursor() as cursor:
+        cursor.execute(f"WITH {', '.join(parts)} SELECT count(*) FROM w", params)
+        return bool(cursor.fetchone()[0])
+
+
+def _resolve_in_turn(
+    connection: Any, instance_id: str, position: int, step: Model, delivery: Model, has_timeout: bool
+) -> bool:
+    where = f"instance_id = %s AND {statements.column(Wait, 'position', connection)} = %s"
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {statements.table(Wait, connection)} WHERE {where}", [instance_id, position])
+        if cursor.rowcount < 1:
+            return False
+        if has_timeout:
+            cursor.execute(f"DELETE FROM {statements.table(Timer, connection)} WHERE {where}", [instance_id, position])
+        for row in (step, delivery):
+            model = type(row)
+            head = statements.insert_into(model, connection)
+            cursor.execute(f"{head} VALUES ({statements.placeholders(model)})", statements.values(row, connection))
     return True
 
 
@@ -381,11 +425,6 @@ def record_of(event: Event) -> dict[str, Any]:
     }
 
 
-def count_duplicate(source: str, event_id: str) -> bool:
-    """Count a repeat of a stored (source, id); False when the event is new."""
-    return bool(Event.objects.filter(source=source, event_id=event_id).update(duplicates=F("duplicates") + 1))
-
-
 def store_event(
     record: dict[str, Any],
     *,
@@ -393,28 +432,24 @@ def store_event(
     target_id: str | None = None,
     dispatched_at: dt.datetime | None = None,
 ) -> Event | None:
-    """Insert one validated event row, or count a repeat of its (source, id) and return None."""
+    """Insert one validated event row, or count a repeat of its (source, id) and return None.
+
+    One statement for what is otherwise an UPDATE that finds nothing and an INSERT. It tells a
+    new row from a counted repeat: on PostgreSQL a row just inserted has no xmax yet, while a
+    repeat's carries this transaction's; on SQLite a new row's count of repeats is still 0.
+    """
     event = _event_row(record, received_at=received_at, target_id=target_id, dispatched_at=dispatched_at)
     connection = connections[db.alias()]
-    if connection.vendor != "postgresql":
-        if count_duplicate(event.source, event.event_id):
-            return None
-        event.save(force_insert=True)
-        return event
-    # One statement for what is otherwise an UPDATE that finds nothing and an INSERT: a row that
-    # was inserted has no xmax yet, a repeat counted on the stored row has this transaction's.
-    fields = [f for f in Event._meta.concrete_fields if not f.primary_key]
-    ops, table = connection.ops, connection.ops.quote_name(Event._meta.db_table)
+    table = statements.table(Event, connection)
+    inserted = "xmax = 0" if connection.vendor == "postgresql" else "duplicates = 0"
     sql = (
-        f"INSERT INTO {table} ({', '.join(ops.quote_name(str(f.column)) for f in fields)}) "
-        f"VALUES ({', '.join(['%s'] * len(fields))}) ON CONFLICT (source, event_id) "
-        f"DO UPDATE SET duplicates = {table}.duplicates + 1 RETURNING seq, xmax = 0"
+        f"{statements.insert_into(Event, connection)} VALUES ({statements.placeholders(Event)}) "
+        f"ON CONFLICT (source, event_id) DO UPDATE SET duplicates = {table}.duplicates + 1 RETURNING seq, {inserted}"
     )
-    params = [f.get_db_prep_save(getattr(event, f.attname), connection) for f in fields]
     with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        seq, inserted = cursor.fetchone()
-    if not inserted:
+        cursor.execute(sql, statements.values(event, connection))
+        seq, new = cursor.fetchone()
+    if not new:
         return None
     event.seq = seq
     event._state.adding = False

@@ -26,11 +26,12 @@ COUNT = 24
 
 
 def listeners() -> int:
-    """LISTEN connections of other processes (this one's get_event hub may have one)."""
+    """LISTEN connections of other processes to this database (this process's get_event hub may
+    have one; other databases on the server are other projects' or other test runs')."""
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT count(*) FROM pg_stat_activity WHERE application_name LIKE 'durable-listen %%' "
-            "AND application_name <> %s",
+            "AND datname = current_database() AND application_name <> %s",
             [f"durable-listen {os.getpid()}"],
         )
         return cursor.fetchone()[0]
@@ -40,7 +41,7 @@ def kill_listeners() -> int:
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
-            "WHERE application_name LIKE 'durable-listen %%'"
+            "WHERE application_name LIKE 'durable-listen %%' AND datname = current_database()"
         )
         return cursor.fetchone()[0]
 

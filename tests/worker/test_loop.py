@@ -180,9 +180,7 @@ def test_loop__the_instance_a_timer_woke_is_claimed_with_its_history_and_runs_wi
 
 
 @pytest.mark.parametrize("vendor_most", ["postgresql", "sqlite"])
-def test_loop__the_lead_grows_by_what_a_firing_came_late_and_shrinks_slowly_within_its_bounds(
-    monkeypatch, vendor_most
-):
+def test_loop__the_lead_grows_by_what_a_firing_came_late_and_shrinks_slowly_within_its_bounds(monkeypatch, vendor_most):
     from durable.worker import loop as loop_module
 
     monkeypatch.setattr(db, "is_postgres", lambda: vendor_most == "postgresql")

@@ -272,7 +272,12 @@ def ended(instance_id: str, line: tuple[str, str | None] | None = None) -> None:
         return
     if line is None:
         line = WorkflowInstance.objects.filter(id=instance_id).values_list("queue", "business_key").first()
-    if line is not None and limits_of(line[0]).limited:
+    if line is None or not limits_of(line[0]).limited:
+        return
+    # Most ends leave no line behind them: the lock (so a start in line now cannot be missed) and
+    # one index lookup say so, without counting the slots.
+    leases.lock_queue(line[0])
+    if _line(line[0]).exists():
         admit(line[0], line[1])
 
 

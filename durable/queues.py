@@ -17,7 +17,8 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Count, Q
+from django.db import connections, transaction
+from django.db.models import Count, Q, Subquery
 
 from durable import db, leases
 from durable.conf import settings
@@ -162,39 +163,71 @@ def in_line(queue: str, priority: int) -> dict[str, Any]:
 # Admission --------------------------------------------------------------------------------------
 
 
-def admit(queue: str, key: str | None = None) -> int:
+def admit(queue: str, key: str | None = None, *, wake: bool = True) -> int:
     """Start as many of the queue's line as its limits allow now; returns how many.
 
     `key`: the business key of an instance of the queue that just ended, whose own line is looked
-    at too (it may be further back than one admission reads).
+    at too (it may be further back than one admission reads). `wake=False` when the caller asks a
+    worker itself (a start does).
     """
     limits = limits_of(queue)
-    with db.atomic():
+    # Inside the caller's transaction when there is one (no savepoint: nothing here is retried).
+    with transaction.atomic(using=db.alias(), savepoint=False):
         leases.lock_queue(queue)
         moment = db.now()
         free = _free(limits, moment)
         if free <= 0:
             return 0
-        picked = _pick(limits, free, key)
-        if not picked:
-            return 0
-        admitted = WorkflowInstance.objects.filter(id__in=picked, queue_state=WAITING, status=Status.PENDING).update(
-            queue_state=ADMITTED, admitted_at=moment, run_after=moment, waiting_for=None, updated_at=moment
-        )
+        changes = {
+            "queue_state": ADMITTED,
+            "admitted_at": moment,
+            "run_after": moment,
+            "waiting_for": None,
+            "updated_at": moment,
+        }
+        if limits.per_key is None:
+            # One statement: the first `free` of the line, through its index.
+            first = _line(queue).values("id")[:free]
+            admitted = WorkflowInstance.objects.filter(id__in=Subquery(first)).update(**changes)
+        else:
+            picked = _pick(limits, free, key)
+            admitted = (
+                WorkflowInstance.objects.filter(id__in=picked, queue_state=WAITING, status=Status.PENDING).update(
+                    **changes
+                )
+                if picked
+                else 0
+            )
         if admitted:
-            db.request_run()
+            if wake:
+                db.request_run()
             logger.debug("queue admitted", extra={"queue": queue, "count": admitted})
         return admitted
 
 
 def _free(limits: Limits, moment: dt.datetime) -> int:
-    """How many more may start now (BATCH when nothing caps it)."""
-    free = BATCH
+    """How many more may start now (BATCH when nothing caps it): the slots held and the starts
+    in the rate window, counted in one statement through their partial indexes."""
+    parts: list[str] = []
+    params: list[Any] = []
+    table = connections[db.alias()].ops.quote_name(WorkflowInstance._meta.db_table)
     if limits.concurrency is not None:
-        free = min(free, limits.concurrency - busy(limits.name))
+        parts.append(f"(SELECT COUNT(*) FROM {table} WHERE queue = %s AND queue_state = %s)")
+        params += [limits.name, ADMITTED]
     if limits.rate is not None:
-        starts, seconds = limits.rate
-        free = min(free, starts - rate_used(limits.name, seconds, moment))
+        since = moment - dt.timedelta(seconds=limits.rate[1])
+        parts.append(f"(SELECT COUNT(*) FROM {table} WHERE queue = %s AND admitted_at > %s)")
+        params += [limits.name, connections[db.alias()].ops.adapt_datetimefield_value(since)]
+    free = BATCH
+    if not parts:
+        return free
+    with connections[db.alias()].cursor() as cursor:
+        cursor.execute("SELECT " + ", ".join(parts), params)
+        counts = list(cursor.fetchone())
+    if limits.concurrency is not None:
+        free = min(free, limits.concurrency - counts.pop(0))
+    if limits.rate is not None:
+        free = min(free, limits.rate[0] - counts.pop(0))
     return free
 
 

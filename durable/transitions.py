@@ -161,7 +161,7 @@ def start(
                 if start_at is not None:
                     journal.set_start_timer(instance_id, start_at)
                 if queue_state == queues.WAITING:
-                    queues.admit(queue)
+                    queues.admit(queue, wake=False)  # whoever starts it asks a worker on commit
         else:
             row.save(force_insert=True)
     except IntegrityError:

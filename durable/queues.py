@@ -188,7 +188,10 @@ def admit(queue: str, key: str | None = None, *, wake: bool = True) -> int:
         if limits.per_key is None:
             # One statement: the first `free` of the line, through its index.
             first = _line(queue).values("id")[:free]
-            admitted = WorkflowInstance.objects.filter(id__in=Subquery(first)).update(**changes)
+            # The outer conditions again: a cancel or pause racing this (it takes no queue lock) wins.
+            admitted = WorkflowInstance.objects.filter(
+                id__in=Subquery(first), queue_state=WAITING, status=Status.PENDING
+            ).update(**changes)
         else:
             picked = _pick(limits, free, key)
             admitted = (

@@ -375,3 +375,22 @@ def test_activity__bad_limits_are_definition_errors():
         durable.activity(rate="3 per second")
     with pytest.raises(durable.DefinitionError, match="singleton"):
         durable.workflow(singleton="sometimes")
+
+
+def test_http__waiting_for_says_the_queue_and_the_place_in_line(admin_client):
+    durable.start(qw.one_at_a_time, 30)
+    durable.start(qw.one_at_a_time, 0.0)
+    third = durable.start(qw.one_at_a_time, 0.0)
+    said = admin_client.get(f"/durable/instances/{third.instance_id}/").json()["waiting_for"]
+    assert (said["kind"], said["queue"], said["busy"], said["concurrency"], said["position"]) == (
+        "queue",
+        "q_one",
+        1,
+        1,
+        2,
+    )
+    listed = admin_client.get("/durable/instances/?status=pending").json()
+    rows = listed["results"] if isinstance(listed, dict) else listed
+    # The admitted one is pending too until a worker claims it, with nothing to wait for.
+    in_line = [row for row in rows if row["waiting_for"]]
+    assert len(in_line) == 2 and all(row["waiting_for"]["busy"] == 1 for row in in_line)

@@ -215,8 +215,9 @@ def _free(limits: Limits, moment: dt.datetime) -> int:
     params: list[Any] = []
     table = connections[db.alias()].ops.quote_name(WorkflowInstance._meta.db_table)
     if limits.concurrency is not None:
-        parts.append(f"(SELECT COUNT(*) FROM {table} WHERE queue = %s AND queue_state = %s)")
-        params += [limits.name, ADMITTED]
+        # The state as a literal, for SQLite's planner (see _in_state).
+        parts.append(f"(SELECT COUNT(*) FROM {table} WHERE queue = %s AND queue_state = '{ADMITTED}')")
+        params += [limits.name]
     if limits.rate is not None:
         since = moment - dt.timedelta(seconds=limits.rate[1])
         parts.append(f"(SELECT COUNT(*) FROM {table} WHERE queue = %s AND admitted_at > %s)")
@@ -236,7 +237,7 @@ def _free(limits: Limits, moment: dt.datetime) -> int:
 
 def busy(queue: str) -> int:
     """Instances of the queue holding a slot (started and not ended)."""
-    return WorkflowInstance.objects.filter(queue=queue, queue_state=ADMITTED).count()
+    return _in_state(queue, ADMITTED).count()
 
 
 def rate_used(queue: str, seconds: float, moment: dt.datetime) -> int:
@@ -245,10 +246,19 @@ def rate_used(queue: str, seconds: float, moment: dt.datetime) -> int:
     return WorkflowInstance.objects.filter(queue=queue, admitted_at__gt=since).count()
 
 
+def _in_state(queue: str, state: str):
+    """The queue's instances in `state`, through the partial index of that state.
+
+    The state is written into the SQL as a literal: SQLite uses a partial index only when the
+    query's WHERE names its condition's value, not a bound parameter (without it the planner
+    scans every pending instance through the status index).
+    """
+    assert state in (WAITING, ADMITTED, DELAYED)
+    return WorkflowInstance.objects.filter(queue=queue).extra(where=[f"queue_state = '{state}'"])
+
+
 def _line(queue: str):
-    return WorkflowInstance.objects.filter(queue=queue, queue_state=WAITING, status=Status.PENDING).order_by(
-        "-priority", "created_at", "id"
-    )
+    return _in_state(queue, WAITING).filter(status=Status.PENDING).order_by("-priority", "created_at", "id")
 
 
 def _pick(limits: Limits, free: int, key: str | None) -> list[str]:
@@ -290,7 +300,8 @@ def _count_keys(queue: str, keys: set[str], held: dict[str, int]) -> None:
     for key in keys:
         held[key] = 0
     rows = (
-        WorkflowInstance.objects.filter(queue=queue, queue_state=ADMITTED, business_key__in=sorted(keys))
+        _in_state(queue, ADMITTED)
+        .filter(business_key__in=sorted(keys))
         .values("business_key")
         .annotate(n=Count("id"))
         .order_by()
@@ -385,7 +396,8 @@ def rate_opens(limits: Limits) -> dt.datetime | None:
 def position(queue: str, priority: int, created_at: dt.datetime, instance_id: str) -> int:
     """The instance's place in its queue's line (1 = next)."""
     ahead = (
-        WorkflowInstance.objects.filter(queue=queue, queue_state=WAITING, status=Status.PENDING)
+        _in_state(queue, WAITING)
+        .filter(status=Status.PENDING)
         .filter(
             Q(priority__gt=priority)
             | Q(priority=priority, created_at__lt=created_at)
@@ -415,7 +427,7 @@ def describe(summary: dict[str, Any], instance_id: str, business_key: str | None
     said = {**summary, **numbers(queue)}
     said["position"] = position(queue, int(summary.get("priority") or 0), created_at, instance_id)
     if limits.per_key is not None and business_key is not None:
-        held = WorkflowInstance.objects.filter(queue=queue, queue_state=ADMITTED, business_key=business_key)
+        held = _in_state(queue, ADMITTED).filter(business_key=business_key)
         said.update(key=business_key, key_busy=held.count(), per_key=limits.per_key)
     return said
 

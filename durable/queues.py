@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connections, transaction
-from django.db.models import Count, Q, Subquery
+from django.db.models import Count, Q
 
 from durable import db, leases
 from durable.conf import settings
@@ -186,12 +186,7 @@ def admit(queue: str, key: str | None = None, *, wake: bool = True) -> int:
             "updated_at": moment,
         }
         if limits.per_key is None:
-            # One statement: the first `free` of the line, through its index.
-            first = _line(queue).values("id")[:free]
-            # The outer conditions again: a cancel or pause racing this (it takes no queue lock) wins.
-            admitted = WorkflowInstance.objects.filter(
-                id__in=Subquery(first), queue_state=WAITING, status=Status.PENDING
-            ).update(**changes)
+            admitted = _admit_first(queue, free, moment)
         else:
             picked = _pick(limits, free, key)
             admitted = (
@@ -206,6 +201,52 @@ def admit(queue: str, key: str | None = None, *, wake: bool = True) -> int:
                 db.request_run()
             logger.debug("queue admitted", extra={"queue": queue, "count": admitted})
         return admitted
+
+
+def _line_sql(queue: str, limit: int) -> tuple[str, list[Any]]:
+    """SELECT id of the first `limit` of the line, pinned to the line's index on SQLite (whose
+    planner, without statistics, otherwise walks every pending instance through the status index)."""
+    connection = connections[db.alias()]
+    table = connection.ops.quote_name(WorkflowInstance._meta.db_table)
+    hint = " INDEXED BY durable_inst_queue_line" if connection.vendor == "sqlite" else ""
+    sql = (
+        f"SELECT id FROM {table}{hint} WHERE queue = %s AND queue_state = '{WAITING}' AND status = %s "
+        f"ORDER BY priority DESC, created_at, id LIMIT {int(limit)}"
+    )
+    return sql, [queue, Status.PENDING]
+
+
+def has_line(queue: str) -> bool:
+    """Whether anyone waits in the queue's line (an index lookup)."""
+    sql, params = _line_sql(queue, 1)
+    with connections[db.alias()].cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone() is not None
+
+
+def _admit_first(queue: str, free: int, moment: dt.datetime) -> int:
+    """Admit the first `free` of the line in one statement; returns how many.
+
+    The outer conditions are checked again: a cancel or pause racing this (it takes no queue
+    lock) wins.
+    """
+    connection = connections[db.alias()]
+    ops, table = connection.ops, connection.ops.quote_name(WorkflowInstance._meta.db_table)
+    inner, params = _line_sql(queue, free)
+    stamp = ops.adapt_datetimefield_value(moment)
+    sql = (
+        f"UPDATE {table} SET queue_state = '{ADMITTED}', admitted_at = %s, run_after = %s, waiting_for = NULL, "
+        f"updated_at = %s WHERE id IN ({inner})"
+    )
+    params = [stamp, stamp, stamp, *params]
+    if connection.vendor == "postgresql":
+        # Re-checked on each row once it is locked; SQLite runs one writer at a time and, given
+        # these terms, would walk the whole line instead of taking the ids.
+        sql += f" AND queue_state = '{WAITING}' AND status = %s"
+        params.append(Status.PENDING)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.rowcount
 
 
 def _free(limits: Limits, moment: dt.datetime) -> int:
@@ -324,7 +365,7 @@ def ended(instance_id: str, line: tuple[str, str | None] | None = None) -> None:
     # Most ends leave no line behind them: the lock (so a start in line now cannot be missed) and
     # one index lookup say so, without counting the slots.
     leases.lock_queue(line[0])
-    if _line(line[0]).exists():
+    if has_line(line[0]):
         admit(line[0], line[1])
 
 
@@ -366,7 +407,7 @@ def look() -> dt.datetime | None:
         return None
     soonest: dt.datetime | None = None
     for limits in configured().values():
-        if not limits.limited or not _line(limits.name).exists():
+        if not limits.limited or not has_line(limits.name):
             continue
         admit(limits.name)
         if limits.rate is not None:

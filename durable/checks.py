@@ -1,5 +1,5 @@
 """System checks: the apps and settings durable needs, SQLite settings that would lock, PostgreSQL connection reuse,
-DURABLE_RETENTION."""
+DURABLE_RETENTION, DURABLE_QUEUES."""
 
 from __future__ import annotations
 
@@ -118,6 +118,37 @@ def check_retention(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
     return [checks.Error(msg, hint=hint, id="durable.E003") for msg, hint in retention_problems(value)]
 
 
+def check_queues(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """DURABLE_QUEUES is well formed, and every workflow's queue is one of it."""
+    from durable import queues
+    from durable.engine.registry import registry
+
+    value = getattr(settings, "DURABLE_QUEUES", {})
+    found: list[checks.CheckMessage] = [
+        checks.Error(msg, hint=hint, id="durable.E004") for msg, hint in queues.problems(value)
+    ]
+    if found:
+        return found
+    known = set(value) | {queues.DEFAULT}
+    return [
+        checks.Error(
+            f"Workflow '{wf.name}' runs in queue {wf.queue!r}, which DURABLE_QUEUES does not have.",
+            hint=f"Add {wf.queue!r} to DURABLE_QUEUES (with limits or {{}}), or fix @durable.workflow(queue=...).",
+            id="durable.E005",
+        )
+        for wf in registry.workflows.values()
+        if wf.queue is not None and wf.queue not in known
+    ]
+
+
 def register() -> None:
-    for check in (check_apps, check_cluster, check_sqlite, check_postgres, check_hooks, check_retention):
+    for check in (
+        check_apps,
+        check_cluster,
+        check_sqlite,
+        check_postgres,
+        check_hooks,
+        check_retention,
+        check_queues,
+    ):
         checks.register(check, "durable")

@@ -8,7 +8,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from durable import business_keys, db, delays, leases, routing, sagas, text, transitions
+from durable import business_keys, db, delays, leases, queues, routing, sagas, text, transitions
 from durable.conf import settings
 from durable.engine import codec
 from durable.engine.context import to_seconds
@@ -140,6 +140,8 @@ def start(
     start_in: float | dt.timedelta | None = None,
     debounce: float | dt.timedelta | None = None,
     debounce_max: float | dt.timedelta | None = None,
+    queue: str | None = None,
+    priority: int = 0,
     **kwargs: Any,
 ) -> WorkflowHandle:
     """Start a workflow instance; it runs on a worker once the current transaction commits.
@@ -156,6 +158,8 @@ def start(
             starts: a later call inside the window replaces the inputs and pushes the start back,
             and gets the same handle.
         debounce_max: the latest start, counted from the window's first call (None: no cap).
+        queue: the queue of DURABLE_QUEUES to run in (its limits); the workflow's own by default.
+        priority: -100 to 100; in a queue's line, higher starts first, equal ones in start order.
         **kwargs: keyword inputs.
 
     Returns:
@@ -164,8 +168,9 @@ def start(
 
     Raises:
         WorkflowNotFound: no workflow has that name.
-        InvalidArgument: the instance id, the business key or a start option is malformed, or
-            debounce lacks a business key (nothing is stored).
+        InvalidArgument: the instance id, the business key or a start option is malformed,
+            debounce lacks a business key, the queue is unknown or the priority outside
+            -100..100 (nothing is stored).
         InvalidTransition: the id belongs to an instance of another workflow.
         EncodingError: an input cannot be stored as JSON.
     """
@@ -179,6 +184,8 @@ def start(
         start_in=start_in,
         debounce=debounce,
         debounce_max=debounce_max,
+        queue=queue,
+        priority=priority,
     )
 
 
@@ -194,6 +201,8 @@ def start_with(
     start_in: Any = None,
     debounce: Any = None,
     debounce_max: Any = None,
+    queue: Any = None,
+    priority: Any = 0,
 ) -> WorkflowHandle:
     """`start` with the inputs as values (so a workflow argument may be named `instance_id` or
     `business_key`); with `check`, inputs that do not fit the function's signature are refused
@@ -201,10 +210,21 @@ def start_with(
     name = workflow.name if isinstance(workflow, WorkflowDefinition) else workflow
     definition = registry.workflow(name)
     key = business_keys.to_key(business_key)
+    queue = queues.check(queue if queue is not None else (definition.queue or queues.DEFAULT), priority)
     if check:
         definition.check_arguments(args, kwargs)
-    moment = db.now()
-    due = delays.start_time(start_at, start_in, moment)
+    if definition.singleton is not None and key is not None and debounce is None:
+        with db.atomic():
+            leases.lock_queue(f"singleton:{definition.name}:{key}")
+            running = queues.singleton_running(definition, key)
+            if running and definition.singleton == "skip":
+                return WorkflowHandle(running[0])
+            for other in running if definition.singleton == "replace" else []:
+                sagas.cancel(other, f"Replaced by a new start of {definition.name} for {key!r}.")
+            if definition.singleton == "queue":
+                queue = queues.singleton_queue(definition.name)
+            return _insert(definition, args, kwargs, instance_id, key, start_at, start_in, queue, priority)
+    delays.start_time(start_at, start_in, db.now())  # refuses a bad start_at/start_in before anything else
     if debounce is not None or debounce_max is not None:
         if debounce is None:
             raise InvalidArgument("debounce_max caps a debounced start: give debounce as well.")
@@ -215,8 +235,27 @@ def start_with(
             )
         inputs = codec.encode({"args": list(args), "kwargs": kwargs}, where=f"input of workflow '{definition.name}'")
         assert key is not None  # window() refuses a debounce without one
-        debounced_id, created = delays.debounced_start(definition.name, inputs, key, quiet, most)
+        debounced_id, created = delays.debounced_start(
+            definition.name, inputs, key, quiet, most, queue=queue, priority=priority
+        )
         return WorkflowHandle(debounced_id, created=created)
+    return _insert(definition, args, kwargs, instance_id, key, start_at, start_in, queue, priority)
+
+
+def _insert(
+    definition: WorkflowDefinition,
+    args: list | tuple,
+    kwargs: dict[str, Any],
+    instance_id: str | None,
+    key: str | None,
+    start_at: Any,
+    start_in: Any,
+    queue: str,
+    priority: int,
+) -> WorkflowHandle:
+    """Insert the instance (or find the one with its id): the end of every start but a debounced one."""
+    moment = db.now()
+    due = delays.start_time(start_at, start_in, moment)
     if instance_id is None:
         from durable.models import new_instance_id
 
@@ -225,7 +264,17 @@ def start_with(
         check_instance_id(instance_id)
     inputs = codec.encode({"args": list(args), "kwargs": kwargs}, where=f"input of workflow '{definition.name}'")
     said = transitions.start_summary(due) if due is not None else None
-    if transitions.start(instance_id, definition.name, inputs, moment, key, start_at=due, waiting_for=said):
+    if transitions.start(
+        instance_id,
+        definition.name,
+        inputs,
+        moment,
+        key,
+        start_at=due,
+        waiting_for=said,
+        queue=queue,
+        priority=priority,
+    ):
         if due is None:
             db.request_run()
         return WorkflowHandle(instance_id, created=True)

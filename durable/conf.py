@@ -88,6 +88,11 @@ DEFAULTS: dict[str, Setting] = {
         (int, float),
         "How long a worker holds a background bulk operation between batches before another resumes it.",
     ),
+    "QUEUES": Setting(
+        {},
+        dict,
+        'Limits by queue name, e.g. {"emails": {"concurrency": 10, "per_key": 1, "rate": "100/m"}} (all optional).',
+    ),
     "CODE_VERSION": Setting(
         None,
         (str, type(None)),

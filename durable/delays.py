@@ -79,7 +79,14 @@ def window(debounce: Any, debounce_max: Any, business_key: str | None) -> tuple[
 
 
 def debounced_start(
-    workflow_name: str, inputs: dict, key: str, quiet: dt.timedelta, most: dt.timedelta | None
+    workflow_name: str,
+    inputs: dict,
+    key: str,
+    quiet: dt.timedelta,
+    most: dt.timedelta | None,
+    *,
+    queue: str | None = None,
+    priority: int = 0,
 ) -> tuple[str, bool]:
     """Open the key's debounce window, or move the open one: (instance id, whether it was created).
 
@@ -105,7 +112,16 @@ def debounced_start(
             if found is None:
                 instance_id = new_instance_id()
                 if transitions.start(
-                    instance_id, workflow_name, inputs, now, key, start_at=due, waiting_for=said, debounced=True
+                    instance_id,
+                    workflow_name,
+                    inputs,
+                    now,
+                    key,
+                    start_at=due,
+                    waiting_for=said,
+                    debounced=True,
+                    queue=queue,
+                    priority=priority,
                 ):
                     return instance_id, True
                 continue  # another process opened it first: move that one

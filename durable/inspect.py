@@ -14,7 +14,7 @@ from typing import Any
 
 from django.db.models import Exists, OuterRef
 
-from durable import models
+from durable import models, queues
 from durable.engine.types import StepKind
 from durable.exceptions import InstanceNotFound, InvalidArgument
 
@@ -324,7 +324,7 @@ def summary(instance_id: str) -> Summary:
     row = models.WorkflowInstance.objects.filter(id=instance_id).values(*_SUMMARY_COLUMNS).first()
     if row is None:
         raise InstanceNotFound.of(instance_id)
-    return _summary(row)
+    return _summary(_in_line(row))
 
 
 def instance(instance_id: str, *, hooks: bool = False, forks: bool = False) -> InstanceView:
@@ -350,7 +350,7 @@ def instance(instance_id: str, *, hooks: bool = False, forks: bool = False) -> I
     timers = models.Timer.objects.filter(instance_id=pk).order_by("due_at", "position").values(*_TIMER_COLUMNS)
     values = models.PublishedValue.objects.filter(instance_id=pk).order_by("key").values(*_VALUE_COLUMNS)
     return InstanceView(
-        summary=_summary(row),
+        summary=_summary(_in_line(row)),
         incidents=tuple(row["incidents"] or ()),
         history=tuple(StepView(**{**step, "failures": tuple(step["failures"] or ())}) for step in steps),
         waits=tuple(WaitView(**wait) for wait in waits),
@@ -468,8 +468,32 @@ def list_instances(
         rows = rows.filter(created_at__lt=created_before)
     columns = _SUMMARY_COLUMNS if payloads else tuple(c for c in _SUMMARY_COLUMNS if c not in _PAYLOADS)
     # One row more than the page tells whether another page follows, without a COUNT.
-    found = [_summary(row) for row in rows.values(*columns)[offset : offset + limit + 1]]
+    found = [_summary(row) for row in _lines(list(rows.values(*columns)[offset : offset + limit + 1]))]
     return Page(rows=tuple(found[:limit]), more=len(found) > limit)
+
+
+def _in_line(row: dict[str, Any]) -> dict[str, Any]:
+    """An instance in its queue's line gets the live numbers in its waiting_for: busy, rate used
+    and its place in line ("queue emails: 10 of 10 busy, 37th in line")."""
+    said = row["waiting_for"]
+    if row["status"] == Status.PENDING and isinstance(said, dict) and said.get("kind") == "queue":
+        row = {**row, "waiting_for": queues.describe(said, row["id"], row["business_key"], row["created_at"])}
+    return row
+
+
+def _lines(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """A page's rows in a queue's line, with each queue's numbers read once (not their places in line)."""
+    numbers: dict[str, dict[str, Any]] = {}
+    shown = []
+    for row in rows:
+        said = row["waiting_for"]
+        if row["status"] == Status.PENDING and isinstance(said, dict) and said.get("kind") == "queue":
+            queue = str(said.get("queue"))
+            if queue not in numbers:
+                numbers[queue] = queues.numbers(queue)
+            row = {**row, "waiting_for": {**said, **numbers[queue]}}
+        shown.append(row)
+    return shown
 
 
 def active_by_workflow(limit: int) -> tuple[dict[tuple[str, str], int], bool]:

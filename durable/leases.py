@@ -34,10 +34,12 @@ CLAIM_COLUMNS = (
     "business_key",  # for ctx.business_key: returned by the claim, so a run reads it for free
     "scheduled_at",  # for ctx.scheduled_at, likewise
     "trace",  # the instance's trace context, the parent of its segments' spans
+    "queue",  # its end admits the next of its queue's line (durable.queues), if the queue has limits
 )
 # A claimed instance is running, unless its compensations are: it stays `compensating`.
 CLAIMED_STATUS = "status = CASE WHEN status = %s THEN status ELSE %s END"
 ADVISORY_NAMESPACE = 0x0D0AB1E
+QUEUE_NAMESPACE = 0x0D0AB1F
 
 
 def lock_event_types(types: Iterable[str]) -> None:
@@ -51,6 +53,17 @@ def lock_event_types(types: Iterable[str]) -> None:
         for event_type in sorted(set(types)):
             key = zlib.crc32(event_type.encode()) - 2**31
             cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [ADVISORY_NAMESPACE, key])
+
+
+def lock_queue(name: str) -> None:
+    """Serialise the admissions of one queue (durable.queues) across workers, until the transaction ends.
+
+    SQLite needs nothing: IMMEDIATE transactions already run one writer at a time.
+    """
+    if not db.is_postgres():
+        return
+    with connections[db.alias()].cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [QUEUE_NAMESPACE, zlib.crc32(name.encode()) - 2**31])
 
 
 def lock_instances(instance_ids: Iterable[str], *, skip_locked: bool = False) -> set[str]:

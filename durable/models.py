@@ -97,6 +97,14 @@ class WorkflowInstance(models.Model):
     # how many of its steps were copied (positions 0..fork_position-1); both None otherwise.
     forked_from = models.CharField(max_length=200, null=True, blank=True)
     fork_position = models.PositiveIntegerField(null=True, blank=True)
+    # Flow control (SPEC 14, durable.queues): the queue it runs in and its priority (-100..100,
+    # higher first). In a queue with limits, `queue_state` is "delayed" (a delayed start not due
+    # yet), "waiting" (in line, not runnable) or "admitted" (holding a slot until it ends, since
+    # `admitted_at`); None in a queue without limits and once the instance has ended.
+    queue = models.CharField(max_length=100, default="default")
+    priority = models.SmallIntegerField(default=0)
+    queue_state = models.CharField(max_length=10, null=True, blank=True)
+    admitted_at = models.DateTimeField(null=True, blank=True)
 
     objects = InstanceQuerySet.as_manager()
 
@@ -129,6 +137,26 @@ class WorkflowInstance(models.Model):
                 fields=["forked_from", "created_at"],
                 condition=Q(forked_from__isnull=False),
                 name="durable_inst_forked_from",
+            ),
+            # A queue's line: higher priority first, then start order (only the instances in line).
+            models.Index(
+                fields=["queue", "-priority", "created_at", "id"],
+                condition=Q(queue_state="waiting"),
+                name="durable_inst_queue_line",
+            ),
+            # One key's line, so the end of a keyed instance admits the next of its key at once.
+            models.Index(
+                fields=["queue", "business_key", "-priority", "created_at"],
+                condition=Q(queue_state="waiting"),
+                name="durable_inst_queue_key_line",
+            ),
+            # The slots held: as many rows as the limits allow, whatever waits in line.
+            models.Index(
+                fields=["queue", "business_key"], condition=Q(queue_state="admitted"), name="durable_inst_queue_busy"
+            ),
+            # The starts of a rate window.
+            models.Index(
+                fields=["queue", "admitted_at"], condition=Q(admitted_at__isnull=False), name="durable_inst_queue_rate"
             ),
         ]
         constraints = [
@@ -541,3 +569,31 @@ class BulkOperation(models.Model):
     @property
     def handled(self) -> int:
         return self.done + self.skipped + self.failed
+
+
+class ActivitySlot(models.Model):
+    """One execution of an activity with limits (SPEC 14: @durable.activity(concurrency=, rate=)).
+
+    Open (`ended_at` NULL) while the attempt runs; it counts against `concurrency` only while its
+    instance's lease is still held by `owner`, so a dead worker's slot frees itself with the lease.
+    Ended rows are kept for the rate window, then deleted by later acquisitions.
+    """
+
+    activity_name = models.CharField(max_length=200)
+    instance_id = models.CharField(max_length=200)
+    position = models.PositiveIntegerField()
+    owner = models.CharField(max_length=100)
+    started_at = models.DateTimeField(default=timezone.now)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        db_table = "durable_activity_slot"
+        indexes = [
+            models.Index(
+                fields=["activity_name", "started_at"], condition=Q(ended_at__isnull=True), name="durable_slot_open"
+            ),
+            models.Index(fields=["activity_name", "started_at"], name="durable_slot_started"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.activity_name} at {self.instance_id} #{self.position} ({'ended' if self.ended_at else 'open'})"

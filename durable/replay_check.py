@@ -101,6 +101,9 @@ class CheckBackend:
     def record(self, step: NewStep) -> None:
         self._stop()
 
+    def activity_slot(self, call: ActivityCall) -> dt.datetime | None:
+        return None
+
     def run_activity(self, call: ActivityCall) -> Any:
         self._stop()
 

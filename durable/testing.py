@@ -97,12 +97,13 @@ def run_pass(each_pass: Callable[[], AbstractContextManager[object]] = nullconte
     What `run_until` and `WorkflowEnvironment` repeat; the one place this module reaches into the
     engine's internals, so tests run the executor production runs.
     """
-    from durable import timers
+    from durable import queues, timers
     from durable.run import executor
 
     with each_pass():
         executor.run_due(max_seconds=PASS_SECONDS)
         timers.fire_due()
+        queues.look()  # what the timer loop does when a queue's rate window opens
 
 
 def settled(soon: dt.timedelta = SOON) -> bool:

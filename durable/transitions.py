@@ -17,7 +17,7 @@ from typing import Any
 from django.db import IntegrityError, router, transaction
 from django.dispatch import Signal
 
-from durable import db, hooks, journal, leases, metrics, permissions, signals, tracing
+from durable import db, hooks, journal, leases, metrics, permissions, queues, signals, tracing
 from durable.conf import settings
 from durable.engine.types import StepKind
 from durable.exceptions import InstanceNotFound, InvalidTransition, LeaseLost
@@ -115,22 +115,37 @@ def start(
     waiting_for: dict | None = None,
     debounced: bool = False,
     trace_parent: dict | None = None,
+    queue: str | None = None,
+    priority: int = 0,
     **origin: Any,
 ) -> bool:
     """Insert a pending instance, due now or at `start_at` (its timer set through the journal), and
     send workflow_started; False when the id is taken (or, `debounced`, the key's window is open).
     `origin` holds the schedule_name and scheduled_at of an instance a schedule starts (or the
     forked_from and fork_position of a fork, durable.forking);
-    `trace_parent` the extensions of the CloudEvent that starts it (its traceparent, if any)."""
+    `trace_parent` the extensions of the CloudEvent that starts it (its traceparent, if any).
+    In a `queue` with limits it goes in line (durable.queues) instead of being due, and is
+    admitted in the same transaction if there is room."""
+    queue = queue or queues.queue_of(workflow_name)
+    queue_state = queues.entry_state(queue, delayed=start_at is not None)
+    if queue_state is not None:
+        run_after = None  # runnable only once admitted (a delayed start: once its timer put it in line)
+        if queue_state == queues.WAITING:
+            waiting_for = queues.in_line(queue, priority)
+    else:
+        run_after = start_at or moment
     row = WorkflowInstance(
         id=instance_id,
         workflow_name=workflow_name,
         status=Status.PENDING,
         input=input_tree,
         business_key=business_key,
-        run_after=start_at or moment,
+        run_after=run_after,
         waiting_for=waiting_for,
         debounced=debounced,
+        queue=queue,
+        priority=priority,
+        queue_state=queue_state,
         trace=tracing.start_trace(instance_id, workflow_name, trace_parent),
         code_version=settings.code_version,
         **origin,
@@ -138,13 +153,15 @@ def start(
         updated_at=moment,
     )
     try:
-        if db.in_transaction() or start_at is not None:
+        if db.in_transaction() or start_at is not None or queue_state is not None:
             # A savepoint, so a taken id leaves the caller's transaction usable; the row and its
-            # start timer commit together.
+            # start timer (or its admission) commit together.
             with db.atomic():
                 row.save(force_insert=True)
                 if start_at is not None:
                     journal.set_start_timer(instance_id, start_at)
+                if queue_state == queues.WAITING:
+                    queues.admit(queue, wake=False)  # whoever starts it asks a worker on commit
         else:
             row.save(force_insert=True)
     except IntegrityError:
@@ -160,6 +177,7 @@ def apply(
     *,
     held_by: str | None = None,
     workflow_name: str = "",
+    line: tuple[str, str | None] | None = None,
     **changes: Any,
 ) -> None:
     """Apply the transition `name` to an instance, with its incident and signal.
@@ -172,6 +190,8 @@ def apply(
         held_by: the lease owner of a worker ending its own run: the change is fenced by the
             lease instead of a row lock and a status check, inside the run's transaction.
         workflow_name: the workflow, when `held_by` is given (the signal's sender).
+        line: the instance's queue and business key, when `held_by` is given and the run knows
+            them, so an end in a queue without limits costs no query to find its queue.
         **changes: further instance fields (result, error, waiting_for, error_streak, ...).
 
     Raises:
@@ -188,7 +208,8 @@ def apply(
         "updated_at": moment,
     }
     if transition.to in (Status.CANCELLED, Status.COMPLETED, Status.FAILED):
-        fields.update(finished_at=moment, waiting_for=None, run_after=None)
+        # Its queue slot (or place in line) goes with it: durable.queues.ended admits the next.
+        fields.update(finished_at=moment, waiting_for=None, run_after=None, queue_state=None)
     if transition.to in (Status.PAUSED, Status.CANCELLED, Status.COMPENSATING):
         fields["status_reason"] = reason
     fields.update(changes)
@@ -198,6 +219,8 @@ def apply(
         if updated.update(**fields) != 1:
             raise LeaseLost()
         _record(transition, instance_id, workflow_name, moment, reason, fields)
+        if transition.to in TERMINAL:
+            queues.ended(instance_id, line)
         return
     with db.atomic():
         row = _lock(instance_id)
@@ -235,16 +258,27 @@ def apply(
         start_at = (
             journal.existing_timer(instance_id, journal.START_POSITION) if transition.to == Status.PENDING else None
         )
+        back_in_line = queues.requeue_fields(row) if transition.to == Status.PENDING else None
         if start_at is not None and start_at > moment:
-            # Resumed before its delayed start: it waits for its time again (its timer never went).
+            # Resumed before its delayed start: it waits for its time again (its timer never went);
+            # in a queue with limits, its timer then puts it in line.
             fields.update(run_after=start_at, waiting_for=start_summary(start_at))
+            if back_in_line is not None:
+                fields.update(queue_state=queues.DELAYED, run_after=None)
             WorkflowInstance.objects.filter(id=instance_id).update(**fields)
+        elif back_in_line is not None:
+            # Back in its queue's line (a retried or resumed instance that held no slot).
+            fields.update(back_in_line)
+            WorkflowInstance.objects.filter(id=instance_id).update(**fields)
+            queues.admit(row.queue)
         else:
             WorkflowInstance.objects.filter(id=instance_id).update(**fields)
             if transition.to in (Status.PENDING, Status.COMPENSATING):
                 leases.wake([instance_id], moment)
                 db.request_run()
         _record(transition, instance_id, row.workflow_name, moment, reason, fields)
+        if transition.to in TERMINAL:
+            queues.ended(instance_id, (row.queue, row.business_key))
 
 
 def _lock(instance_id: str) -> WorkflowInstance:
@@ -304,9 +338,11 @@ def move_start(
     instance_id: str, input_tree: dict, start_at: dt.datetime, waiting_for: dict, moment: dt.datetime
 ) -> int:
     """A later debounced call: new inputs and a later start for the pending instance (SPEC 13)."""
-    moved = WorkflowInstance.objects.filter(id=instance_id, status=Status.PENDING).update(
+    pending = WorkflowInstance.objects.filter(id=instance_id, status=Status.PENDING)
+    # In a queue with limits the start timer puts it in line; it is not due by itself.
+    moved = pending.filter(queue_state__isnull=True).update(
         input=input_tree, run_after=start_at, waiting_for=waiting_for, updated_at=moment
-    )
+    ) or pending.filter(queue_state=queues.DELAYED).update(input=input_tree, waiting_for=waiting_for, updated_at=moment)
     if moved:
         journal.set_start_timer(instance_id, start_at)
     return moved

@@ -137,6 +137,28 @@ def waiting_words(summary: dict[str, Any] | None, now: dt.datetime) -> str:
     return f"{label}: {said}" if isinstance(label, str) and label else said
 
 
+def queue_words(summary: dict[str, Any]) -> str:
+    """Why an instance waits in its queue's line: 'queue emails: 10 of 10 busy, 37th in line'."""
+    parts = []
+    if summary.get("concurrency") is not None:
+        parts.append(f"{summary.get('busy', 0)} of {summary['concurrency']} busy")
+    if summary.get("per_key") is not None:
+        parts.append(f"key {summary.get('key')} {summary.get('key_busy', 0)} of {summary['per_key']} busy")
+    if summary.get("rate") is not None:
+        parts.append(f"rate {summary['rate']}, {summary.get('rate_used', 0)} used")
+    if summary.get("position") is not None:
+        parts.append(f"{ordinal(int(summary['position']))} in line")
+    if not parts:
+        parts.append("in line")
+    return f"queue {summary.get('queue')}: " + ", ".join(parts)
+
+
+def ordinal(n: int) -> str:
+    """1st, 2nd, 3rd, 4th, 11th, 21st..."""
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
 def _wait_words(summary: dict[str, Any], now: dt.datetime) -> str:
     kind = summary.get("kind")
     due = moment(summary.get("due_at"))
@@ -147,6 +169,8 @@ def _wait_words(summary: dict[str, Any], now: dt.datetime) -> str:
         return f"{said}, debounced" if summary.get("debounced") else said
     if kind == "timer":
         return "timer " + (until(due, now, future="due in {}", past="overdue by {}") or "without a due time")
+    if kind == "queue":
+        return queue_words(summary)
     if kind == "retry":
         activity = summary.get("activity") or summary.get("name") or "activity"
         attempt, most = summary.get("attempt"), summary.get("max_attempts")

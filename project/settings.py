@@ -101,6 +101,12 @@ REST_FRAMEWORK = {
 
 DURABLE_WORKFLOW_MODULES = [m for m in os.environ.get("DURABLE_WORKFLOW_MODULES", "").split(",") if m]
 DURABLE_EVENT_TOKEN = os.environ.get("DURABLE_EVENT_TOKEN") or None
+# Flow control (SPEC 14): the bench's queues. bench_full holds one instance at a time (a line
+# builds behind it); bench_limited has limits that never bind, to measure what limits cost.
+DURABLE_QUEUES = {
+    "bench_full": {"concurrency": 1},
+    "bench_limited": {"concurrency": 10_000, "rate": "100000/s"},
+}
 if os.environ.get("DURABLE_NOTIFY"):
     DURABLE_NOTIFY = os.environ["DURABLE_NOTIFY"].lower() not in ("0", "false", "no", "off")
 if os.environ.get("DURABLE_LEASE_SECONDS"):

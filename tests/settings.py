@@ -21,7 +21,16 @@ DURABLE_WORKFLOW_MODULES = [
     "tests.version_workflows",
     "tests.replay_workflows",
     "tests.fork_workflows",
+    "tests.queue_workflows",
 ]
+# Flow control (SPEC 14): the queues of tests/queue_workflows.py, here and in worker subprocesses.
+DURABLE_QUEUES = {
+    "q_two": {"concurrency": 2},
+    "q_key": {"per_key": 1},
+    "q_rate": {"rate": "5/s"},
+    "q_one": {"concurrency": 1},
+    "q_free": {},
+}
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 if os.environ.get("DURABLE_PAUSE_AFTER_FAILED_RUNS"):

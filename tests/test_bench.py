@@ -26,6 +26,7 @@ TINY = [
     "--scale=200",
     "--scale-events=3",
     "--scale-timers=3",
+    "--queue-pending=200",
     "--replay-steps=50",
     "--replay-repeats=2",
     "--replay-check-instances=30",

@@ -19,6 +19,7 @@ from durable.admin.forking import InstanceForking
 from durable.admin.forms import SendEventForm
 from durable.admin.keys import key_html
 from durable.admin.operations import InstanceOperations
+from durable.admin.queues import InstanceQueues
 from durable.admin.words import breakable
 from durable.conf import settings
 from durable.engine.registry import registry
@@ -70,7 +71,7 @@ class InstanceChangeList(ChangeList):
 
 
 @admin.register(WorkflowInstance)
-class WorkflowInstanceAdmin(InstanceForking, InstanceErasure, InstanceOperations, ReadOnlyAdmin):
+class WorkflowInstanceAdmin(InstanceQueues, InstanceForking, InstanceErasure, InstanceOperations, ReadOnlyAdmin):
     list_display = ("instance_id", "workflow", "status_badge", "waiting", "started", "updated", "elapsed")
     list_display_links = ("instance_id",)
     list_filter = ("status", WorkflowFilter, CodeVersionFilter, ("created_at", admin.DateFieldListFilter))

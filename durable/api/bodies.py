@@ -117,6 +117,20 @@ START = {
             "maximum": 3_162_240_000,
             "description": "Start this many seconds from now (at most 100 years), instead of start_at.",
         },
+        "queue": {
+            "type": ["string", "null"],
+            "minLength": 1,
+            "maxLength": 100,
+            "default": None,
+            "description": "The queue of DURABLE_QUEUES to run in (400 for an unknown one); null: the workflow's own.",
+        },
+        "priority": {
+            "type": "integer",
+            "minimum": -100,
+            "maximum": 100,
+            "default": 0,
+            "description": "Higher starts first in the queue's line; equal priorities in start order.",
+        },
     },
 }
 REASON_PROPERTY = {"type": "string", "maxLength": 2000, "pattern": FREE_TEXT, "default": ""}

@@ -269,6 +269,9 @@ class StartSerializer(serializers.Serializer):
     # SPEC 13: when to start, one or the other (as the schema says: both present is refused).
     start_at = AwareDateTime(required=False, allow_null=True, default=None)
     start_in = Seconds(required=False, allow_null=True, default=None)
+    # SPEC 14: the queue (the workflow's own when null) and the priority in its line.
+    queue = StrictText(required=False, allow_null=True, default=None, max_length=100)
+    priority = serializers.IntegerField(required=False, default=0, min_value=-100, max_value=100)
 
     def validate(self, attrs: dict) -> dict:
         unknown = set(self.initial_data) - set(self.fields)

@@ -264,6 +264,8 @@ class Start(DurableView):
             check=True,
             start_at=values["start_at"],
             start_in=values["start_in"],
+            queue=values["queue"],
+            priority=values["priority"],
         )
         code = status.HTTP_201_CREATED if handle.created else status.HTTP_200_OK
         return Response(InstanceSerializer(inspect.summary(handle.instance_id)).data, status=code)

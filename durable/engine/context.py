@@ -47,6 +47,7 @@ class Backend(Protocol):
     def clock(self) -> dt.datetime: ...
     def record(self, step: NewStep) -> None: ...
     def run_activity(self, call: ActivityCall) -> Any: ...
+    def activity_slot(self, call: ActivityCall) -> dt.datetime | None: ...
     def activity_failed(self, call: ActivityCall, error: dict, retry_at: dt.datetime | None) -> Verdict: ...
     def suspend_timer(
         self, position: int, purpose: TimerPurpose, name: str, due_at: dt.datetime, *, label: str | None = None
@@ -418,6 +419,20 @@ class WorkflowContext:
                 if lost is not None:
                     failed, lost = lost, None
                     raise failed
+                if definition.limited:
+                    # No free slot: the worker is released until one may be, as for a retry backoff.
+                    again = self._call(self._backend.activity_slot, call)
+                    if again is not None:
+                        label = f"waiting for a free slot of activity '{definition.name}'"
+                        self._call(
+                            self._backend.suspend_timer,
+                            position,
+                            TimerPurpose.RETRY,
+                            definition.name,
+                            again,
+                            label=label,
+                        )
+                        self._suspend()
                 tree = self._call(self._backend.run_activity, call)
             except ActivityFailure as failure:
                 retry_at = None

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import inspect
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, ParamSpec, TypeVar, overload
@@ -14,6 +15,21 @@ from durable.engine.retry import DEFAULT_RETRY, RetryPolicy
 from durable.exceptions import DefinitionError, InvalidArgument, WorkflowNotFound
 
 P = ParamSpec("P")
+SINGLETON_MODES = ("queue", "skip", "replace")
+RATE = re.compile(r"^\s*([0-9]+)\s*/\s*([smh])\s*$")
+PERIODS = {"s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_rate(text: object) -> tuple[int, float] | None:
+    """A rate limit ("N/s", "N/m" or "N/h") as (N, seconds per period); None when malformed."""
+    if not isinstance(text, str):
+        return None
+    found = RATE.match(text)
+    if found is None:
+        return None
+    return int(found.group(1)), PERIODS[found.group(2)]
+
+
 R = TypeVar("R")
 
 
@@ -26,6 +42,8 @@ class WorkflowDefinition(Generic[P, R]):
     on_event: str | None = None
     pause_after_errors: int | None = None
     schedules: tuple[Schedule, ...] = ()
+    queue: str | None = None  # its queue (SPEC 14); None: "default"
+    singleton: str | None = None  # one at a time per business key: "queue", "skip" or "replace"
 
     def __call__(self, ctx: Any, *args: Any, **kwargs: Any) -> R:
         return self.fn(ctx, *args, **kwargs)
@@ -67,6 +85,16 @@ class ActivityDefinition(Generic[P, R]):
     retry: RetryPolicy = DEFAULT_RETRY
     transactional: bool = True
     compensation: ActivityDefinition | None = None
+    concurrency: int | None = None  # at most this many executions at once, across all workers
+    rate: str | None = None  # at most "N/s", "N/m" or "N/h" starts, across all workers
+
+    @property
+    def limited(self) -> bool:
+        return self.concurrency is not None or self.rate is not None
+
+    @property
+    def rate_limit(self) -> tuple[int, float] | None:
+        return parse_rate(self.rate) if self.rate is not None else None
 
     def __call__(self, ctx: Any, *args: Any, **kwargs: Any) -> R:
         call = getattr(ctx, "_call_activity", None)
@@ -184,6 +212,8 @@ def workflow(
     on_event: str | None = None,
     pause_after_errors: int | None = None,
     schedule: str | Schedule | list[str | Schedule] | None = None,
+    queue: str | None = None,
+    singleton: str | None = None,
 ) -> Callable[[Callable[P, R]], WorkflowDefinition[P, R]]: ...
 
 
@@ -195,6 +225,8 @@ def workflow(
     on_event: str | None = None,
     pause_after_errors: int | None = None,
     schedule: str | Schedule | list[str | Schedule] | None = None,
+    queue: str | None = None,
+    singleton: str | None = None,
 ) -> Any:
     """Register a function as a durable workflow.
 
@@ -206,6 +238,10 @@ def workflow(
             a row have failed.
         schedule: start it by itself: a cron string, a durable.Schedule, or a list of them
             (written into the schedules table when `durable_worker` starts).
+        queue: the queue of DURABLE_QUEUES its instances run in (their limits); "default" when None.
+        singleton: one instance at a time per business key, for starts that give one: "queue"
+            waits for the running one, "skip" returns the running one's handle, "replace"
+            cancels it (with its compensations) and starts the new one.
 
     Returns:
         The WorkflowDefinition, callable like the function.
@@ -218,6 +254,15 @@ def workflow(
         raise DefinitionError(f"on_event must be a CloudEvent type string, not {on_event!r}.")
     if pause_after_errors is not None and (not isinstance(pause_after_errors, int) or pause_after_errors < 1):
         raise DefinitionError(f"pause_after_errors must be a positive int, not {pause_after_errors!r}.")
+    if queue is not None and (not isinstance(queue, str) or not queue or len(queue) > 100):
+        raise DefinitionError(f"queue must be the name of a queue of DURABLE_QUEUES, not {queue!r}.")
+    if singleton is not None and singleton not in SINGLETON_MODES:
+        raise DefinitionError(f"singleton must be one of {', '.join(SINGLETON_MODES)}, not {singleton!r}.")
+    if singleton == "queue" and queue is not None:
+        raise DefinitionError(
+            'singleton="queue" keeps a line of its own per business key; for a queue with limits, give that '
+            'queue "per_key": 1 in DURABLE_QUEUES instead.'
+        )
 
     def wrap(f: Callable) -> WorkflowDefinition:
         _check_function(f, "workflow")
@@ -226,6 +271,8 @@ def workflow(
             fn=f,
             on_event=on_event,
             pause_after_errors=pause_after_errors,
+            queue=queue,
+            singleton=singleton,
         )
         definition.schedules = _schedules(schedule, definition.name)
         for item in definition.schedules:
@@ -250,6 +297,8 @@ def activity(
     retry: RetryPolicy | None = None,
     transactional: bool = True,
     compensation: ActivityDefinition | None = None,
+    concurrency: int | None = None,
+    rate: str | None = None,
 ) -> Callable[[Callable[P, R]], ActivityDefinition[P, R]]: ...
 
 
@@ -261,6 +310,8 @@ def activity(
     retry: RetryPolicy | None = None,
     transactional: bool = True,
     compensation: ActivityDefinition | None = None,
+    concurrency: int | None = None,
+    rate: str | None = None,
 ) -> Any:
     """Register a function as an activity: a step whose result is recorded and never re-run.
 
@@ -273,6 +324,9 @@ def activity(
         compensation: an activity that undoes this one: armed (recorded) once this one completes,
             run as `compensation(ctx, *same args)` if the saga unwinds (an uncaught error, a
             cancel, `ctx.compensate()`).
+        concurrency: at most this many executions at once across every worker; an attempt that
+            finds no free slot releases its worker and tries again shortly (like a retry backoff).
+        rate: at most this many starts per period across every worker: "N/s", "N/m" or "N/h".
 
     Returns:
         The ActivityDefinition, called from a workflow as `a(ctx, *args, **kwargs)`.
@@ -284,6 +338,12 @@ def activity(
         raise DefinitionError(f"retry must be a durable.RetryPolicy, not {retry!r}.")
     if compensation is not None and not isinstance(compensation, ActivityDefinition):
         raise DefinitionError("compensation must be another @durable.activity.")
+    if concurrency is not None and (
+        isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1
+    ):
+        raise DefinitionError(f"concurrency must be a whole number of at least 1, not {concurrency!r}.")
+    if rate is not None and parse_rate(rate) is None:
+        raise DefinitionError(f'rate must be "N/s", "N/m" or "N/h" (e.g. "10/s"), not {rate!r}.')
 
     def wrap(f: Callable) -> ActivityDefinition:
         _check_function(f, "activity")
@@ -293,6 +353,8 @@ def activity(
             retry=retry or DEFAULT_RETRY,
             transactional=bool(transactional),
             compensation=compensation,
+            concurrency=concurrency,
+            rate=rate,
         )
         functools.update_wrapper(definition, f)  # type: ignore[arg-type]
         registry.add(registry.activities, "activity", definition)

@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 from django.conf import settings as django_settings
 from django.db import DatabaseError, InterfaceError, OperationalError
 
-from durable import db, events, journal, leases, metrics, routing, tracing
+from durable import activity_limits, db, events, journal, leases, metrics, routing, tracing
 from durable.conf import settings
 from durable.engine import codec, retry
 from durable.engine.context import ActivityContext, ActivityFailure
@@ -93,6 +93,8 @@ class OrmBackend:
         self.segment = Segment(
             self.instance_id, self.workflow_name, owner, float(settings.LEASE_SECONDS), row["wake_seq"]
         )
+        if "queue" in row:
+            self.segment.line = (row["queue"], row.get("business_key"))
         self.existing = {step.position for step in history}
         self.failures = failures
         # A run before this one recorded nothing (it failed, or its worker died): mark each
@@ -105,6 +107,7 @@ class OrmBackend:
         # The saga's progress as stored (a cancel's reason rides in it), and this run's phase.
         self.stored_compensation: dict | None = row.get("compensation")
         self.phase: dict | None = None
+        self.slot: int | None = None  # the ActivitySlot the running attempt holds (durable.activity_limits)
 
     def failure_pauses(self) -> bool:
         return retry.pauses(self.definition.pause_after_errors, self.streak + 1)
@@ -167,7 +170,37 @@ class OrmBackend:
     # Activities -----------------------------------------------------------------------------
 
     @guarded
+    def activity_slot(self, call: ActivityCall) -> dt.datetime | None:
+        """Take a slot of an activity with limits, committed before its body runs so every worker
+        sees it; None once taken, else when to look again."""
+        definition = call.definition
+        self.segment.commit()
+        slot, again = activity_limits.acquire(
+            definition.name,
+            definition.concurrency,
+            definition.rate_limit,
+            self.instance_id,
+            call.position,
+            self.segment.owner,
+        )
+        self.slot = slot
+        return again
+
+    def _release_slot(self) -> None:
+        """The attempt ended: its slot goes with the segment that records how."""
+        if self.slot is not None:
+            self.segment.open()
+            activity_limits.release(self.slot)
+            self.slot = None
+
+    @guarded
     def run_activity(self, call: ActivityCall) -> Any:
+        try:
+            return self._run_activity(call)
+        finally:
+            self._release_slot()
+
+    def _run_activity(self, call: ActivityCall) -> Any:
         definition = call.definition
         started = self.clock()
         context = ActivityContext(
@@ -239,9 +272,10 @@ class OrmBackend:
             # Compensations neither break nor extend the run of errors pause_after_errors counts.
             self.streak = 0
             self.segment.changes["error_streak"] = 0
-        if definition.transactional:
+        if definition.transactional and not definition.limited:
             self._checkpoint()
         else:
+            self._release_slot()  # with the result, so the next waiting attempt may start at once
             self.segment.commit()
         return tree
 

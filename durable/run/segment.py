@@ -32,6 +32,8 @@ class Segment:
         self.updates: dict[int, dict[str, Any]] = {}
         # Instance fields to set at the next commit, beside the lease check.
         self.changes: dict[str, Any] = {}
+        # The instance's queue and business key (from the claim): its end admits the next in line.
+        self.line: tuple[str, str | None] | None = None
         self._atomic: Any = None
         self._opened = 0.0
 
@@ -83,6 +85,7 @@ class Segment:
                     reason,
                     held_by=self.owner,
                     workflow_name=self.workflow_name,
+                    line=self.line,
                     **applied,
                 )
             else:

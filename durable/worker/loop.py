@@ -11,7 +11,7 @@ from typing import Any
 
 from django.db import close_old_connections, connections
 
-from durable import db, health, hooks, leases, notify, slots, timers
+from durable import db, health, hooks, leases, notify, queues, slots, timers
 from durable.conf import settings
 from durable.run import executor
 
@@ -189,7 +189,10 @@ class TimerLoop:
         """Fire due cron slots and release buffered ones (index lookups when there are none);
         return the earlier of `due` and the next slot, so a slot wakes the loop like a timer."""
         slot = slots.look(ahead)
-        return slot if due is None or (slot is not None and slot < due) else due
+        due = slot if due is None or (slot is not None and slot < due) else due
+        # A queue held by its rate limit admits when the window opens: that wakes the loop too.
+        opens = queues.look()
+        return opens if due is None or (opens is not None and opens < due) else due
 
     def sleep(self, pause: float) -> None:
         """Wait `pause` seconds, or less when a notification says a timer is due sooner."""

@@ -58,6 +58,7 @@ class Options:
     replay_steps: int = 1000
     replay_repeats: int = 7
     replay_check_instances: int = 10_000
+    queue_pending: int = 100_000
     memory_workflows: int = 10_000
     idle_seconds: float = 20.0
     repeat: int = 1

@@ -25,6 +25,7 @@ SCENARIOS = (
     "values",
     "timers",
     "scale",
+    "queues",
     "replay",
     "replay_check",
     "memory",

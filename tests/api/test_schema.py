@@ -89,6 +89,8 @@ def test_schema__start_body_is_what_the_view_validates(schema):
         "business_key",
         "start_at",
         "start_in",
+        "queue",
+        "priority",
     }
     assert start["not"] == {"required": ["start_at", "start_in"]}, "one or the other, as the view says"
     assert start["properties"]["instance_id"]["pattern"] == INSTANCE_ID.pattern

@@ -25,6 +25,7 @@ COMMANDS = [
     "durable_worker",
     "durable_schedules",
     "durable_schedule",
+    "durable_queues",
     "durable_purge",
     "durable_export",
     "durable_replay",
@@ -59,7 +60,7 @@ def test_help__the_command_and_every_argument_have_help(app, name):
     parser = command.create_parser("manage.py", name)
     assert len(command.help) > 60
     own = [action for action in parser._actions if action.dest not in DJANGO_OPTIONS]
-    assert own or name in ("durable_sweep", "durable_schedules")
+    assert own or name in ("durable_sweep", "durable_schedules", "durable_queues")
     for action in own:
         assert action.help and len(action.help) > 15, f"{name} {action.dest} has no help"
     assert command.help.split()[0] in parser.format_help()

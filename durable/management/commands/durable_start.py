@@ -74,6 +74,16 @@ class Command(DurableCommand):
             help="With --debounce: the latest start, counted from the window's first call.",
         )
         parser.add_argument(
+            "--queue", metavar="NAME", help="Run in this queue of DURABLE_QUEUES (default: the workflow's)."
+        )
+        parser.add_argument(
+            "--priority",
+            type=int,
+            default=0,
+            metavar="N",
+            help="-100 to 100: higher starts first in the queue's line (default 0).",
+        )
+        parser.add_argument(
             "--wait", action="store_true", help="Wait for the instance to end, then print its result as JSON."
         )
         parser.add_argument(
@@ -101,6 +111,8 @@ class Command(DurableCommand):
             start_in=options["start_in"],
             debounce=options["debounce"],
             debounce_max=options["debounce_max"],
+            queue=options["queue"],
+            priority=options["priority"],
         )
         if quiet:
             self.stdout.write(handle.instance_id)

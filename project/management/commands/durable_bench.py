@@ -19,6 +19,7 @@ QUICK = {
     "scale": 10_000,
     "scale_events": 30,
     "scale_timers": 30,
+    "queue_pending": 10_000,
     "replay_repeats": 3,
     "memory_workflows": 1000,
     "idle_seconds": 5.0,
@@ -36,8 +37,8 @@ class Command(BaseCommand):
     help = (
         "Measure durable on the configured database with real durable_worker subprocesses (started "
         "and stopped here): throughput, sagas unwinding, event round trip over HTTP, timer lateness, the same "
-        "latencies with many instances waiting, replay of a long history, worker memory, and what "
-        "an idle worker costs. "
+        "latencies with many instances waiting or pending behind a full queue, replay of a long history, "
+        "worker memory, and what an idle worker costs. "
         "Prints a progress line, one table, and writes every figure with the machine's context as "
         "JSON. It deletes what it creates, and refuses a database holding other active instances."
     )
@@ -64,6 +65,9 @@ class Command(BaseCommand):
         parser.add_argument("--scale", type=positive, help="Scale: instances already waiting (100000).")
         parser.add_argument("--scale-events", type=positive, help="Scale: events measured on top (100).")
         parser.add_argument("--scale-timers", type=positive, help="Scale: sleepers measured on top (100).")
+        parser.add_argument(
+            "--queue-pending", type=positive, help="Queues: instances pending behind a full queue (100000)."
+        )
         parser.add_argument("--replay-steps", type=positive, help="Replay: recorded steps to replay (1000).")
         parser.add_argument("--replay-repeats", type=positive, help="Replay: resumes timed per run (7).")
         parser.add_argument(
@@ -104,6 +108,7 @@ class Command(BaseCommand):
             "replay_steps",
             "replay_repeats",
             "replay_check_instances",
+            "queue_pending",
             "memory_workflows",
             "idle_seconds",
         ):

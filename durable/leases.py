@@ -34,6 +34,8 @@ CLAIM_COLUMNS = (
     "business_key",  # for ctx.business_key: returned by the claim, so a run reads it for free
     "scheduled_at",  # for ctx.scheduled_at, likewise
     "trace",  # the instance's trace context, the parent of its segments' spans
+    "parent_id",  # a child's end wakes its parent in the transaction that ends it
+    "run",  # the run number, one more at each continue_as_new
 )
 # A claimed instance is running, unless its compensations are: it stays `compensating`.
 CLAIMED_STATUS = "status = CASE WHEN status = %s THEN status ELSE %s END"

@@ -160,9 +160,11 @@ def apply(
     *,
     held_by: str | None = None,
     workflow_name: str = "",
+    parent: str | None = None,
     **changes: Any,
 ) -> None:
-    """Apply the transition `name` to an instance, with its incident and signal.
+    """Apply the transition `name` to an instance, with its incident and signal; an instance
+    that ends wakes its parent if the parent waits for it (ChildHandle.result()).
 
     Args:
         instance_id: the instance.
@@ -172,6 +174,7 @@ def apply(
         held_by: the lease owner of a worker ending its own run: the change is fenced by the
             lease instead of a row lock and a status check, inside the run's transaction.
         workflow_name: the workflow, when `held_by` is given (the signal's sender).
+        parent: with `held_by`, the instance's parent_id as its claim read it (None: not a child).
         **changes: further instance fields (result, error, waiting_for, error_streak, ...).
 
     Raises:
@@ -197,6 +200,8 @@ def apply(
         updated = WorkflowInstance.objects.filter(id=instance_id, lease_owner=held_by, status__in=HELD)
         if updated.update(**fields) != 1:
             raise LeaseLost()
+        if parent is not None:
+            _wake_parent(instance_id, transition, fields, moment)
         _record(transition, instance_id, workflow_name, moment, reason, fields)
         return
     with db.atomic():
@@ -244,7 +249,22 @@ def apply(
             if transition.to in (Status.PENDING, Status.COMPENSATING):
                 leases.wake([instance_id], moment)
                 db.request_run()
+        if row.parent_id is not None:
+            _wake_parent(instance_id, transition, fields, moment)
         _record(transition, instance_id, row.workflow_name, moment, reason, fields)
+
+
+def _wake_parent(instance_id: str, transition: Transition, fields: dict[str, Any], moment: dt.datetime) -> None:
+    """A child that ends resolves its parent's wait for it (through the journal) and wakes the parent."""
+    if transition.to not in TERMINAL:
+        return
+    record = journal.ended_child(
+        transition.to, fields.get("result"), fields.get("error"), str(fields.get("status_reason") or "")
+    )
+    parent_id = journal.child_ended(instance_id, record, moment)
+    if parent_id is not None:
+        leases.wake([parent_id], moment, waiting_for=None)
+        db.request_run()
 
 
 def _lock(instance_id: str) -> WorkflowInstance:

@@ -37,8 +37,8 @@ def test_list__shows_status_what_it_waits_for_and_counts(admin_client, waiting_o
     )
     assert "charge-7 viewer_fails — Failed —" in shown
     assert re.search(
-        r"All 2 Pending 0 Running 0 Waiting for event 1 Waiting for timer 0 Compensating 0 Paused 0 Completed 0 "
-        r"Failed 1",
+        r"All 2 Pending 0 Running 0 Waiting for event 1 Waiting for timer 0 Waiting for child 0 Compensating 0 "
+        r"Paused 0 Completed 0 Failed 1",
         shown,
     )
 
@@ -149,8 +149,8 @@ def test_page__the_same_queries_whatever_the_history_length(admin_client, drain)
             assert admin_client.get(page(f"n-{steps}")).status_code == 200
         counts.append(len(queries))
     # The session, the user, the admin's own row (permissions), then inspect.instance's seven, its
-    # hooks and its forks (restart from a step).
-    assert counts == [13, 13], "the same twelve reads, and the stranded-work banner's one"
+    # hooks, its forks (restart from a step) and its children (ctx.start_child).
+    assert counts == [14, 14], "the same thirteen reads, and the stranded-work banner's one"
 
 
 def test_page__unknown_instance_redirects_with_a_message(admin_client):

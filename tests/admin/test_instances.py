@@ -181,3 +181,30 @@ def test_list__elapsed_of_a_finished_instance_stops_at_its_end(admin_client):
         finished_at=start + dt.timedelta(minutes=3),
     )
     assert re.search(r"old viewer_nap — Completed — .{0,40}? 3m ", text(admin_client.get(LIST)))
+
+
+def test_page__parent_and_children_linked_both_ways(admin_client, drain):
+    from tests import child_workflows as cw
+
+    handle = durable.start(cw.waiting_parent, "adm", True, instance_id="adm")
+    drain(lambda: handle.status == Status.WAITING_FOR_CHILD)
+    shown = text(admin_client.get(page("adm")))
+    assert (
+        "children adm-detached child.waits, waiting_for_event, detached adm/1 child.waits, waiting_for_event" in shown
+    )
+    assert "waiting for child adm/1 (child.waits) to end" in shown
+    html = admin_client.get(page("adm")).content.decode()
+    assert f'href="{page("adm_2F1")}"' in html  # the admin's quoting of "/"
+    child = text(admin_client.get(page("adm_2F1")))
+    assert "parent adm" in child and "detached" not in child
+    assert "detached: a cancel of the parent leaves it running" in text(admin_client.get(page("adm-detached")))
+
+
+def test_page__runs_of_an_instance_that_continued_as_new(admin_client, drain):
+    from tests import child_workflows as cw
+
+    drain(durable.start(cw.counter, 0, 2, instance_id="adm-loop"))
+    shown = text(admin_client.get(page("adm-loop")))
+    assert "run run 3 of 3 (continued as new 2 times" in shown
+    timeline = shown[shown.index("Timeline") :]
+    assert timeline.index("run 1 of 3") < timeline.index("run 2 of 3") < timeline.index("run 3 of 3")

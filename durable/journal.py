@@ -361,8 +361,10 @@ def resolve(
 
 def withdraw_waits(instance_id: str) -> None:
     """Remove an instance's waits but keep its timers (a resume: the next run opens the waits
-    its code makes now, and a timeout keeps its original due time)."""
+    its code makes now, and a timeout keeps its original due time). A wait for a child goes too:
+    the next run looks at the child again before it waits."""
     Wait.objects.filter(instance_id=instance_id).delete()
+    ChildWait.objects.filter(instance_id=instance_id).delete()
 
 
 def withdraw(instance_ids: Iterable[str]) -> None:

@@ -129,3 +129,29 @@ def test_children__a_child_started_before_a_crash_is_adopted_not_started_again(d
     assert handle.result() == {"child": 10}
     assert list(WorkflowInstance.objects.filter(parent_id="crash-1").values_list("id", flat=True)) == ["crash-1/0"]
     assert ledger("crash-1/0") == ["double 5"]
+
+
+def test_children__a_parent_paused_while_it_waits_takes_the_childs_end_once_resumed(drain):
+    handle = durable.start(cw.waiting_parent, "p4", False, instance_id="p4")
+    drain(lambda: handle.status == Status.WAITING_FOR_CHILD)
+    durable.pause("p4", "hold on")
+    durable.send_event("child.go", "/test", {"key": "p4"})
+    drain(lambda: WorkflowInstance.objects.get(id="p4/0").status == Status.COMPLETED)
+    # As with an event: the child's end is recorded while the parent is paused; it runs once resumed.
+    assert handle.status == Status.PAUSED and not ChildWait.objects.exists()
+    assert HistoryStep.objects.filter(instance_id="p4", kind="child_result").count() == 1
+    durable.resume("p4")
+    drain(handle)
+    assert handle.result() == "p4"
+
+
+def test_children__a_resumed_parent_waits_again_for_a_child_still_running(drain):
+    handle = durable.start(cw.waiting_parent, "p5", False, instance_id="p5")
+    drain(lambda: handle.status == Status.WAITING_FOR_CHILD)
+    durable.pause("p5")
+    durable.resume("p5")  # the wait is withdrawn; the next run looks at the child and waits again
+    drain(lambda: handle.status == Status.WAITING_FOR_CHILD)
+    assert list(ChildWait.objects.values_list("instance_id", "child_id")) == [("p5", "p5/0")]
+    durable.send_event("child.go", "/test", {"key": "p5"})
+    drain(handle)
+    assert handle.result() == "p5"

@@ -29,6 +29,9 @@ KIND_LABELS = {
     "arm": "arm compensation",
     "compensation": "compensation",
     "patch": "patch",
+    "child": "start child",
+    "child_result": "wait for child",
+    "continue_as_new": "continue as new",
 }
 
 

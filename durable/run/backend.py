@@ -112,6 +112,7 @@ class OrmBackend:
         self.stored_compensation: dict | None = row.get("compensation")
         self.phase: dict | None = None
         self.run_number: int = row.get("run") or 1
+        self.run_input: Any = row.get("input")  # kept on a continue_as_new step: the run's own input
 
     def failure_pauses(self) -> bool:
         return retry.pauses(self.definition.pause_after_errors, self.streak + 1)
@@ -141,6 +142,8 @@ class OrmBackend:
             # The rules of incoming events, at the call site: a refused event is the workflow's error.
             sent = step.result
             events.build(sent["type"], sent["source"], subject=sent.get("subject"), event_id=sent["id"])
+        if step.kind == StepKind.CONTINUE_AS_NEW:
+            step.input = self.run_input
         self.segment.add(step)
         self._checkpoint()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from durable.engine.composition import ChildHandle
 from durable.engine.context import ActivityContext, WorkflowContext
 from durable.engine.cron import Schedule
 from durable.engine.hooks import HookContext, HookDefinition, InstanceInfo, hook
@@ -13,6 +14,8 @@ from durable.engine.saga import Compensating
 from durable.engine.types import ReceivedEvent
 from durable.exceptions import (
     ActivityError,
+    ChildCancelled,
+    ChildFailed,
     DefinitionError,
     DurableError,
     EncodingError,
@@ -50,6 +53,9 @@ __all__ = [
     "ActivityContext",
     "ActivityDefinition",
     "ActivityError",
+    "ChildCancelled",
+    "ChildFailed",
+    "ChildHandle",
     "Compensating",
     "DefinitionError",
     "DurableError",

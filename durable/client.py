@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from durable import business_keys, db, delays, leases, queues, routing, sagas, text, transitions
+from durable import business_keys, children, db, delays, leases, queues, routing, sagas, text, transitions
 from durable.conf import settings
 from durable.engine import codec
+from durable.engine.composition import INSTANCE_ID, check_instance_id  # noqa: F401 - the API and forks use them from here
 from durable.engine.context import to_seconds
 from durable.engine.registry import WorkflowDefinition, registry
 from durable.events import TARGET_EXTENSION, build
@@ -40,7 +40,6 @@ __all__ = [
     "start",
 ]
 
-INSTANCE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@+=-]{0,199}$")
 UNSET = object()
 
 
@@ -287,15 +286,6 @@ def _insert(
     return WorkflowHandle(instance_id)
 
 
-def check_instance_id(instance_id: object) -> None:
-    """Refuse (InvalidArgument) an instance id outside INSTANCE_ID."""
-    if not isinstance(instance_id, str) or not INSTANCE_ID.match(instance_id):
-        raise InvalidArgument(
-            f"Instance id {instance_id!r} is invalid: use 1-200 letters, digits and . _ : @ + = -, "
-            "starting with a letter or digit."
-        )
-
-
 instances_for = business_keys.instances_for
 
 
@@ -356,7 +346,7 @@ def operate(instance_id: str, name: str, reason: str = "", *, compensate: bool =
     if why:
         raise InvalidArgument(f"The reason cannot be stored: {why}.")
     if name == "cancel":
-        sagas.cancel(instance_id, reason, compensate=compensate)
+        children.cancel(instance_id, reason, compensate=compensate)
     else:
         transitions.apply(instance_id, name, reason)
     return transitions.get(instance_id)

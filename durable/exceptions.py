@@ -139,6 +139,32 @@ class ActivityError(DurableError):
         self.attempts = attempts
 
 
+class ChildFailed(DurableError):
+    """A child workflow failed."""
+
+    code = "child_failed"
+
+    def __init__(
+        self, message: str | None = None, *, child_id: str = "", workflow_name: str = "", error: dict | None = None
+    ) -> None:
+        super().__init__(message)
+        self.child_id = child_id
+        self.workflow_name = workflow_name
+        self.error = error or {}  # the child's error: type, message, traceback
+
+
+class ChildCancelled(DurableError):
+    """A child workflow was cancelled."""
+
+    code = "child_cancelled"
+
+    def __init__(self, message: str | None = None, *, child_id: str = "", workflow_name: str = "", reason: str = ""):
+        super().__init__(message)
+        self.child_id = child_id
+        self.workflow_name = workflow_name
+        self.reason = reason
+
+
 class WaitTimeout(DurableError, TimeoutError):
     """A wait for an event timed out."""
 
@@ -159,6 +185,14 @@ class LeaseLost(Halt):
 
 class Rewind(Halt):
     """The instance was woken while this run decided to wait; replay it again."""
+
+
+class ContinueAsNew(Halt):
+    """ctx.continue_as_new ended the run: the instance starts again from the top with `input`."""
+
+    def __init__(self, input_tree: dict) -> None:
+        super().__init__("continue as new")
+        self.input = input_tree
 
 
 class WorkerLost(Exception):

@@ -122,7 +122,8 @@ def _check_original(original: WorkflowInstance) -> None:
 def _check_position(original: WorkflowInstance, from_position: int) -> None:
     """`from_position` is within the history and keeps only settled steps of the run itself."""
     rows = list(
-        HistoryStep.objects.filter(instance_id=original.pk)
+        HistoryStep.objects.live()
+        .filter(instance_id=original.pk)
         .order_by("position")
         .values_list("position", "kind", "status")
     )

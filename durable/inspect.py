@@ -48,8 +48,12 @@ _SUMMARY_COLUMNS = (
     "details",
     "forked_from",
     "fork_position",
+    "parent_id",
+    "detached",
+    "run",
 )
 _STEP_COLUMNS = (
+    "run",
     "position",
     "kind",
     "name",
@@ -96,6 +100,9 @@ class Summary:
         details: what its workflow last said it is doing (ctx.set_details), "" when nothing.
         forked_from: the instance it was forked from (durable.fork), or None.
         fork_position: how many of that instance's steps it kept (positions 0 to n-1), or None.
+        parent_id: the instance that started it with ctx.start_child, or None.
+        detached: started with detached=True (a cancel of the parent leaves it running).
+        run: which run it is in, from 1; one more at each ctx.continue_as_new.
     """
 
     instance_id: str
@@ -118,6 +125,9 @@ class Summary:
     details: str = ""
     forked_from: str | None = None
     fork_position: int | None = None
+    parent_id: str | None = None
+    detached: bool = False
+    run: int = 1
 
     @property
     def is_erased(self) -> bool:
@@ -132,9 +142,10 @@ class Summary:
 
 @dataclass(frozen=True)
 class StepView:
-    """One recorded step of the history, by position; `is_saga` for the steps of a saga (arming a
-    compensation, running one)."""
+    """One recorded step of the history, by run and position (`run` from 1: positions start again at
+    0 in each run); `is_saga` for the steps of a saga (arming a compensation, running one)."""
 
+    run: int
     position: int
     kind: str
     name: str
@@ -247,6 +258,17 @@ class ForkView:
 
 
 @dataclass(frozen=True)
+class ChildView:
+    """One instance this one started with ctx.start_child, and how it stands."""
+
+    instance_id: str
+    workflow_name: str
+    status: str
+    detached: bool
+    created_at: dt.datetime
+
+
+@dataclass(frozen=True)
 class InstanceView:
     """Everything there is to show about one instance.
 
@@ -262,6 +284,9 @@ class InstanceView:
         hooks: its durable hooks' runs, oldest first (read only when asked for: `hooks=True`).
         forks: the instances forked from it, oldest first, at most `FORKS_SHOWN` (read only when
             asked for: `forks=True`).
+        children: the instances it started with ctx.start_child, oldest first, at most
+            `CHILDREN_SHOWN` (read only when asked for: `children=True`); its parent is
+            `summary.parent_id`.
     """
 
     summary: Summary
@@ -274,6 +299,7 @@ class InstanceView:
     values: tuple[ValueView, ...]
     hooks: tuple[HookView, ...] = ()
     forks: tuple[ForkView, ...] = ()
+    children: tuple[ChildView, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -306,6 +332,9 @@ def _summary(row: dict[str, Any]) -> Summary:
         details=row["details"],
         forked_from=row["forked_from"],
         fork_position=row["fork_position"],
+        parent_id=row.get("parent_id"),
+        detached=bool(row.get("detached")),
+        run=row.get("run") or 1,
     )
 
 
@@ -327,13 +356,14 @@ def summary(instance_id: str) -> Summary:
     return _summary(_in_line(row))
 
 
-def instance(instance_id: str, *, hooks: bool = False, forks: bool = False) -> InstanceView:
+def instance(instance_id: str, *, hooks: bool = False, forks: bool = False, children: bool = False) -> InstanceView:
     """Everything about one instance, in seven queries whatever the length of its history.
 
     Args:
         instance_id: the instance's id.
         hooks: also read its hook runs (an eighth query).
         forks: also read the instances forked from it (one more query).
+        children: also read the instances it started as children (one more query).
 
     Returns:
         Its InstanceView: summary, incidents, history, waits, timers, events and values.
@@ -345,14 +375,14 @@ def instance(instance_id: str, *, hooks: bool = False, forks: bool = False) -> I
     if row is None:
         raise InstanceNotFound.of(instance_id)
     pk = row["id"]
-    steps = models.HistoryStep.objects.filter(instance_id=pk).order_by("position").values(*_STEP_COLUMNS)
+    steps = models.HistoryStep.objects.filter(instance_id=pk).order_by("run", "position").values(*_STEP_COLUMNS)
     waits = models.Wait.objects.filter(instance_id=pk).order_by("position", "event_type").values(*_WAIT_COLUMNS)
     timers = models.Timer.objects.filter(instance_id=pk).order_by("due_at", "position").values(*_TIMER_COLUMNS)
     values = models.PublishedValue.objects.filter(instance_id=pk).order_by("key").values(*_VALUE_COLUMNS)
     return InstanceView(
         summary=_summary(_in_line(row)),
         incidents=tuple(row["incidents"] or ()),
-        history=tuple(StepView(**{**step, "failures": tuple(step["failures"] or ())}) for step in steps),
+        history=_runs(steps, row["run"] or 1),
         waits=tuple(WaitView(**wait) for wait in waits),
         timers=tuple(TimerView(**_at_step(timer)) for timer in timers),
         delivered=_delivered(pk),
@@ -360,7 +390,27 @@ def instance(instance_id: str, *, hooks: bool = False, forks: bool = False) -> I
         values=tuple(ValueView(**value) for value in values),
         hooks=hook_runs(pk) if hooks else (),
         forks=forks_of(pk) if forks else (),
+        children=children_of(pk) if children else (),
     )
+
+
+def _runs(steps: Iterable[dict[str, Any]], current: int) -> tuple[StepView, ...]:
+    """The steps of every run in order: the ended runs' (stored with their number) before the live
+    one's (stored as models.LIVE_RUN, shown as the instance's current run)."""
+    views = [
+        StepView(**{**step, "run": step["run"] or current, "failures": tuple(step["failures"] or ())}) for step in steps
+    ]
+    return tuple(sorted(views, key=lambda view: (view.run, view.position)))
+
+
+CHILDREN_SHOWN = 500
+
+
+def children_of(instance_id: str) -> tuple[ChildView, ...]:
+    """The instances this one started as children, oldest first, at most CHILDREN_SHOWN (one indexed query)."""
+    rows = models.WorkflowInstance.objects.filter(parent_id=instance_id).order_by("created_at", "id")
+    columns = ("id", "workflow_name", "status", "detached", "created_at")
+    return tuple(ChildView(*values) for values in rows.values_list(*columns)[:CHILDREN_SHOWN])
 
 
 FORKS_SHOWN = 100

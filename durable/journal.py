@@ -21,6 +21,8 @@ from durable import db, metrics, notify, statements
 from durable.engine import matching
 from durable.engine.types import NewStep, Step, StepKind, StepStatus, TimerPurpose, WaitSpec
 from durable.models import (
+    TERMINAL,
+    ChildWait,
     Delivery,
     Event,
     EventKey,
@@ -42,7 +44,7 @@ BACKFILL_BATCH = 1000
 
 def load_history(instance_id: str) -> tuple[list[Step], dict[int, list]]:
     """Every recorded step in one query, and the earlier failures of each step by position."""
-    rows = HistoryStep.objects.filter(instance_id=instance_id).order_by("position").values_list(*STEP_FIELDS)
+    rows = HistoryStep.objects.live().filter(instance_id=instance_id).order_by("position").values_list(*STEP_FIELDS)
     steps, failures = [], {}
     for position, kind, name, status, result, error, attempt, retry_at, failed in rows:
         steps.append(Step(position, kind, name, status, result, error, attempt, retry_at))
@@ -78,7 +80,7 @@ def record_steps(instance_id: str, steps: list[NewStep], updates: dict[int, dict
             ]
         )
     for position, fields in updates.items():
-        HistoryStep.objects.filter(instance_id=instance_id, position=position).update(**fields)
+        HistoryStep.objects.live().filter(instance_id=instance_id, position=position).update(**fields)
     values = {s.name: s for s in steps if s.kind == StepKind.SET_EVENT}
     if values:
         PublishedValue.objects.bulk_create(
@@ -102,11 +104,16 @@ def record_steps(instance_id: str, steps: list[NewStep], updates: dict[int, dict
 
 def reopen_failed_activity(instance_id: str, moment: dt.datetime, *, kind: str = StepKind.ACTIVITY) -> bool:
     """Give the last step, an activity (or compensation) that ran out of attempts, another round of attempts."""
-    last = HistoryStep.objects.filter(instance_id=instance_id).order_by("-position").first()
+    last = HistoryStep.objects.live().filter(instance_id=instance_id).order_by("-position").first()
     if last is None or last.kind != kind or last.status != StepStatus.FAILED:
         return False
     HistoryStep.objects.filter(pk=last.pk).update(status=StepStatus.RETRYING, retry_at=moment, attempt=0)
     return True
+
+
+def archive_run(instance_id: str, run: int) -> int:
+    """Keep the live history as run `run`'s (ctx.continue_as_new): the next run starts empty."""
+    return HistoryStep.objects.live().filter(instance_id=instance_id).update(run=run)
 
 
 # The columns of a history row that a copy keeps as recorded (all but the row's id and instance).
@@ -122,7 +129,8 @@ def copy_steps(source_id: str, target_id: str, upto: int) -> int:
     returns how many steps. Events its steps sent are not sent again and no delivery is copied:
     what the source received stays its own, the copied wait steps carry the events' records."""
     rows = list(
-        HistoryStep.objects.filter(instance_id=source_id, position__lt=upto)
+        HistoryStep.objects.live()
+        .filter(instance_id=source_id, position__lt=upto)
         .order_by("position")
         .values(*COPIED_STEP_FIELDS)
     )
@@ -397,8 +405,10 @@ def _resolve_in_turn(
 
 def withdraw_waits(instance_id: str) -> None:
     """Remove an instance's waits but keep its timers (a resume: the next run opens the waits
-    its code makes now, and a timeout keeps its original due time)."""
+    its code makes now, and a timeout keeps its original due time). A wait for a child goes too:
+    the next run looks at the child again before it waits."""
     Wait.objects.filter(instance_id=instance_id).delete()
+    ChildWait.objects.filter(instance_id=instance_id).delete()
 
 
 def withdraw(instance_ids: Iterable[str]) -> None:
@@ -406,6 +416,61 @@ def withdraw(instance_ids: Iterable[str]) -> None:
     ids = list(instance_ids)
     Wait.objects.filter(instance_id__in=ids).delete()
     Timer.objects.filter(instance_id__in=ids).delete()
+    ChildWait.objects.filter(instance_id__in=ids).delete()
+
+
+# Children (durable.children) -------------------------------------------------------------------
+
+
+def child_outcome(child_id: str) -> dict[str, Any] | None:
+    """How a child ended, as its parent's child_result step records it; None while it is active.
+
+    The caller holds the child's row lock (leases.lock_instances), so the child cannot end
+    between this read and the wait the caller opens otherwise."""
+    row = WorkflowInstance.objects.filter(pk=child_id).values("status", "result", "error", "status_reason").first()
+    if row is None:
+        # Purged (retention) or erased away before the parent looked: nothing to return.
+        return {"status": "failed", "error": {"type": "InstanceNotFound", "message": f"{child_id} no longer exists"}}
+    if row["status"] not in TERMINAL:
+        return None
+    return ended_child(row["status"], row["result"], row["error"], row["status_reason"])
+
+
+def ended_child(status: str, result: Any, error: Any, reason: str) -> dict[str, Any]:
+    """The record of a child's end: {"status", "result"} or {"status", "error"} or {"status", "reason"}."""
+    if status == "completed":
+        return {"status": "completed", "result": result}
+    if status == "cancelled":
+        return {"status": "cancelled", "reason": reason or ""}
+    return {"status": "failed", "error": error if isinstance(error, dict) else {"type": "Error", "message": str(error)}}
+
+
+def open_child_wait(instance_id: str, position: int, name: str, child_id: str) -> None:
+    """The parent waits at `position` for `child_id` to end."""
+    row = ChildWait(instance_id=instance_id, position=position, name=name, child_id=child_id)
+    ChildWait.objects.bulk_create([row], ignore_conflicts=True)
+
+
+def child_ended(child_id: str, record: dict[str, Any], moment: dt.datetime) -> str | None:
+    """Resolve the wait of a parent for this child, once: its child_result step is recorded; returns
+    the parent to wake, or None when no parent waits (it will find the child ended when it looks)."""
+    waits = list(ChildWait.objects.filter(child_id=child_id).values_list("pk", "instance_id", "position", "name"))
+    if not waits:
+        return None
+    pk, parent_id, position, name = waits[0]
+    if not ChildWait.objects.filter(pk=pk).delete()[0]:
+        return None
+    step = HistoryStep(
+        instance_id=parent_id,
+        position=position,
+        kind=StepKind.CHILD_RESULT,
+        name=name,
+        status=StepStatus.COMPLETED,
+        result=record,
+        recorded_at=moment,
+    )
+    HistoryStep.objects.bulk_create([step], ignore_conflicts=True)
+    return parent_id
 
 
 # Events ----------------------------------------------------------------------------------------
@@ -520,7 +585,7 @@ def undispatched(before: dt.datetime, limit: int) -> list[int]:
 
 
 # Every table whose rows belong to one instance by its `instance` foreign key, deleted with it.
-INSTANCE_TABLES: tuple[type[Model], ...] = (HistoryStep, Wait, Timer, Delivery, PublishedValue, HookRun)
+INSTANCE_TABLES: tuple[type[Model], ...] = (HistoryStep, Wait, Timer, Delivery, PublishedValue, HookRun, ChildWait)
 
 
 def forget_instances(instance_ids: list[str]) -> int:

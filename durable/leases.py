@@ -35,6 +35,8 @@ CLAIM_COLUMNS = (
     "scheduled_at",  # for ctx.scheduled_at, likewise
     "trace",  # the instance's trace context, the parent of its segments' spans
     "queue",  # its end admits the next of its queue's line (durable.queues), if the queue has limits
+    "parent_id",  # a child's end wakes its parent in the transaction that ends it
+    "run",  # the run number, one more at each continue_as_new
 )
 # A claimed instance is running, unless its compensations are: it stays `compensating`.
 CLAIMED_STATUS = "status = CASE WHEN status = %s THEN status ELSE %s END"

@@ -23,6 +23,7 @@ class Status(models.TextChoices):
     RUNNING = "running", "Running"
     WAITING_FOR_EVENT = "waiting_for_event", "Waiting for event"
     WAITING_FOR_TIMER = "waiting_for_timer", "Waiting for timer"
+    WAITING_FOR_CHILD = "waiting_for_child", "Waiting for child"
     COMPENSATING = "compensating", "Compensating"
     PAUSED = "paused", "Paused"
     COMPLETED = "completed", "Completed"
@@ -34,8 +35,17 @@ TERMINAL = frozenset({Status.COMPLETED, Status.FAILED, Status.CANCELLED})
 ACTIVE = frozenset(set(Status) - TERMINAL)
 # Statuses a worker may claim from, when the instance is also due (run_after <= now).
 CLAIMABLE = frozenset(
-    {Status.PENDING, Status.RUNNING, Status.WAITING_FOR_EVENT, Status.WAITING_FOR_TIMER, Status.COMPENSATING}
+    {
+        Status.PENDING,
+        Status.RUNNING,
+        Status.WAITING_FOR_EVENT,
+        Status.WAITING_FOR_TIMER,
+        Status.WAITING_FOR_CHILD,
+        Status.COMPENSATING,
+    }
 )
+# HistoryStep.run of the steps of the run going on; a run that continued as new keeps its number.
+LIVE_RUN = 0
 # Statuses of an instance a worker holds: a claim keeps `compensating`, and makes the others running.
 HELD = frozenset({Status.RUNNING, Status.COMPENSATING})
 
@@ -105,6 +115,12 @@ class WorkflowInstance(models.Model):
     priority = models.SmallIntegerField(default=0)
     queue_state = models.CharField(max_length=10, null=True, blank=True)
     admitted_at = models.DateTimeField(null=True, blank=True)
+    # Composition (SPEC 15, durable.children): the instance that started this one with
+    # ctx.start_child (by id, no foreign key: either may be purged first) and whether a cancel of
+    # that parent leaves it running; `run` counts the runs, one more at each ctx.continue_as_new.
+    parent_id = models.CharField(max_length=200, null=True, blank=True)
+    detached = models.BooleanField(default=False)
+    run = models.PositiveIntegerField(default=1)
 
     objects = InstanceQuerySet.as_manager()
 
@@ -158,6 +174,12 @@ class WorkflowInstance(models.Model):
             models.Index(
                 fields=["queue", "admitted_at"], condition=Q(admitted_at__isnull=False), name="durable_inst_queue_rate"
             ),
+            # An instance's page lists its children, and a cancel finds the active ones.
+            models.Index(
+                fields=["parent_id", "created_at"],
+                condition=Q(parent_id__isnull=False),
+                name="durable_inst_parent",
+            ),
         ]
         constraints = [
             # One debounce window per workflow and key, however many processes call at once; it
@@ -177,8 +199,17 @@ class WorkflowInstance(models.Model):
         return self.status in TERMINAL
 
 
+class HistoryQuerySet(models.QuerySet):
+    def live(self):
+        """The steps of the run going on (earlier runs' steps are kept beside them)."""
+        return self.filter(run=LIVE_RUN)
+
+
 class HistoryStep(models.Model):
     instance = models.ForeignKey(WorkflowInstance, on_delete=models.CASCADE, related_name="steps")
+    # LIVE_RUN (0) for the run going on; n for the steps of run n once it continued as new
+    # (ctx.continue_as_new), so every writer of the live history keeps writing the default.
+    run = models.PositiveIntegerField(default=LIVE_RUN)
     position = models.PositiveIntegerField()
     kind = models.CharField(max_length=20, choices=choices(StepKind))
     name = models.CharField(max_length=200)
@@ -192,11 +223,13 @@ class HistoryStep(models.Model):
     started_at = models.DateTimeField(null=True, blank=True)
     recorded_at = models.DateTimeField(default=timezone.now)
 
+    objects = HistoryQuerySet.as_manager()
+
     class Meta:
         db_table = "durable_history"
         ordering = ["instance", "position"]
         constraints = [
-            models.UniqueConstraint(fields=["instance", "position"], name="durable_history_one_per_position")
+            models.UniqueConstraint(fields=["instance", "run", "position"], name="durable_history_one_per_position")
         ]
 
     def __str__(self) -> str:
@@ -233,6 +266,26 @@ class Wait(models.Model):
 
     def __str__(self) -> str:
         return f"{self.instance_id} #{self.position} waits for {self.event_type}"
+
+
+class ChildWait(models.Model):
+    """A parent waiting at `position` for its child `child_id` to end (ChildHandle.result())."""
+
+    instance = models.ForeignKey(WorkflowInstance, on_delete=models.CASCADE, related_name="child_waits")
+    position = models.PositiveIntegerField()
+    name = models.CharField(max_length=200)
+    child_id = models.CharField(max_length=200)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        db_table = "durable_child_wait"
+        constraints = [
+            models.UniqueConstraint(fields=["instance", "position"], name="durable_child_wait_one_per_position")
+        ]
+        indexes = [models.Index(fields=["child_id"], name="durable_child_wait_child")]
+
+    def __str__(self) -> str:
+        return f"{self.instance_id} #{self.position} waits for child {self.child_id}"
 
 
 class WaitShape(models.Model):

@@ -118,6 +118,12 @@ class CheckBackend:
     def wait_event(self, spec: WaitSpec) -> Step | None:
         return self._stop()
 
+    def start_child(self, spec: Any) -> None:
+        self._stop()
+
+    def wait_child(self, position: int, child_id: str, name: str) -> Step | None:
+        return self._stop()
+
     def waiting_at(self, position: int) -> bool:
         # Past the history, patched() would record a marker, which stops the check there: no open
         # wait is needed to decide, and a check never claims a mismatch it cannot see.

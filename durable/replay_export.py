@@ -199,7 +199,7 @@ def _batches(rows: Any, batch: int) -> Iterator[Recorded]:
         last = instances[-1]["id"]
         steps: dict[str, list[Step]] = {row["id"]: [] for row in instances}
         fields = [f for f in journal.STEP_FIELDS if f != "failures"]
-        found = HistoryStep.objects.filter(instance_id__in=list(steps)).order_by("instance_id", "position")
+        found = HistoryStep.objects.live().filter(instance_id__in=list(steps)).order_by("instance_id", "position")
         for instance_id, *values in found.values_list("instance_id", *fields):
             steps[instance_id].append(Step(*values))
         for row in instances:

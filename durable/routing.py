@@ -108,7 +108,7 @@ def _open_waits(event: Event, keys: set[str]) -> list[tuple[str, int, str, Any, 
         # A position recorded meanwhile (a wait left from older code) is never resolved again,
         # and an instance that took this event already (a later wait consumed it) gets no repeat.
         f"AND NOT EXISTS (SELECT 1 FROM {history} h WHERE h.instance_id = w.instance_id "
-        f"AND h.{ops.quote_name('position')} = w.{ops.quote_name('position')}) "
+        f"AND h.{ops.quote_name('position')} = w.{ops.quote_name('position')} AND h.run = 0) "
         f"AND NOT EXISTS (SELECT 1 FROM {delivery} d WHERE d.instance_id = w.instance_id AND d.event_id = %s) "
         "ORDER BY w.instance_id"
     )

@@ -13,7 +13,8 @@ _SAGA_KINDS = (StepKind.ARM, StepKind.COMPENSATION)
 def armed(instance_id: str) -> list[saga.Armed]:
     """The compensations the instance has armed and not run, oldest first (one query)."""
     rows = (
-        HistoryStep.objects.filter(instance_id=instance_id, kind__in=_SAGA_KINDS)
+        HistoryStep.objects.live()
+        .filter(instance_id=instance_id, kind__in=_SAGA_KINDS)
         .order_by("position")
         .values_list("position", "kind", "name", "status", "result")
     )

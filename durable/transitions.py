@@ -178,9 +178,11 @@ def apply(
     held_by: str | None = None,
     workflow_name: str = "",
     line: tuple[str, str | None] | None = None,
+    parent: str | None = None,
     **changes: Any,
 ) -> None:
-    """Apply the transition `name` to an instance, with its incident and signal.
+    """Apply the transition `name` to an instance, with its incident and signal; an instance
+    that ends wakes its parent if the parent waits for it (ChildHandle.result()).
 
     Args:
         instance_id: the instance.
@@ -192,6 +194,7 @@ def apply(
         workflow_name: the workflow, when `held_by` is given (the signal's sender).
         line: the instance's queue and business key, when `held_by` is given and the run knows
             them, so an end in a queue without limits costs no query to find its queue.
+        parent: with `held_by`, the instance's parent_id as its claim read it (None: not a child).
         **changes: further instance fields (result, error, waiting_for, error_streak, ...).
 
     Raises:
@@ -218,6 +221,8 @@ def apply(
         updated = WorkflowInstance.objects.filter(id=instance_id, lease_owner=held_by, status__in=HELD)
         if updated.update(**fields) != 1:
             raise LeaseLost()
+        if parent is not None:
+            _wake_parent(instance_id, transition, fields, moment)
         _record(transition, instance_id, workflow_name, moment, reason, fields)
         if transition.to in TERMINAL:
             queues.ended(instance_id, line)
@@ -276,9 +281,24 @@ def apply(
             if transition.to in (Status.PENDING, Status.COMPENSATING):
                 leases.wake([instance_id], moment)
                 db.request_run()
+        if row.parent_id is not None:
+            _wake_parent(instance_id, transition, fields, moment)
         _record(transition, instance_id, row.workflow_name, moment, reason, fields)
         if transition.to in TERMINAL:
             queues.ended(instance_id, (row.queue, row.business_key))
+
+
+def _wake_parent(instance_id: str, transition: Transition, fields: dict[str, Any], moment: dt.datetime) -> None:
+    """A child that ends resolves its parent's wait for it (through the journal) and wakes the parent."""
+    if transition.to not in TERMINAL:
+        return
+    record = journal.ended_child(
+        transition.to, fields.get("result"), fields.get("error"), str(fields.get("status_reason") or "")
+    )
+    parent_id = journal.child_ended(instance_id, record, moment)
+    if parent_id is not None:
+        leases.wake([parent_id], moment, waiting_for=None)
+        db.request_run()
 
 
 def _lock(instance_id: str) -> WorkflowInstance:

@@ -177,4 +177,6 @@ def _wait_words(summary: dict[str, Any], now: dt.datetime) -> str:
         counted = f"retry {attempt} of {most}" if attempt and most else "retry"
         when = until(due, now, future="in {}", past="overdue by {}")
         return " ".join(part for part in (counted, when, f"({activity})") if part)
+    if kind == "child":
+        return f"child {summary.get('id')} ({summary.get('workflow')}) to end"
     return json.dumps(summary, default=str)

@@ -207,6 +207,40 @@ def checkout(ctx: durable.WorkflowContext, order_id: str, amount: Decimal, timeo
     return {"order_id": order_id, "status": "paid", "payment_url": url}
 
 
+# Child workflows (SPEC 15): an order ships in parcels, each followed by a shipment workflow of its
+# own (its own history, waits and page in the viewer); the order waits for all of them.
+
+
+@durable.workflow
+def parcel_shipment(ctx: durable.WorkflowContext, order_id: str, parcel: str, timeout: float = 600.0) -> dict:
+    """One parcel: book a carrier, wait for the carrier's delivery event for this parcel."""
+    tracking = book_carrier(ctx, f"{order_id}-{parcel}")
+    event = ctx.wait_event("parcel.delivered", match={"order_id": order_id, "parcel": parcel}, timeout=timeout)
+    return {"parcel": parcel, "tracking": tracking, "signed_by": event.data["signed_by"]}
+
+
+@durable.workflow
+def order_in_parcels(
+    ctx: durable.WorkflowContext, order_id: str, amount: Decimal, parcels: list[str], timeout: float = 600.0
+) -> dict:
+    """A parent that runs a child per parcel: a parcel lost (its child failed) cancels the order."""
+    create_order(ctx, order_id, amount)
+    # Started one after another, they run at the same time; ids default to "<this id>/<step>".
+    shipments = [
+        ctx.start_child(parcel_shipment, order_id, parcel, timeout, business_key=order_id) for parcel in parcels
+    ]
+    mark_shipped(ctx, order_id, f"{len(shipments)} parcels")
+    delivered = []
+    for shipment in shipments:
+        try:
+            delivered.append(shipment.result())
+        except durable.ChildFailed as lost:
+            cancel_order(ctx, order_id, f"parcel lost: {lost.error.get('type')}")
+            return {"order_id": order_id, "status": "cancelled", "lost": lost.child_id}
+    mark_delivered(ctx, order_id, ", ".join(d["signed_by"] for d in delivered))
+    return {"order_id": order_id, "status": "delivered", "parcels": delivered}
+
+
 # A saga (Romancy/Edda's pattern): each booking arms the activity that cancels it; when a later
 # step fails, durable runs the armed cancellations by itself, newest first, each exactly once.
 

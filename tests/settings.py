@@ -22,6 +22,7 @@ DURABLE_WORKFLOW_MODULES = [
     "tests.replay_workflows",
     "tests.fork_workflows",
     "tests.queue_workflows",
+    "tests.child_workflows",
 ]
 # Flow control (SPEC 14): the queues of tests/queue_workflows.py, here and in worker subprocesses.
 DURABLE_QUEUES = {

@@ -20,6 +20,7 @@ from tests import conftest
 TINY = [
     "--workflows=8",
     "--sagas=6",
+    "--children=5",
     "--events=4",
     "--values=3",
     "--timers=4",

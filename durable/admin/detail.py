@@ -29,6 +29,9 @@ KIND_LABELS = {
     "arm": "arm compensation",
     "compensation": "compensation",
     "patch": "patch",
+    "child": "start child",
+    "child_result": "wait for child",
+    "continue_as_new": "continue as new",
 }
 
 
@@ -69,6 +72,9 @@ class TimelineRow:
     failures: tuple[FailureGroup, ...]
     retry_at: dt.datetime | None
     saga: bool = False  # arming or running a compensation, marked in the timeline
+    run: int = 1
+    # "run 3 of 3" above the first step of each run, for an instance that continued as new.
+    run_heading: str = ""
 
 
 @dataclass(frozen=True)
@@ -216,7 +222,17 @@ def _armed(step: inspect.StepView) -> tuple[Payload | None, Payload | None]:
     return arguments({"args": record.get("args") or [], "kwargs": record.get("kwargs") or {}}), payload(what)
 
 
-def _timeline_row(step: inspect.StepView) -> TimelineRow:
+def _timeline(view: inspect.InstanceView) -> tuple[TimelineRow, ...]:
+    runs = view.summary.run
+    rows, shown = [], 0
+    for step in view.history:
+        heading = f"run {step.run} of {runs}" if runs > 1 and step.run != shown else ""
+        shown = step.run
+        rows.append(_timeline_row(step, heading))
+    return tuple(rows)
+
+
+def _timeline_row(step: inspect.StepView, run_heading: str = "") -> TimelineRow:
     if step.kind == StepKind.ARM:
         shown_input, shown_result = _armed(step)
     else:
@@ -238,6 +254,8 @@ def _timeline_row(step: inspect.StepView) -> TimelineRow:
         error=Failure.of(step.error),
         failures=failure_groups(step.failures, step.error),
         retry_at=step.retry_at,
+        run=step.run,
+        run_heading=run_heading,
         saga=step.is_saga,
     )
 
@@ -314,7 +332,7 @@ def build(view: inspect.InstanceView, now: dt.datetime) -> InstanceDetail:
         input=arguments(summary.input),
         result=payload(summary.result) if summary.status == inspect.Status.COMPLETED else None,
         error=Failure.of(summary.error),
-        timeline=tuple(_timeline_row(step) for step in view.history),
+        timeline=_timeline(view),
         waits=tuple(_wait_row(wait, now) for wait in view.waits),
         timers=tuple(_timer_row(timer, now) for timer in view.timers),
         delivered=tuple(

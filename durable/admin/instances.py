@@ -189,7 +189,7 @@ class WorkflowInstanceAdmin(InstanceQueues, InstanceForking, InstanceErasure, In
     def render_detail(self, request, instance: WorkflowInstance, send_form: SendEventForm | None = None):
         # The model row served the permission checks; the page shows one read of the read model.
         try:
-            view = inspect.instance(instance.pk, hooks=True, forks=True)
+            view = inspect.instance(instance.pk, hooks=True, forks=True, children=True)
         except InstanceNotFound:
             return self.missing(request, quote(instance.pk))
         summary = view.summary
@@ -212,6 +212,7 @@ class WorkflowInstanceAdmin(InstanceQueues, InstanceForking, InstanceErasure, In
             "may_erase": self.has_erase_permission(request) and not summary.is_erased,
             "may_fork": self.may_fork(request, summary.status, summary.is_erased),
             "forks": view.forks,
+            "children": view.children,
             "reason_wanted": any(op.takes_reason for op in operations),
             "send_form": send_form if may_send else None,
             "refresh_seconds": None if summary.is_terminal else self.refresh_seconds,

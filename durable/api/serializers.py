@@ -99,9 +99,13 @@ class InstanceSerializer(serializers.Serializer):  # an inspect.Summary
     fork_position = serializers.IntegerField(
         read_only=True, allow_null=True, help_text="How many of the original's steps it kept, or null."
     )
+    parent_id = _text(allow_null=True, help_text="The instance that started it with ctx.start_child, or null.")
+    detached = serializers.BooleanField(read_only=True, help_text="Started detached: a cancel of its parent leaves it.")
+    run = serializers.IntegerField(read_only=True, help_text="Its run, from 1; one more at each continue_as_new.")
 
 
 class StepSerializer(serializers.Serializer):  # an inspect.StepView
+    run = serializers.IntegerField(read_only=True, help_text="The run it belongs to (positions restart in each run).")
     position = _number()
     kind = _text()
     name = _text()
@@ -185,8 +189,17 @@ def _received(event: inspect.EventView) -> dict[str, Any]:
     return {**EventSerializer(event).data, **delivery}
 
 
+class ChildSerializer(serializers.Serializer):  # an inspect.ChildView
+    instance_id = _text()
+    workflow_name = _text()
+    status = serializers.ChoiceField(choices=inspect.Status.choices, read_only=True)
+    detached = serializers.BooleanField(read_only=True)
+    created_at = _moment()
+
+
 class InstanceDetailSerializer(InstanceSerializer):  # an inspect.InstanceView
     incidents = _stored()
+    children = ChildSerializer(many=True, read_only=True)
     history = StepSerializer(many=True, read_only=True)
     waits = WaitSerializer(many=True, read_only=True)
     timers = TimerSerializer(many=True, read_only=True)

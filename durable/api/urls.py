@@ -6,7 +6,8 @@ from django.urls import re_path
 
 from durable.api import bulk, metrics, schedules, schema, views
 
-ID = r"(?P<instance_id>[^/]+)"
+# A child's default id is "<parent id>/<position>" (ctx.start_child): numeric segments may follow.
+ID = r"(?P<instance_id>[^/]+(?:/[0-9]+)*)"
 
 # (route, view, URL name, the operationId the schema gives it)
 ROUTES = [

@@ -239,7 +239,7 @@ def _datetime(query, name: str) -> dt.datetime | None:
 class InstanceDetail(DurableView):
     @described(responses=answers({200: InstanceDetailSerializer}, 404), summary="An instance with its history")
     def get(self, request, instance_id: str) -> Response:
-        return Response(InstanceDetailSerializer(inspect.instance(instance_id)).data)
+        return Response(InstanceDetailSerializer(inspect.instance(instance_id, children=True)).data)
 
 
 class Start(DurableView):

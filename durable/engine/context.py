@@ -8,9 +8,10 @@ import uuid as _uuid
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
-from durable.engine import codec, saga, versioning
+from durable.engine import codec, composition, saga, versioning
 from durable.engine.types import (
     ActivityCall,
+    ChildSpec,
     NewStep,
     ReceivedEvent,
     Step,
@@ -58,6 +59,9 @@ class Backend(Protocol):
     # What the instance is doing now (ctx.set_details), persisted with the run's next commit.
     def set_details(self, text: str) -> None: ...
     def failure_pauses(self) -> bool: ...
+    # Composition: start a child instance with the step, and wait for one to end (None: suspend).
+    def start_child(self, spec: ChildSpec) -> None: ...
+    def wait_child(self, position: int, child_id: str, name: str) -> Step | None: ...
     def compensating(self, progress: dict | None, error: dict | None = None) -> None: ...
 
 
@@ -333,6 +337,71 @@ class WorkflowContext:
             InvalidArgument: not a str, or too long.
         """
         versioning.set_details(self, text)
+
+    # Composition (durable.engine.composition) ------------------------------------------------
+
+    def start_child(
+        self,
+        workflow: Any,
+        /,
+        *args: Any,
+        instance_id: str | None = None,
+        business_key: Any = None,
+        detached: bool = False,
+        **kwargs: Any,
+    ) -> composition.ChildHandle:
+        """Start a child workflow instance as a recorded step; it runs on any worker.
+
+        Args:
+            workflow: the decorated workflow or its registered name.
+            *args: its positional inputs (JSON-encodable).
+            instance_id: the child's id; "<this instance's id>/<this step's position>" by default.
+            business_key: what the child is about (see durable.start).
+            detached: True leaves the child running when this instance is cancelled.
+            **kwargs: its keyword inputs.
+
+        Returns:
+            A ChildHandle; `handle.result()` waits for the child durably.
+
+        Raises:
+            WorkflowNotFound: no workflow has that name (nothing is started or recorded).
+            InvalidArgument: the instance id is malformed, or belongs to an instance that is not
+                this step's child (nothing is started or recorded).
+            EncodingError: an input cannot be stored as JSON.
+        """
+        return composition.start_child(
+            self, workflow, args, kwargs, instance_id=instance_id, business_key=business_key, detached=detached
+        )
+
+    def run_child(
+        self,
+        workflow: Any,
+        /,
+        *args: Any,
+        instance_id: str | None = None,
+        business_key: Any = None,
+        detached: bool = False,
+        **kwargs: Any,
+    ) -> Any:
+        """Start a child workflow and wait for its result: `start_child(...).result()`.
+
+        Raises:
+            ChildFailed: the child failed (its `error` holds the child's error).
+            ChildCancelled: the child was cancelled.
+        """
+        handle = self.start_child(
+            workflow, *args, instance_id=instance_id, business_key=business_key, detached=detached, **kwargs
+        )
+        return handle.result()
+
+    def continue_as_new(self, *args: Any, **kwargs: Any) -> None:
+        """End this run and start the instance again from the top with new inputs and an empty
+        history (the earlier runs' steps are kept for the viewer). Never returns.
+
+        Raises:
+            EncodingError: an input cannot be stored as JSON.
+        """
+        composition.continue_as_new(self, args, kwargs)
 
     # Sagas ------------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ from typing import Any
 from durable.engine import codec, saga
 from durable.engine.context import WorkflowContext
 from durable.engine.registry import WorkflowDefinition
-from durable.exceptions import EncodingError, Halt, NonDeterminismError, Suspend
+from durable.exceptions import ContinueAsNew, EncodingError, Halt, NonDeterminismError, Suspend
 
 
 class OutcomeKind(StrEnum):
@@ -22,9 +22,10 @@ class OutcomeKind(StrEnum):
     SUSPENDED = "suspended"
     NONDETERMINISTIC = "nondeterministic"
     CANCELLED = "cancelled"  # a cancel's compensations have all run
+    CONTINUED = "continued"  # ctx.continue_as_new: `result` holds the next run's input
 
 
-COMPLETED, FAILED, SUSPENDED, NONDETERMINISTIC, CANCELLED = OutcomeKind
+COMPLETED, FAILED, SUSPENDED, NONDETERMINISTIC, CANCELLED, CONTINUED = OutcomeKind
 
 
 @dataclass
@@ -57,6 +58,8 @@ def run(definition: WorkflowDefinition, ctx: WorkflowContext, args: list, kwargs
         value = definition.fn(ctx, *args, **kwargs)
     except Suspend:
         return Outcome(SUSPENDED)
+    except ContinueAsNew as again:
+        return Outcome(CONTINUED, result=again.input)
     except Halt:
         raise
     except NonDeterminismError as exc:
@@ -111,6 +114,8 @@ def _unwind(ctx: WorkflowContext, run_saga: Callable[[], bool], kind: OutcomeKin
 
 def _halted(ctx: WorkflowContext) -> Outcome | None:
     halt = ctx.halt
+    if isinstance(halt, ContinueAsNew):
+        return Outcome(CONTINUED, result=halt.input)
     if isinstance(halt, Halt) and not isinstance(halt, Suspend):
         raise halt
     if isinstance(halt, Suspend):

@@ -30,6 +30,11 @@ class StepKind(StrEnum):
     COMPENSATION = "compensation"
     # Versioning: new code took a change (ctx.patched) at this position (durable.engine.versioning).
     PATCH = "patch"
+    # Composition (durable.engine.composition): a child started, a child's end as the parent
+    # waited for it, and the end of a run that continued as new (its result: the next input).
+    CHILD = "child"
+    CHILD_RESULT = "child_result"
+    CONTINUE_AS_NEW = "continue_as_new"
 
     @property
     def label(self) -> str:
@@ -86,6 +91,9 @@ _KIND_LABELS = {
     StepKind.ARM: "arm compensation",
     StepKind.COMPENSATION: "compensation",
     StepKind.PATCH: "patch",
+    StepKind.CHILD: "start child",
+    StepKind.CHILD_RESULT: "wait for child",
+    StepKind.CONTINUE_AS_NEW: "continue as new",
 }
 _PURPOSE_LABELS = {
     TimerPurpose.SLEEP: "Sleep",
@@ -140,6 +148,18 @@ class WaitSpec:
     timeout_at: dt.datetime | None
     # The viewer's name for the wait ("manager approval"), kept with its rows; not in the history.
     label: str | None = None
+
+
+@dataclass
+class ChildSpec:
+    """A child instance a start_child step starts (durable.engine.composition)."""
+
+    position: int
+    workflow_name: str
+    instance_id: str
+    input: dict[str, Any]
+    business_key: Any = None
+    detached: bool = False
 
 
 @dataclass

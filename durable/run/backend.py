@@ -15,13 +15,14 @@ from typing import Any, TypeVar
 from django.conf import settings as django_settings
 from django.db import DatabaseError, InterfaceError, OperationalError
 
-from durable import activity_limits, db, events, journal, leases, metrics, routing, tracing
+from durable import activity_limits, business_keys, db, events, journal, leases, metrics, routing, tracing, transitions
 from durable.conf import settings
 from durable.engine import codec, retry
 from durable.engine.context import ActivityContext, ActivityFailure
 from durable.engine.replay import describe
 from durable.engine.types import (
     ActivityCall,
+    ChildSpec,
     NewStep,
     Step,
     StepKind,
@@ -30,7 +31,7 @@ from durable.engine.types import (
     Verdict,
     WaitSpec,
 )
-from durable.exceptions import StorageFault
+from durable.exceptions import InvalidArgument, StorageFault
 from durable.models import Status
 from durable.run.segment import Segment
 
@@ -91,7 +92,12 @@ class OrmBackend:
         self.streak: int = row["error_streak"]
         self.definition = definition
         self.segment = Segment(
-            self.instance_id, self.workflow_name, owner, float(settings.LEASE_SECONDS), row["wake_seq"]
+            self.instance_id,
+            self.workflow_name,
+            owner,
+            float(settings.LEASE_SECONDS),
+            row["wake_seq"],
+            row.get("parent_id"),
         )
         if "queue" in row:
             self.segment.line = (row["queue"], row.get("business_key"))
@@ -108,6 +114,8 @@ class OrmBackend:
         self.stored_compensation: dict | None = row.get("compensation")
         self.phase: dict | None = None
         self.slot: int | None = None  # the ActivitySlot the running attempt holds (durable.activity_limits)
+        self.run_number: int = row.get("run") or 1
+        self.run_input: Any = row.get("input")  # kept on a continue_as_new step: the run's own input
 
     def failure_pauses(self) -> bool:
         return retry.pauses(self.definition.pause_after_errors, self.streak + 1)
@@ -137,6 +145,8 @@ class OrmBackend:
             # The rules of incoming events, at the call site: a refused event is the workflow's error.
             sent = step.result
             events.build(sent["type"], sent["source"], subject=sent.get("subject"), event_id=sent["id"])
+        if step.kind == StepKind.CONTINUE_AS_NEW:
+            step.input = self.run_input
         self.segment.add(step)
         self._checkpoint()
 
@@ -390,4 +400,51 @@ class OrmBackend:
             "event", types=spec.types, match=spec.match, subject=spec.subject, timeout_at=timeout_at, **labelled
         )
         self.segment.commit(suspend=True, **released(Status.WAITING_FOR_EVENT, waiting_for=summary))
+        return None
+
+    # Children (durable.engine.composition) ------------------------------------------------------
+
+    @guarded
+    def start_child(self, spec: ChildSpec) -> None:
+        """Insert the child with the step that starts it, in one transaction: a crash before the
+        commit leaves neither, a replay after it finds the step (and never starts a second child)."""
+        key = business_keys.to_key(spec.business_key)
+        self.segment.open()
+        moment = self.clock()
+        if transitions.start(
+            spec.instance_id,
+            spec.workflow_name,
+            spec.input,
+            moment,
+            key,
+            parent_id=self.instance_id,
+            detached=spec.detached,
+        ):
+            db.request_run()
+        else:
+            # A taken id: ours only if an earlier attempt of this very step started it.
+            existing = transitions.get(spec.instance_id)
+            if existing.parent_id != self.instance_id or existing.workflow_name != spec.workflow_name:
+                raise InvalidArgument(
+                    f"Instance {self.instance_id} step {spec.position}: instance {spec.instance_id} exists already "
+                    f"({existing.workflow_name}) and is not this step's child; choose another instance_id."
+                )
+        record = {"id": spec.instance_id, "detached": spec.detached}
+        self._step(spec.position, StepKind.CHILD, spec.workflow_name, result=record, input=spec.input)
+        self._checkpoint()
+
+    @guarded
+    def wait_child(self, position: int, child_id: str, name: str) -> Step | None:
+        self.segment.open()
+        # The child's row before this one's (descendants first, as a child that ends and a cancel
+        # lock them): the child cannot end between the look and the wait.
+        leases.lock_instances([child_id])
+        record = journal.child_outcome(child_id)
+        if record is not None:
+            self._step(position, StepKind.CHILD_RESULT, name, result=record)
+            self.segment.commit()
+            return Step(position, StepKind.CHILD_RESULT, name, StepStatus.COMPLETED, record)
+        journal.open_child_wait(self.instance_id, position, name, child_id)
+        summary = waiting_summary("child", id=child_id, workflow=name)
+        self.segment.commit(suspend=True, **released(self.parked(Status.WAITING_FOR_CHILD), waiting_for=summary))
         return None

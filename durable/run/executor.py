@@ -20,6 +20,7 @@ from durable.engine import codec, replay, retry, saga
 from durable.engine.context import WorkflowContext
 from durable.engine.registry import registry
 from durable.exceptions import DurableError, LeaseLost, Rewind, StorageFault
+from durable.models import Status
 from durable.run.backend import OrmBackend
 
 logger = logging.getLogger(__name__)
@@ -260,6 +261,25 @@ def _persist(outcome: replay.Outcome, backend: OrmBackend, definition: Any) -> N
             status_reason="",
             error_streak=0,
         )
+        return
+    if outcome.kind == replay.CONTINUED:
+        # The run's steps (its continue_as_new step last) are kept as run n; run n+1 starts from
+        # the top with the new input, on whichever worker claims it.
+        run = backend.run_number
+        segment.commit(
+            archive_run=run,
+            run=run + 1,
+            input=outcome.result,
+            status=Status.PENDING,
+            lease_owner=None,
+            lease_expires_at=None,
+            run_after=db.now(),
+            waiting_for=None,
+            error_streak=0,
+            compensation=None,
+        )
+        db.request_run()
+        logger.info("workflow continued as new", extra={**where, "run": run + 1})
         return
     if outcome.kind == replay.CANCELLED:
         reason = str((backend.phase or {}).get("reason", ""))

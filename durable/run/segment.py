@@ -22,8 +22,17 @@ MAX_STEPS = 200
 class Segment:
     """The open transaction of one run, and the history it will write when it commits."""
 
-    def __init__(self, instance_id: str, workflow_name: str, owner: str, lease: float, wake_seq: int) -> None:
+    def __init__(
+        self,
+        instance_id: str,
+        workflow_name: str,
+        owner: str,
+        lease: float,
+        wake_seq: int,
+        parent_id: str | None = None,
+    ) -> None:
         self.instance_id = instance_id
+        self.parent_id = parent_id  # a child's: the run that ends it wakes the parent
         self.workflow_name = workflow_name
         self.owner = owner
         self.lease = lease
@@ -56,12 +65,21 @@ class Segment:
     def over_budget(self) -> bool:
         return self.is_open and (time.monotonic() - self._opened > MAX_SECONDS or len(self.pending) >= MAX_STEPS)
 
-    def commit(self, *, suspend: bool = False, transition: str | None = None, reason: str = "", **changes: Any) -> None:
+    def commit(
+        self,
+        *,
+        suspend: bool = False,
+        transition: str | None = None,
+        reason: str = "",
+        archive_run: int | None = None,
+        **changes: Any,
+    ) -> None:
         """Write the pending history, prove the lease (and, to suspend, that nothing woke the
         instance meanwhile) while applying `changes` to it, then commit.
 
         With `transition` (a name of durable.transitions), the run ends with that status
-        change instead, fenced by the same lease.
+        change instead, fenced by the same lease. With `archive_run`, the history written is
+        kept as that run's and the next run starts empty (continue_as_new).
 
         Raises:
             LeaseLost: the instance was taken over; everything in the segment is rolled back.
@@ -86,6 +104,7 @@ class Segment:
                     held_by=self.owner,
                     workflow_name=self.workflow_name,
                     line=self.line,
+                    parent=self.parent_id,
                     **applied,
                 )
             else:
@@ -93,6 +112,8 @@ class Segment:
                     self.instance_id, self.owner, self.lease, wake_seq=self.wake_seq if suspend else None, **applied
                 )
             seqs = journal.record_steps(self.instance_id, self.pending, self.updates)
+            if archive_run is not None:
+                journal.archive_run(self.instance_id, archive_run)
             if seqs:
                 db.on_commit(lambda: [routing.deliver(seq) for seq in seqs])
         except BaseException as exc:

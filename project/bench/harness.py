@@ -18,6 +18,7 @@ import durable
 from durable import db
 from durable.models import (
     TERMINAL,
+    ChildWait,
     Delivery,
     Event,
     HistoryStep,
@@ -46,6 +47,7 @@ class Options:
     scenarios: list[str]
     workflows: int = 200
     sagas: int = 200
+    children: int = 200
     events: int = 100
     event_rate: float = 20.0
     values: int = 50
@@ -232,7 +234,7 @@ def cleanup() -> int:
     """Delete every benchmark instance (with its rows) and every benchmark event; returns instances."""
     like = PREFIX + "%"
     with db.atomic():
-        for model in (HistoryStep, Wait, Timer, Delivery, PublishedValue, HookRun):
+        for model in (HistoryStep, Wait, Timer, Delivery, PublishedValue, HookRun, ChildWait):
             model.objects.filter(instance__id__startswith=PREFIX).delete()
         Delivery.objects.filter(event__source=EVENT_SOURCE).delete()
         Event.objects.filter(target__id__startswith=PREFIX).delete()

@@ -37,6 +37,18 @@ if os.environ.get("DURABLE_BENCH_HOOK"):
         """A trivial hook: what recording and running one costs, not what it does."""
 
 
+@durable.workflow(name="bench_child")
+def child(ctx: durable.WorkflowContext, value: int = 0) -> int:
+    """Children: the child, one activity."""
+    return bench_step(ctx, value)
+
+
+@durable.workflow(name="bench_parent")
+def parent(ctx: durable.WorkflowContext, value: int = 0) -> int:
+    """Children: start one child and wait for it (the parent's worker is released meanwhile)."""
+    return ctx.run_child(child, value)
+
+
 @durable.activity(name="bench_undo")
 def bench_undo(ctx: durable.ActivityContext, value: int) -> int:
     """The compensation of bench_booked_step: as trivial, to measure what unwinding costs."""

@@ -37,8 +37,8 @@ def test_list__shows_status_what_it_waits_for_and_counts(admin_client, waiting_o
     )
     assert "charge-7 viewer_fails — Failed —" in shown
     assert re.search(
-        r"All 2 Pending 0 Running 0 Waiting for event 1 Waiting for timer 0 Compensating 0 Paused 0 Completed 0 "
-        r"Failed 1",
+        r"All 2 Pending 0 Running 0 Waiting for event 1 Waiting for timer 0 Waiting for child 0 Compensating 0 "
+        r"Paused 0 Completed 0 Failed 1",
         shown,
     )
 
@@ -149,8 +149,8 @@ def test_page__the_same_queries_whatever_the_history_length(admin_client, drain)
             assert admin_client.get(page(f"n-{steps}")).status_code == 200
         counts.append(len(queries))
     # The session, the user, the admin's own row (permissions), then inspect.instance's seven, its
-    # hooks and its forks (restart from a step).
-    assert counts == [13, 13], "the same twelve reads, and the stranded-work banner's one"
+    # hooks, its forks (restart from a step) and its children (ctx.start_child).
+    assert counts == [14, 14], "the same thirteen reads, and the stranded-work banner's one"
 
 
 def test_page__unknown_instance_redirects_with_a_message(admin_client):
@@ -181,3 +181,30 @@ def test_list__elapsed_of_a_finished_instance_stops_at_its_end(admin_client):
         finished_at=start + dt.timedelta(minutes=3),
     )
     assert re.search(r"old viewer_nap — Completed — .{0,40}? 3m ", text(admin_client.get(LIST)))
+
+
+def test_page__parent_and_children_linked_both_ways(admin_client, drain):
+    from tests import child_workflows as cw
+
+    handle = durable.start(cw.waiting_parent, "adm", True, instance_id="adm")
+    drain(lambda: handle.status == Status.WAITING_FOR_CHILD)
+    shown = text(admin_client.get(page("adm")))
+    assert (
+        "children adm-detached child.waits, waiting_for_event, detached adm/1 child.waits, waiting_for_event" in shown
+    )
+    assert "waiting for child adm/1 (child.waits) to end" in shown
+    html = admin_client.get(page("adm")).content.decode()
+    assert f'href="{page("adm_2F1")}"' in html  # the admin's quoting of "/"
+    child = text(admin_client.get(page("adm_2F1")))
+    assert "parent adm" in child and "detached" not in child
+    assert "detached: a cancel of the parent leaves it running" in text(admin_client.get(page("adm-detached")))
+
+
+def test_page__runs_of_an_instance_that_continued_as_new(admin_client, drain):
+    from tests import child_workflows as cw
+
+    drain(durable.start(cw.counter, 0, 2, instance_id="adm-loop"))
+    shown = text(admin_client.get(page("adm-loop")))
+    assert "run run 3 of 3 (continued as new 2 times" in shown
+    timeline = shown[shown.index("Timeline") :]
+    assert timeline.index("run 1 of 3") < timeline.index("run 2 of 3") < timeline.index("run 3 of 3")

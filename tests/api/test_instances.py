@@ -141,8 +141,8 @@ def test_detail__every_part_in_its_json_shape(operator):
     assert list(body) == [
         "instance_id", "workflow_name", "status", "status_reason", "business_key", "input", "result", "error",
         "created_at", "updated_at", "finished_at", "waiting_for", "compensation", "compensated", "erased_at",
-        "erase_reason", "code_version", "details", "forked_from", "fork_position", "incidents", "history", "waits",
-        "timers", "events", "values",
+        "erase_reason", "code_version", "details", "forked_from", "fork_position", "parent_id", "detached", "run",
+        "incidents", "children", "history", "waits", "timers", "events", "values",
     ]  # fmt: skip
     assert body == {
         "instance_id": "shape",
@@ -165,11 +165,16 @@ def test_detail__every_part_in_its_json_shape(operator):
         "details": "",
         "forked_from": None,
         "fork_position": None,
+        "parent_id": None,
+        "detached": False,
+        "run": 1,
         "incidents": [incident],
+        "children": [],
         "history": [
             {
-                "position": 0, "kind": "activity", "name": "viewer_reserve", "status": "completed", "attempt": 1,
-                "input": {"args": ["o-1"], "kwargs": {}}, "result": [1], "error": None, "failures": [failure],
+                "run": 1, "position": 0, "kind": "activity", "name": "viewer_reserve", "status": "completed",
+                "attempt": 1, "input": {"args": ["o-1"], "kwargs": {}}, "result": [1], "error": None,
+                "failures": [failure],
                 "retry_at": None, "started_at": AT_TEXT, "recorded_at": AT_TEXT,
             }
         ],
@@ -203,7 +208,7 @@ def test_detail__the_same_queries_whatever_the_history_length(operator, drain):
         with CaptureQueriesContext(connection) as queries:
             assert len(operator.get(f"/durable/instances/n-{steps}/").json()["history"]) == steps
         counts.append(len(queries))
-    assert counts == [7, 7]  # inspect.instance's seven
+    assert counts == [8, 8]  # inspect.instance's seven, and its children
 
 
 def test_cancel__200_then_409_and_404(operator, drain):

@@ -82,8 +82,8 @@ def test_list__invalid_status_lists_the_valid_ones(run):
     with pytest.raises(CommandError) as caught:
         run("durable_list", "--status", "pending,done")
     assert str(caught.value) == (
-        "Unknown status 'done'. Use one of: pending, running, waiting_for_event, waiting_for_timer, compensating, "
-        "paused, completed, failed, cancelled, or active."
+        "Unknown status 'done'. Use one of: pending, running, waiting_for_event, waiting_for_timer, waiting_for_child, "
+        "compensating, paused, completed, failed, cancelled, or active."
     )
 
 

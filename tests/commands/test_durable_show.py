@@ -125,7 +125,7 @@ def test_show__the_same_queries_whatever_the_history_length(run, drain):
         with CaptureQueriesContext(connection) as queries:
             assert f"History ({steps} step" in run("durable_show", f"n-{steps}")[0]
         counts.append(len(queries))
-    assert counts == [7, 7]  # inspect.instance's seven
+    assert counts == [8, 8]  # inspect.instance's seven, and its children
 
 
 def test_show__unknown_instance_is_a_command_error(run):

@@ -186,3 +186,24 @@ def test_trip_booking__with_a_car_books_all_three(drain):
         ("hotel", "booked"),
         ("car", "booked"),
     }
+
+
+def test_order_in_parcels__a_child_per_parcel_and_the_order_delivered_when_all_are(drain):
+    handle = durable.start(wf.order_in_parcels, "o-p", Decimal("80.00"), ["a", "b"], timeout=60, instance_id="o-p")
+    drain(lambda: handle.status == Status.WAITING_FOR_CHILD)
+    children = durable.instances_for("o-p").values_list("id", "parent_id")
+    assert sorted(children) == [("o-p/1", "o-p"), ("o-p/2", "o-p")]
+    assert order("o-p").status == Order.Status.SHIPPED
+    for parcel, signer in (("b", "Ann"), ("a", "Bo")):
+        durable.send_event("parcel.delivered", "/carrier", {"order_id": "o-p", "parcel": parcel, "signed_by": signer})
+    drain(handle)
+    result = handle.result()
+    assert result["status"] == "delivered" and [p["parcel"] for p in result["parcels"]] == ["a", "b"]
+    assert (order("o-p").status, order("o-p").note) == (Order.Status.DELIVERED, "signed by Bo, Ann")
+
+
+def test_order_in_parcels__a_lost_parcel_cancels_the_order(drain):
+    handle = durable.start(wf.order_in_parcels, "o-q", Decimal("80.00"), ["a"], timeout=0.05, instance_id="o-q")
+    drain(handle)
+    assert handle.result() == {"order_id": "o-q", "status": "cancelled", "lost": "o-q/1"}
+    assert (order("o-q").status, order("o-q").note) == (Order.Status.CANCELLED, "parcel lost: WaitTimeout")

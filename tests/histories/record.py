@@ -265,6 +265,24 @@ def test_order_delivery__two_orders_correlated(drain):
     save("order_delivery__bo", second.instance_id, about)
 
 
+# A child per parcel -----------------------------------------------------------------------------
+
+
+def test_order_in_parcels__delivered(drain):
+    handle = durable.start(
+        wf.order_in_parcels, "o-two", Decimal("80.00"), ["a", "b"], timeout=LONG, instance_id="golden-parcels"
+    )
+    drain(lambda: handle.status == Status.WAITING_FOR_CHILD)
+    for parcel, signer in (("b", "Ann"), ("a", "Bo")):
+        data = {"order_id": "o-two", "parcel": parcel, "signed_by": signer}
+        send("parcel.delivered", "/carrier", data, f"parcel-{parcel}")
+    drain(handle)
+    assert handle.result()["status"] == "delivered"
+    about = "An order in two parcels: a parcel_shipment child per parcel; the order waits for each in turn."
+    save("order_in_parcels__delivered", handle.instance_id, about)
+    save("parcel_shipment__delivered", "golden-parcels/1", "The child of the first parcel: carrier booked, delivered.")
+
+
 # Checkout publishing a value -------------------------------------------------------------------
 
 

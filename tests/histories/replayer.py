@@ -22,7 +22,11 @@ FORMAT = 1
 # Statuses the workflow function reached by itself: a replay must end the same way, asking nothing.
 ENDED = ("completed", "failed")
 # What a waiting instance asks for next, once its recorded steps are replayed.
-NEXT_KINDS = {"waiting_for_event": (StepKind.WAIT_EVENT,), "waiting_for_timer": (StepKind.SLEEP, StepKind.ACTIVITY)}
+NEXT_KINDS = {
+    "waiting_for_event": (StepKind.WAIT_EVENT,),
+    "waiting_for_timer": (StepKind.SLEEP, StepKind.ACTIVITY),
+    "waiting_for_child": (StepKind.CHILD_RESULT,),
+}
 # Earlier than any recorded retry time, so a retrying step waits for its timer again.
 CLOCK = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 
@@ -75,6 +79,12 @@ class ReplayOnly:
 
     def wait_event(self, spec: WaitSpec) -> Step | None:
         self._stop(spec.position, StepKind.WAIT_EVENT, spec.name)
+
+    def start_child(self, spec: Any) -> None:
+        self._stop(spec.position, StepKind.CHILD, spec.workflow_name)
+
+    def wait_child(self, position: int, child_id: str, name: str) -> Step | None:
+        self._stop(position, StepKind.CHILD_RESULT, name)
 
     def failure_pauses(self) -> bool:
         return False  # a recorded failure that unwound its saga was not paused

@@ -31,14 +31,14 @@ class Command(DurableCommand):
         )
 
     def run(self, **options: Any) -> None:
-        view = inspect.instance(options["instance_id"])  # InstanceNotFound says "check the id"
+        view = inspect.instance(options["instance_id"], children=True)  # InstanceNotFound says "check the id"
         self.full, self.now = options["full"], db.now()
         self._summary(view)
         steps = len(view.history)
         self._section(
             f"History ({steps} step{'' if steps == 1 else 's'})",
             ("#", "KIND", "NAME", "STATUS", "ATTEMPT", "DURATION", "RESULT OR ERROR", "RECORDED AT"),
-            [_step_row(step) for step in view.history],
+            [_step_row(step, view.summary.run > 1) for step in view.history],
         )
         self._section(
             "Waits",
@@ -76,6 +76,15 @@ class Command(DurableCommand):
         if saga:
             field("Saga", saga)
         field("Waiting", fmt.waiting(row.waiting_for, self.now))
+        if row.parent_id is not None:
+            field("Parent", row.parent_id + (" (detached)" if row.detached else ""))
+        for child in view.children:
+            field(
+                "Child",
+                f"{child.instance_id} {child.workflow_name} {child.status}" + (" detached" if child.detached else ""),
+            )
+        if row.run > 1:
+            field("Run", f"run {row.run} of {row.run} (the history below shows every run's steps)")
         if row.details:
             field("Details", fmt.shorten(row.details, width))
         if row.code_version is not None:
@@ -140,9 +149,9 @@ def _wait_row(wait: inspect.WaitView, now) -> tuple:
     return (wait.position, wait.name, wait.label, wait.event_type, match, wait.subject, _at(wait.timeout_at, now))
 
 
-def _step_row(step: inspect.StepView) -> tuple:
+def _step_row(step: inspect.StepView, runs: bool = False) -> tuple:
     return (
-        step.position,
+        f"{step.run}.{step.position}" if runs else step.position,  # run.position once it continued as new
         step.kind,
         step.name,
         step.status,

@@ -11,6 +11,7 @@ from django.core.management.base import BaseCommand, CommandError
 QUICK = {
     "workflows": 100,
     "sagas": 100,
+    "children": 100,
     "events": 40,
     "values": 20,
     "timers": 60,
@@ -56,6 +57,9 @@ class Command(BaseCommand):
         parser.add_argument(
             "--sagas", type=positive, help="Saga: workflows that arm 3 compensations and fail, until compensated (200)."
         )
+        parser.add_argument(
+            "--children", type=positive, help="Children: parents that each run one child, until done (200)."
+        )
         parser.add_argument("--events", type=positive, help="Events: events POSTed to waiting workflows (100).")
         parser.add_argument("--event-rate", type=float, help="Events POSTed per second, one at a time (20).")
         parser.add_argument(
@@ -98,6 +102,7 @@ class Command(BaseCommand):
         for name in (
             "workflows",
             "sagas",
+            "children",
             "events",
             "event_rate",
             "values",

@@ -91,6 +91,9 @@ def problems(value: object) -> list[tuple[str, str]]:
     return found
 
 
+_parsed: list[Any] = []  # [(the setting's repr, singleton workflows), Limits by name]
+
+
 def configured() -> dict[str, Limits]:
     """DURABLE_QUEUES read now, as Limits by queue name ("default" always among them).
 
@@ -98,14 +101,18 @@ def configured() -> dict[str, Limits]:
         ImproperlyConfigured: the setting is malformed (the system check says so too).
     """
     value = settings.QUEUES
+    singletons = tuple(d.name for d in registry.workflows.values() if d.singleton == "queue")
+    # Read on every start and end: parsed again only when the setting or the singletons change.
+    key = (repr(value), singletons)
+    if _parsed and _parsed[0] == key:
+        return _parsed[1]
     if found := problems(value):
         from django.core.exceptions import ImproperlyConfigured
 
         raise ImproperlyConfigured(" ".join(" ".join(p) for p in found))
     queues = {DEFAULT: Limits(DEFAULT)}
-    for definition in registry.workflows.values():
-        if definition.singleton == "queue":
-            queues[singleton_queue(definition.name)] = Limits(singleton_queue(definition.name), per_key=1)
+    for name in singletons:
+        queues[singleton_queue(name)] = Limits(singleton_queue(name), per_key=1)
     for name, limits in value.items():
         rate = limits.get("rate")
         queues[name] = Limits(
@@ -115,6 +122,7 @@ def configured() -> dict[str, Limits]:
             rate=parse_rate(rate) if rate is not None else None,
             rate_text=rate.strip() if isinstance(rate, str) else None,
         )
+    _parsed[:] = [key, queues]
     return queues
 
 
@@ -485,8 +493,9 @@ class QueueView:
     rate_used: int | None
 
 
-def overview() -> list[QueueView]:
-    """Every configured queue (and any other that holds instances in line or in progress)."""
+def overview(count_up_to: int | None = None) -> list[QueueView]:
+    """Every configured queue (and any other that holds instances in line or in progress); with
+    `count_up_to`, each line is counted no further than that (a bounded read for the metrics)."""
     queues = configured()
     moment = db.now()
     held = dict(
@@ -507,12 +516,16 @@ def overview() -> list[QueueView]:
                 name=name,
                 limits=limits,
                 in_progress=held.get(name, 0),
-                pending=line.count() if oldest is not None else 0,
+                pending=_count(line, count_up_to) if oldest is not None else 0,
                 oldest_pending_at=oldest,
                 rate_used=rate_used(name, limits.rate[1], moment) if limits.rate is not None else None,
             )
         )
     return views
+
+
+def _count(rows: Any, up_to: int | None) -> int:
+    return rows.count() if up_to is None else rows.values("pk")[: up_to + 1].count()
 
 
 # Workflows' queues and singletons ---------------------------------------------------------------

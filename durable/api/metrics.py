@@ -10,7 +10,7 @@ from django.http import HttpResponse
 from rest_framework import authentication, exceptions, status
 from rest_framework.settings import api_settings
 
-from durable import health, inspect, metrics
+from durable import db, health, inspect, metrics, queues
 from durable.api.views import DurableView
 from durable.conf import settings
 
@@ -97,6 +97,28 @@ class DatabaseCollector:
             value=min(now.due_timers, health.COUNT_LIMIT),
         )  # fmt: skip
         yield GaugeMetricFamily("durable_workers", "durable_worker processes seen recently.", value=len(now.running))
+        yield from queue_gauges(GaugeMetricFamily)
+
+
+def queue_gauges(family: Any) -> Any:
+    """Each queue's line (its depth), the slots held, and the age of the oldest in line."""
+    depth = family(
+        "durable_queue_depth",
+        f"Instances in each queue's line, waiting for its limits (counted up to {health.COUNT_LIMIT:,}).",
+        labels=["queue"],
+    )
+    busy = family("durable_queue_in_progress", "Instances holding a slot of each queue with limits.", labels=["queue"])
+    oldest = family(
+        "durable_queue_oldest_pending_seconds", "Age of the oldest instance in each queue's line (0 with none).",
+        labels=["queue"],
+    )  # fmt: skip
+    moment = db.now()
+    for view in queues.overview(count_up_to=health.COUNT_LIMIT):
+        depth.add_metric([view.name], min(view.pending, health.COUNT_LIMIT))
+        busy.add_metric([view.name], view.in_progress)
+        age = (moment - view.oldest_pending_at).total_seconds() if view.oldest_pending_at is not None else 0.0
+        oldest.add_metric([view.name], max(age, 0.0))
+    yield from (depth, busy, oldest)
 
 
 def exposition() -> tuple[bytes, str]:

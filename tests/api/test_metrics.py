@@ -125,3 +125,16 @@ def test_metrics__hook_failures_by_hook(viewer, drain, tmp_path):
     after = scrape(viewer)
     assert len(hook_workflows.attempts(log)) == 3
     assert delta(after, before, "durable_hook_failures_total", hook="tests.hook_workflows.on_finish") == 2
+
+
+def test_metrics__queue_depth_in_progress_and_oldest_in_line(viewer):
+    from tests import queue_workflows
+
+    for i in range(3):  # q_one: one in progress at a time; nothing runs them here
+        durable.start(queue_workflows.one_at_a_time, instance_id=f"m-q-{i}")
+    after = scrape(viewer)
+    assert after[("durable_queue_in_progress", (("queue", "q_one"),))] == 1
+    assert after[("durable_queue_depth", (("queue", "q_one"),))] == 2
+    assert after[("durable_queue_oldest_pending_seconds", (("queue", "q_one"),))] >= 0
+    assert after[("durable_queue_depth", (("queue", "default"),))] == 0, "a queue without limits has no line"
+    assert after[("durable_queue_oldest_pending_seconds", (("queue", "q_two"),))] == 0

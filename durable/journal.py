@@ -543,7 +543,8 @@ def _event_row(
 ) -> Event:
     time = record.get("time")
     if isinstance(time, str):
-        time = dt.datetime.fromisoformat(time)
+        # Stored in UTC: PostgreSQL refuses an offset beyond 15:59 that RFC 3339 allows (+21:08).
+        time = dt.datetime.fromisoformat(time).astimezone(dt.UTC)
     return Event(
         event_id=record["id"],
         source=record["source"],

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from durable import business_keys, events, text
+from durable import business_keys, events, queues, text
 from durable.client import INSTANCE_ID
 from durable.conf import settings
 from durable.engine import codec
@@ -77,7 +77,7 @@ def cloud_event(*, addressed: bool = True) -> dict[str, Any]:
     }
 
 
-START = {
+START: dict[str, Any] = {
     "type": "object",
     "description": "The workflow's inputs; they must fit its signature (a 400 names it).",
     "additionalProperties": False,
@@ -180,6 +180,12 @@ FORK = {
 }
 
 
+def start_body() -> dict[str, Any]:
+    """The start body, whose `queue` is one of the queues configured now (another is a 400)."""
+    queue = {**START["properties"]["queue"], "enum": [None, *sorted(queues.configured())]}
+    return {**START, "properties": {**START["properties"], "queue": queue}}
+
+
 def components() -> dict[str, Any]:
     """The schemas the request bodies refer to, for SPECTACULAR's APPEND_COMPONENTS."""
     schemas = {
@@ -188,7 +194,7 @@ def components() -> dict[str, Any]:
         "InstanceCloudEvent": cloud_event(addressed=False),
         "CloudEventBatch": batch("CloudEvent"),
         "InstanceCloudEventBatch": batch("InstanceCloudEvent"),
-        "StartRequest": START,
+        "StartRequest": start_body(),
         "ReasonRequest": REASON,
         "CancelRequest": CANCEL,
         "EraseRequest": ERASE,

@@ -19,7 +19,7 @@ from django.db.models import Exists, F, Model, OuterRef, Q, QuerySet
 
 from durable import db, metrics, notify
 from durable.engine import matching
-from durable.engine.types import NewStep, Step, StepKind, StepStatus, TimerPurpose, WaitSpec
+from durable.engine.types import FirstSpec, NewStep, Step, StepKind, StepStatus, TimerPurpose, WaitSpec
 from durable.models import (
     Delivery,
     Event,
@@ -152,6 +152,7 @@ class DueTimer:
     purpose: str
     name: str
     due_at: dt.datetime
+    branch: int | None = None
 
 
 def existing_timer(instance_id: str, position: int) -> dt.datetime | None:
@@ -167,10 +168,26 @@ def pending_at(instance_id: str, position: int) -> bool:
 
 
 def add_timer(
-    instance_id: str, position: int, purpose: TimerPurpose, name: str, due_at: dt.datetime, *, label: str | None = None
+    instance_id: str,
+    position: int,
+    purpose: TimerPurpose,
+    name: str,
+    due_at: dt.datetime,
+    *,
+    label: str | None = None,
+    branch: int | None = None,
 ) -> None:
-    """Set a timer for a step (a second one at the same position is ignored); `label` names it in the viewer."""
-    row = Timer(instance_id=instance_id, position=position, purpose=purpose, name=name, due_at=due_at, label=label)
+    """Set a timer for a step (a second one at the same position is ignored); `label` names it in
+    the viewer; `branch` is the item index of a first's timer."""
+    row = Timer(
+        instance_id=instance_id,
+        position=position,
+        purpose=purpose,
+        name=name,
+        due_at=due_at,
+        label=label,
+        branch=branch,
+    )
     Timer.objects.bulk_create([row], ignore_conflicts=True)
     notify.timer_set(due_at)
 
@@ -200,7 +217,7 @@ def due_timers(moment: dt.datetime, limit: int, *, skip_locked: bool) -> list[Du
     due = Timer.objects.due(moment)
     if skip_locked:
         due = due.select_for_update(skip_locked=True)
-    fields = ("id", "instance_id", "position", "purpose", "name", "due_at")
+    fields = ("id", "instance_id", "position", "purpose", "name", "due_at", "branch")
     return [DueTimer(*row) for row in due.values_list(*fields)[:limit]]
 
 
@@ -213,8 +230,15 @@ def fire(timers: list[DueTimer], moment: dt.datetime) -> set[str]:
     """
     steps, woken = [], set()
     for timer in timers:
+        result = None
         if timer.purpose == TimerPurpose.SLEEP:
             kind, name, status = StepKind.SLEEP, StepKind.SLEEP.value, StepStatus.COMPLETED
+        elif timer.purpose == TimerPurpose.FIRST:
+            # The timer of a first: it decides unless an event or a step recorded the decision
+            # already (then the insert below is ignored); the first's waits are withdrawn.
+            Wait.objects.filter(instance_id=timer.instance_id, position=timer.position).delete()
+            kind, name, status = StepKind.FIRST, timer.name, StepStatus.COMPLETED
+            result = {"index": timer.branch}
         elif timer.purpose == TimerPurpose.TIMEOUT:
             # An event that won the race recorded the step already: the insert below is ignored.
             # A wait withdrawn at a resume (re-opened by the next run) still times out on time.
@@ -230,6 +254,7 @@ def fire(timers: list[DueTimer], moment: dt.datetime) -> set[str]:
                 kind=kind,
                 name=name,
                 status=status,
+                result=result,
                 recorded_at=moment,
             )
         )
@@ -242,31 +267,60 @@ def fire(timers: list[DueTimer], moment: dt.datetime) -> set[str]:
 # Waits -----------------------------------------------------------------------------------------
 
 
+def _wait_rows(instance_id: str, spec: WaitSpec, timeout_at: dt.datetime | None) -> list[Wait]:
+    shape, _ = matching.shape_of(spec.match, spec.subject)
+    key = matching.key_of(spec.match, spec.subject)
+    return [
+        Wait(
+            instance_id=instance_id,
+            position=spec.position,
+            name=spec.name,
+            event_type=t,
+            match=spec.match,
+            subject=spec.subject,
+            shape=shape,
+            match_key=key,
+            timeout_at=timeout_at,
+            label=spec.label,
+            branch=spec.branch,
+        )
+        for t in dict.fromkeys(spec.types)
+    ]
+
+
 def open_wait(instance_id: str, spec: WaitSpec) -> None:
     """Create the wait rows (one per type) and its timeout timer; `take_stored_event` has
     registered the wait's shape already."""
-    shape, _ = matching.shape_of(spec.match, spec.subject)
-    key = matching.key_of(spec.match, spec.subject)
-    Wait.objects.bulk_create(
-        [
-            Wait(
-                instance_id=instance_id,
-                position=spec.position,
-                name=spec.name,
-                event_type=t,
-                match=spec.match,
-                subject=spec.subject,
-                shape=shape,
-                match_key=key,
-                timeout_at=spec.timeout_at,
-                label=spec.label,
-            )
-            for t in dict.fromkeys(spec.types)
-        ],
-        ignore_conflicts=True,
-    )
+    Wait.objects.bulk_create(_wait_rows(instance_id, spec, spec.timeout_at), ignore_conflicts=True)
     if spec.timeout_at is not None:
         add_timer(instance_id, spec.position, TimerPurpose.TIMEOUT, spec.name, spec.timeout_at, label=spec.label)
+
+
+def open_first(instance_id: str, spec: FirstSpec) -> None:
+    """Create a first's waits (its event items, all at its position) and its timer; whichever
+    resolves the position first decides it (see `resolve`, `fire`, `resolve_first`)."""
+    rows = [row for _, wait in spec.events for row in _wait_rows(instance_id, wait, spec.timer_at)]
+    Wait.objects.bulk_create(rows, ignore_conflicts=True)
+    if spec.timer_at is not None:
+        add_timer(instance_id, spec.position, TimerPurpose.FIRST, spec.name, spec.timer_at, branch=spec.timer_index)
+
+
+def resolve_first(instance_id: str, position: int, name: str, index: int, moment: dt.datetime) -> bool:
+    """Decide a first for its item `index` (a step that ended), unless it is decided already; its
+    waits and timer are withdrawn. The caller holds the instance lock."""
+    if HistoryStep.objects.filter(instance_id=instance_id, position=position).exists():
+        return False
+    Wait.objects.filter(instance_id=instance_id, position=position).delete()
+    Timer.objects.filter(instance_id=instance_id, position=position).delete()
+    HistoryStep.objects.create(
+        instance_id=instance_id,
+        position=position,
+        kind=StepKind.FIRST,
+        name=name,
+        result={"index": index},
+        recorded_at=moment,
+    )
+    return True
 
 
 def take_stored_event(
@@ -328,8 +382,12 @@ def resolve(
     moment: dt.datetime,
     *,
     has_timeout: bool = True,
+    branch: int | None = None,
 ) -> bool:
-    """Resolve one wait with an event, unless a timeout or another event resolved it first."""
+    """Resolve one wait with an event, unless a timeout or another event resolved it first.
+
+    A wait of a first (`branch`, its item index) decides the first for that item instead.
+    """
     deleted, _ = Wait.objects.filter(instance_id=instance_id, position=position).delete()
     if not deleted:
         return False
@@ -338,10 +396,10 @@ def resolve(
     HistoryStep.objects.create(
         instance_id=instance_id,
         position=position,
-        kind=StepKind.WAIT_EVENT,
+        kind=StepKind.WAIT_EVENT if branch is None else StepKind.FIRST,
         name=name,
         status=StepStatus.COMPLETED,
-        result=record,
+        result=record if branch is None else {"index": branch, "event": record},
         recorded_at=moment,
     )
     Delivery.objects.create(
@@ -358,10 +416,77 @@ def withdraw_waits(instance_id: str) -> None:
 
 
 def withdraw(instance_ids: Iterable[str]) -> None:
-    """Withdraw every wait and timer of these instances (cancel)."""
+    """Withdraw every wait and timer of these instances, and their parallel steps not yet taken (cancel)."""
     ids = list(instance_ids)
     Wait.objects.filter(instance_id__in=ids).delete()
     Timer.objects.filter(instance_id__in=ids).delete()
+    HistoryStep.objects.filter(instance_id__in=ids, due_at__isnull=False).update(due_at=None, lease_owner=None)
+
+
+# Parallel steps (durable.run.steps) ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClaimedStep:
+    """A parallel step a worker took: what it needs to run the attempt."""
+
+    pk: int
+    instance_id: str
+    workflow_name: str
+    position: int
+    name: str
+    input: Any
+    attempt: int
+    failures: list
+    # Who held it before this claim: not None means that worker stopped during its attempt.
+    lost_by: str | None
+
+
+def claim_step(owner: str, lease_seconds: float, statuses: Iterable[str]) -> ClaimedStep | None:
+    """Take the parallel step due longest (of an instance in `statuses`) for `owner` until its
+    lease ends; None when none is due. Its own short transaction."""
+    moment = db.now()
+    with db.atomic():
+        due = HistoryStep.objects.filter(
+            due_at__lte=moment, kind=StepKind.PARALLEL, instance__status__in=list(statuses)
+        ).order_by("due_at")
+        if db.is_postgres():
+            due = due.select_for_update(skip_locked=True, of=("self",))
+        fields = ("pk", "instance_id", "instance__workflow_name", "position", "name", "input", "attempt", "failures")
+        row = due.values_list(*fields, "lease_owner").first()
+        if row is None:
+            return None
+        HistoryStep.objects.filter(pk=row[0]).update(
+            lease_owner=owner, due_at=moment + dt.timedelta(seconds=lease_seconds), started_at=moment
+        )
+    return ClaimedStep(*row)
+
+
+def end_step(pk: int, owner: str, moment: dt.datetime, **fields: Any) -> bool:
+    """Record how a parallel step's attempt ended, if `owner` still holds it (False: it lost the
+    lease and another worker has the step). `fields` hold the status, result or error, and a
+    `due_at` for a retry (None once it has ended)."""
+    fields.setdefault("due_at", None)
+    return (
+        HistoryStep.objects.filter(pk=pk, lease_owner=owner).update(lease_owner=None, recorded_at=moment, **fields) == 1
+    )
+
+
+def renew_steps(pks: Iterable[int], owner: str, until: dt.datetime) -> int:
+    """Extend the leases of the parallel steps this worker runs."""
+    return HistoryStep.objects.filter(pk__in=list(pks), lease_owner=owner).update(due_at=until)
+
+
+def unended_steps(instance_id: str, positions: list[int]) -> int:
+    """How many of these parallel steps have not ended (one query)."""
+    ended = [StepStatus.COMPLETED, StepStatus.FAILED]
+    rows = HistoryStep.objects.filter(instance_id=instance_id, position__in=positions).exclude(status__in=ended)
+    return rows.count()
+
+
+def next_step_due() -> dt.datetime | None:
+    """When the earliest parallel step is due (an index lookup)."""
+    return HistoryStep.objects.filter(due_at__isnull=False).order_by("due_at").values_list("due_at", flat=True).first()
 
 
 # Events ----------------------------------------------------------------------------------------

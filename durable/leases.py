@@ -238,6 +238,12 @@ def wake(instance_ids: Iterable[str], moment: dt.datetime, **changes: Any) -> in
     )
 
 
+def nudge(instance_id: str) -> int:
+    """Count a change a run in progress must see (a parallel step ended): its suspension rewinds."""
+    rows = WorkflowInstance.objects.filter(id=instance_id).exclude(status__in=TERMINAL)
+    return rows.update(wake_seq=F("wake_seq") + 1)
+
+
 def wake_seq(instance_id: str) -> int | None:
     """The instance's wake counter now (a run re-reads it after a rewind)."""
     return WorkflowInstance.objects.filter(id=instance_id).values_list("wake_seq", flat=True).first()

@@ -21,6 +21,7 @@ DURABLE_WORKFLOW_MODULES = [
     "tests.version_workflows",
     "tests.replay_workflows",
     "tests.fork_workflows",
+    "tests.parallel_workflows",
 ]
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 

@@ -101,12 +101,29 @@ def record_steps(instance_id: str, steps: list[NewStep], updates: dict[int, dict
 
 
 def reopen_failed_activity(instance_id: str, moment: dt.datetime, *, kind: str = StepKind.ACTIVITY) -> bool:
-    """Give the last step, an activity (or compensation) that ran out of attempts, another round of attempts."""
+    """Give the last step, an activity (or compensation) that ran out of attempts, another round of
+    attempts; or, when the history ends with parallel steps, each of those that failed."""
+    if kind == StepKind.ACTIVITY and _reopen_failed_parallel(instance_id, moment):
+        return True
     last = HistoryStep.objects.filter(instance_id=instance_id).order_by("-position").first()
     if last is None or last.kind != kind or last.status != StepStatus.FAILED:
         return False
     HistoryStep.objects.filter(pk=last.pk).update(status=StepStatus.RETRYING, retry_at=moment, attempt=0)
     return True
+
+
+def _reopen_failed_parallel(instance_id: str, moment: dt.datetime) -> bool:
+    """Make the failed steps of the trailing run of parallel steps due again (a retry): only those
+    after the last other step, so no gather the workflow caught and went on from is changed."""
+    steps = HistoryStep.objects.filter(instance_id=instance_id)
+    before = steps.exclude(kind=StepKind.PARALLEL).order_by("-position").values_list("position", flat=True).first()
+    trailing = steps.filter(kind=StepKind.PARALLEL, status=StepStatus.FAILED)
+    if before is not None:
+        trailing = trailing.filter(position__gt=before)
+    count = trailing.update(status=StepStatus.RETRYING, attempt=1, due_at=moment, retry_at=None, lease_owner=None)
+    if count:
+        db.request_steps(count)
+    return count > 0
 
 
 # The columns of a history row that a copy keeps as recorded (all but the row's id and instance).

@@ -147,6 +147,13 @@ def _wait_words(summary: dict[str, Any], now: dt.datetime) -> str:
         return f"{said}, debounced" if summary.get("debounced") else said
     if kind == "timer":
         return "timer " + (until(due, now, future="due in {}", past="overdue by {}") or "without a due time")
+    if kind == "steps":
+        count = len(summary.get("positions") or [])
+        return f"{count} parallel step{'s' if count != 1 else ''} to end"
+    if kind == "first":
+        said = str(summary.get("words") or "the first of several")
+        deadline = until(due, now, future="timer due in {}", past="timer overdue by {}")
+        return f"{said} ({deadline})" if deadline else said
     if kind == "retry":
         activity = summary.get("activity") or summary.get("name") or "activity"
         attempt, most = summary.get("attempt"), summary.get("max_attempts")

@@ -127,6 +127,18 @@ def too_many(ctx: durable.WorkflowContext, count: int) -> dict:
     return {"started": started, "error": None}
 
 
+@durable.activity(name="par.needs_fix", retry=QUICK)
+def needs_fix(ctx: durable.ActivityContext, value: int, fixed: str) -> int:
+    if value == 2 and not Path(fixed).exists():
+        raise RuntimeError("not fixed yet")
+    return value
+
+
+@durable.workflow(name="par.flaky_batch")
+def flaky_batch(ctx: durable.WorkflowContext, fixed: str) -> list:
+    return ctx.gather(*[needs_fix.start(ctx, v, fixed) for v in (1, 2, 3)])
+
+
 def marker_lines(path: str) -> list[str]:
     file = Path(path)
     return file.read_text().splitlines() if file.exists() else []

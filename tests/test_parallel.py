@@ -200,3 +200,16 @@ def test_replay__a_recorded_instance_with_parallel_steps_replays_deterministical
     document["input"] = {"args": [4], "kwargs": {}}
     with pytest.raises(ReplayMismatch, match="step 5: history has parallel 'par.double' but the code called uuid4"):
         testing.replay(document)
+
+
+def test_retry__a_failed_gather_runs_its_failed_steps_again(drain, tmp_path):
+    handle = durable.start(pw.flaky_batch, str(tmp_path / "fixed"))
+    drain(handle)
+    with pytest.raises(durable.WorkflowFailed, match="ActivityError"):
+        handle.result()
+    (tmp_path / "fixed").write_text("yes")
+    durable.retry(handle.instance_id)
+    drain(handle)
+    assert handle.result() == [1, 2, 3]
+    rows = HistoryStep.objects.filter(instance_id=handle.instance_id).order_by("position")
+    assert list(rows.values_list("status", flat=True)) == ["completed"] * 3

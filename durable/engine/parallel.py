@@ -241,7 +241,8 @@ def describe(items: tuple[Any, ...]) -> str:
 
 
 def _span(seconds: float) -> str:
+    """'24h', '90m', '2d', '1.5s': whole units, hours up to two days (as people say "24h")."""
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size and seconds % size == 0:
+        if seconds >= max(size, 172800 if unit == "d" else 0) and seconds % size == 0:
             return f"{int(seconds // size)}{unit}"
     return f"{seconds:g}s"

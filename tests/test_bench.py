@@ -20,6 +20,7 @@ from tests import conftest
 TINY = [
     "--workflows=8",
     "--sagas=6",
+    "--fanout=10",
     "--events=4",
     "--values=3",
     "--timers=4",

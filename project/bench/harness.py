@@ -46,6 +46,7 @@ class Options:
     scenarios: list[str]
     workflows: int = 200
     sagas: int = 200
+    fanout: int = 200
     events: int = 100
     event_rate: float = 20.0
     values: int = 50

@@ -21,6 +21,7 @@ from project.bench.harness import Bench, BenchError, Options
 SCENARIOS = (
     "throughput",
     "saga",
+    "fanout",
     "events",
     "values",
     "timers",

@@ -11,6 +11,7 @@ from django.core.management.base import BaseCommand, CommandError
 QUICK = {
     "workflows": 100,
     "sagas": 100,
+    "fanout": 50,
     "events": 40,
     "values": 20,
     "timers": 60,
@@ -35,7 +36,8 @@ def positive(value: str) -> int:
 class Command(BaseCommand):
     help = (
         "Measure durable on the configured database with real durable_worker subprocesses (started "
-        "and stopped here): throughput, sagas unwinding, event round trip over HTTP, timer lateness, the same "
+        "and stopped here): throughput, sagas unwinding, a fan-out of parallel activities, event round trip over HTTP, "
+        "timer lateness, the same "
         "latencies with many instances waiting, replay of a long history, worker memory, and what "
         "an idle worker costs. "
         "Prints a progress line, one table, and writes every figure with the machine's context as "
@@ -54,6 +56,9 @@ class Command(BaseCommand):
         parser.add_argument("--workflows", type=positive, help="Throughput: workflows of 3 activities (200).")
         parser.add_argument(
             "--sagas", type=positive, help="Saga: workflows that arm 3 compensations and fail, until compensated (200)."
+        )
+        parser.add_argument(
+            "--fanout", type=positive, help="Fan-out: parallel activities one instance starts and gathers (200)."
         )
         parser.add_argument("--events", type=positive, help="Events: events POSTed to waiting workflows (100).")
         parser.add_argument("--event-rate", type=float, help="Events POSTed per second, one at a time (20).")
@@ -94,6 +99,7 @@ class Command(BaseCommand):
         for name in (
             "workflows",
             "sagas",
+            "fanout",
             "events",
             "event_rate",
             "values",

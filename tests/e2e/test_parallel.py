@@ -23,6 +23,7 @@ from tests.testapp.models import Ledger
 pytestmark = [pytest.mark.cluster, pytest.mark.django_db(transaction=True)]
 
 WORKERS = "5"
+TIMER = 8.0
 
 
 def spans(instance_id: str, prefix: str) -> list[tuple[float, float]]:
@@ -105,12 +106,10 @@ def test_first__the_event_first_and_the_timer_first(worker_factory):
 def test_first__event_and_timer_at_the_same_moment_under_load_exactly_one_outcome(worker_factory):
     worker_factory(DURABLE_Q_WORKERS=WORKERS)
     count = 40
-    handles = [durable.start(pw.approval, f"race-{i}", 2.0) for i in range(count)]
-    wait_for(
-        lambda: Timer.objects.filter(instance_id__in=[h.instance_id for h in handles]).count() == count,
-        timeout=60,
-        what="every first to wait",
-    )
+    # A timer long enough that all of them wait before the first is due, even on a busy machine.
+    handles = [durable.start(pw.approval, f"race-{i}", TIMER) for i in range(count)]
+    ids = [h.instance_id for h in handles]
+    wait_for(lambda: Timer.objects.filter(instance_id__in=ids).count() == count, timeout=60, what="every first to wait")
     due = {t.instance_id: t.due_at for t in Timer.objects.filter(instance_id__in=[h.instance_id for h in handles])}
 
     def send(handle: durable.WorkflowHandle, index: int) -> None:
@@ -138,7 +137,7 @@ def test_first__event_and_timer_at_the_same_moment_under_load_exactly_one_outcom
         assert (index == 0) == (result["outcome"] == "decided") == delivered
     assert WorkflowInstance.objects.filter(id__in=[h.instance_id for h in handles], status="completed").count() == count
     print(
-        f"\n[report] first(event, 2 s timer) x {count}, the event sent at the timer's due moment: "
+        f"\n[report] first(event, {TIMER:g} s timer) x {count}, the event sent at the timer's due moment: "
         f"{outcomes['decided']} decided by the event, {outcomes['reminded']} by the timer; one outcome each, "
         "no stray wait or timer"
     )

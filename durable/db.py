@@ -123,6 +123,13 @@ def request_run(*, force: bool = False) -> None:
         transaction.on_commit(lambda: waker(force=force), using=alias(), robust=True)
 
 
+def request_steps(count: int) -> None:
+    """Ask workers to run `count` parallel steps made due, once the current transaction commits."""
+    waker = _waker
+    if waker is not None:
+        transaction.on_commit(lambda: waker(steps=count), using=alias(), robust=True)
+
+
 def request_hooks() -> None:
     """Ask a worker to run due hooks once the current transaction commits (at once outside one)."""
     waker = _waker

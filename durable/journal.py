@@ -19,7 +19,8 @@ from django.db.models import Exists, Model, OuterRef, Q, QuerySet
 
 from durable import db, metrics, notify, statements
 from durable.engine import matching
-from durable.engine.types import NewStep, Step, StepKind, StepStatus, TimerPurpose, WaitSpec
+from durable.engine.composition import OUTCOME as CHILD_OUTCOME
+from durable.engine.types import FirstSpec, NewStep, Step, StepKind, StepStatus, TimerPurpose, WaitSpec
 from durable.models import (
     TERMINAL,
     ChildWait,
@@ -103,7 +104,10 @@ def record_steps(instance_id: str, steps: list[NewStep], updates: dict[int, dict
 
 
 def reopen_failed_activity(instance_id: str, moment: dt.datetime, *, kind: str = StepKind.ACTIVITY) -> bool:
-    """Give the last step, an activity (or compensation) that ran out of attempts, another round of attempts."""
+    """Give the last step, an activity (or compensation) that ran out of attempts, another round of
+    attempts; or, when the history ends with parallel steps, each of those that failed."""
+    if kind == StepKind.ACTIVITY and _reopen_failed_parallel(instance_id, moment):
+        return True
     last = HistoryStep.objects.live().filter(instance_id=instance_id).order_by("-position").first()
     if last is None or last.kind != kind or last.status != StepStatus.FAILED:
         return False
@@ -112,8 +116,25 @@ def reopen_failed_activity(instance_id: str, moment: dt.datetime, *, kind: str =
 
 
 def archive_run(instance_id: str, run: int) -> int:
-    """Keep the live history as run `run`'s (ctx.continue_as_new): the next run starts empty."""
-    return HistoryStep.objects.live().filter(instance_id=instance_id).update(run=run)
+    """Keep the live history as run `run`'s (ctx.continue_as_new): the next run starts empty. A
+    parallel step still due or running is taken off the workers' list: its result has no reader."""
+    live = HistoryStep.objects.live().filter(instance_id=instance_id)
+    live.filter(due_at__isnull=False).update(due_at=None, lease_owner=None)
+    return live.update(run=run)
+
+
+def _reopen_failed_parallel(instance_id: str, moment: dt.datetime) -> bool:
+    """Make the failed steps of the trailing run of parallel steps due again (a retry): only those
+    after the last other step, so no gather the workflow caught and went on from is changed."""
+    steps = HistoryStep.objects.live().filter(instance_id=instance_id)
+    before = steps.exclude(kind=StepKind.PARALLEL).order_by("-position").values_list("position", flat=True).first()
+    trailing = steps.filter(kind=StepKind.PARALLEL, status=StepStatus.FAILED)
+    if before is not None:
+        trailing = trailing.filter(position__gt=before)
+    count = trailing.update(status=StepStatus.RETRYING, attempt=1, due_at=moment, retry_at=None, lease_owner=None)
+    if count:
+        db.request_steps(count)
+    return count > 0
 
 
 # The columns of a history row that a copy keeps as recorded (all but the row's id and instance).
@@ -160,6 +181,7 @@ class DueTimer:
     purpose: str
     name: str
     due_at: dt.datetime
+    branch: int | None = None
 
 
 def existing_timer(instance_id: str, position: int) -> dt.datetime | None:
@@ -175,10 +197,26 @@ def pending_at(instance_id: str, position: int) -> bool:
 
 
 def add_timer(
-    instance_id: str, position: int, purpose: TimerPurpose, name: str, due_at: dt.datetime, *, label: str | None = None
+    instance_id: str,
+    position: int,
+    purpose: TimerPurpose,
+    name: str,
+    due_at: dt.datetime,
+    *,
+    label: str | None = None,
+    branch: int | None = None,
 ) -> None:
-    """Set a timer for a step (a second one at the same position is ignored); `label` names it in the viewer."""
-    row = Timer(instance_id=instance_id, position=position, purpose=purpose, name=name, due_at=due_at, label=label)
+    """Set a timer for a step (a second one at the same position is ignored); `label` names it in
+    the viewer; `branch` is the item index of a first's timer."""
+    row = Timer(
+        instance_id=instance_id,
+        position=position,
+        purpose=purpose,
+        name=name,
+        due_at=due_at,
+        label=label,
+        branch=branch,
+    )
     Timer.objects.bulk_create([row], ignore_conflicts=True)
     notify.timer_set(due_at)
 
@@ -208,7 +246,7 @@ def due_timers(moment: dt.datetime, limit: int, *, skip_locked: bool) -> list[Du
     due = Timer.objects.due(moment)
     if skip_locked:
         due = due.select_for_update(skip_locked=True)
-    fields = ("id", "instance_id", "position", "purpose", "name", "due_at")
+    fields = ("id", "instance_id", "position", "purpose", "name", "due_at", "branch")
     return [DueTimer(*row) for row in due.values_list(*fields)[:limit]]
 
 
@@ -221,8 +259,15 @@ def fire(timers: list[DueTimer], moment: dt.datetime) -> set[str]:
     """
     steps, woken = [], set()
     for timer in timers:
+        result = None
         if timer.purpose == TimerPurpose.SLEEP:
             kind, name, status = StepKind.SLEEP, StepKind.SLEEP.value, StepStatus.COMPLETED
+        elif timer.purpose == TimerPurpose.FIRST:
+            # The timer of a first: it decides unless an event or a step recorded the decision
+            # already (then the insert below is ignored); the first's waits are withdrawn.
+            Wait.objects.filter(instance_id=timer.instance_id, position=timer.position).delete()
+            kind, name, status = StepKind.FIRST, timer.name, StepStatus.COMPLETED
+            result = {"index": timer.branch}
         elif timer.purpose == TimerPurpose.TIMEOUT:
             # An event that won the race recorded the step already: the insert below is ignored.
             # A wait withdrawn at a resume (re-opened by the next run) still times out on time.
@@ -238,6 +283,7 @@ def fire(timers: list[DueTimer], moment: dt.datetime) -> set[str]:
                 kind=kind,
                 name=name,
                 status=status,
+                result=result,
                 recorded_at=moment,
             )
         )
@@ -250,31 +296,60 @@ def fire(timers: list[DueTimer], moment: dt.datetime) -> set[str]:
 # Waits -----------------------------------------------------------------------------------------
 
 
+def _wait_rows(instance_id: str, spec: WaitSpec, timeout_at: dt.datetime | None) -> list[Wait]:
+    shape, _ = matching.shape_of(spec.match, spec.subject)
+    key = matching.key_of(spec.match, spec.subject)
+    return [
+        Wait(
+            instance_id=instance_id,
+            position=spec.position,
+            name=spec.name,
+            event_type=t,
+            match=spec.match,
+            subject=spec.subject,
+            shape=shape,
+            match_key=key,
+            timeout_at=timeout_at,
+            label=spec.label,
+            branch=spec.branch,
+        )
+        for t in dict.fromkeys(spec.types)
+    ]
+
+
 def open_wait(instance_id: str, spec: WaitSpec) -> None:
     """Create the wait rows (one per type) and its timeout timer; `take_stored_event` has
     registered the wait's shape already."""
-    shape, _ = matching.shape_of(spec.match, spec.subject)
-    key = matching.key_of(spec.match, spec.subject)
-    Wait.objects.bulk_create(
-        [
-            Wait(
-                instance_id=instance_id,
-                position=spec.position,
-                name=spec.name,
-                event_type=t,
-                match=spec.match,
-                subject=spec.subject,
-                shape=shape,
-                match_key=key,
-                timeout_at=spec.timeout_at,
-                label=spec.label,
-            )
-            for t in dict.fromkeys(spec.types)
-        ],
-        ignore_conflicts=True,
-    )
+    Wait.objects.bulk_create(_wait_rows(instance_id, spec, spec.timeout_at), ignore_conflicts=True)
     if spec.timeout_at is not None:
         add_timer(instance_id, spec.position, TimerPurpose.TIMEOUT, spec.name, spec.timeout_at, label=spec.label)
+
+
+def open_first(instance_id: str, spec: FirstSpec) -> None:
+    """Create a first's waits (its event items, all at its position) and its timer; whichever
+    resolves the position first decides it (see `resolve`, `fire`, `resolve_first`)."""
+    rows = [row for _, wait in spec.events for row in _wait_rows(instance_id, wait, spec.timer_at)]
+    Wait.objects.bulk_create(rows, ignore_conflicts=True)
+    if spec.timer_at is not None:
+        add_timer(instance_id, spec.position, TimerPurpose.FIRST, spec.name, spec.timer_at, branch=spec.timer_index)
+
+
+def resolve_first(instance_id: str, position: int, name: str, index: int, moment: dt.datetime) -> bool:
+    """Decide a first for its item `index` (a step that ended), unless it is decided already; its
+    waits and timer are withdrawn. The caller holds the instance lock."""
+    if HistoryStep.objects.live().filter(instance_id=instance_id, position=position).exists():
+        return False
+    Wait.objects.filter(instance_id=instance_id, position=position).delete()
+    Timer.objects.filter(instance_id=instance_id, position=position).delete()
+    HistoryStep.objects.create(
+        instance_id=instance_id,
+        position=position,
+        kind=StepKind.FIRST,
+        name=name,
+        result={"index": index},
+        recorded_at=moment,
+    )
+    return True
 
 
 def take_stored_event(
@@ -336,6 +411,7 @@ def resolve(
     moment: dt.datetime,
     *,
     has_timeout: bool = True,
+    branch: int | None = None,
 ) -> bool:
     """Resolve one wait with an event, unless a timeout or another event resolved it first.
 
@@ -347,10 +423,10 @@ def resolve(
     step = HistoryStep(
         instance_id=instance_id,
         position=position,
-        kind=StepKind.WAIT_EVENT,
+        kind=StepKind.WAIT_EVENT if branch is None else StepKind.FIRST,
         name=name,
         status=StepStatus.COMPLETED,
-        result=record,
+        result=record if branch is None else {"index": branch, "event": record},
         recorded_at=moment,
     )
     delivery = Delivery(
@@ -412,11 +488,12 @@ def withdraw_waits(instance_id: str) -> None:
 
 
 def withdraw(instance_ids: Iterable[str]) -> None:
-    """Withdraw every wait and timer of these instances (cancel)."""
+    """Withdraw every wait and timer of these instances, and their parallel steps not yet taken (cancel)."""
     ids = list(instance_ids)
     Wait.objects.filter(instance_id__in=ids).delete()
     Timer.objects.filter(instance_id__in=ids).delete()
     ChildWait.objects.filter(instance_id__in=ids).delete()
+    HistoryStep.objects.filter(instance_id__in=ids, due_at__isnull=False).update(due_at=None, lease_owner=None)
 
 
 # Children (durable.children) -------------------------------------------------------------------
@@ -445,6 +522,18 @@ def ended_child(status: str, result: Any, error: Any, reason: str) -> dict[str, 
     return {"status": "failed", "error": error if isinstance(error, dict) else {"type": "Error", "message": str(error)}}
 
 
+def record_child_end(parent_id: str, child_id: str, record: dict[str, Any]) -> int | None:
+    """Keep a child's end on the parent's start_child step; returns its position (None when the
+    live run has no such step: the parent continued as new, or was erased)."""
+    rows = HistoryStep.objects.live().filter(instance_id=parent_id, kind=StepKind.CHILD, result__id=child_id)
+    found = rows.values_list("pk", "position", "result").first()
+    if found is None:
+        return None
+    pk, position, result = found
+    HistoryStep.objects.filter(pk=pk).update(result={**(result or {}), CHILD_OUTCOME: record})
+    return position
+
+
 def open_child_wait(instance_id: str, position: int, name: str, child_id: str) -> None:
     """The parent waits at `position` for `child_id` to end."""
     row = ChildWait(instance_id=instance_id, position=position, name=name, child_id=child_id)
@@ -471,6 +560,76 @@ def child_ended(child_id: str, record: dict[str, Any], moment: dt.datetime) -> s
     )
     HistoryStep.objects.bulk_create([step], ignore_conflicts=True)
     return parent_id
+
+
+# Parallel steps (durable.run.steps) ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ClaimedStep:
+    """A parallel step a worker took: what it needs to run the attempt."""
+
+    pk: int
+    instance_id: str
+    workflow_name: str
+    position: int
+    name: str
+    input: Any
+    attempt: int
+    failures: list
+    # Who held it before this claim: not None means that worker stopped during its attempt.
+    lost_by: str | None
+
+
+def claim_step(owner: str, lease_seconds: float, statuses: Iterable[str]) -> ClaimedStep | None:
+    """Take the parallel step due longest (of an instance in `statuses`) for `owner` until its
+    lease ends; None when none is due. Its own short transaction."""
+    moment = db.now()
+    with db.atomic():
+        due = (
+            HistoryStep.objects.live()
+            .filter(due_at__lte=moment, kind=StepKind.PARALLEL, instance__status__in=list(statuses))
+            .order_by("due_at")
+        )
+        if db.is_postgres():
+            due = due.select_for_update(skip_locked=True, of=("self",))
+        fields = ("pk", "instance_id", "instance__workflow_name", "position", "name", "input", "attempt", "failures")
+        row = due.values_list(*fields, "lease_owner").first()
+        if row is None:
+            return None
+        HistoryStep.objects.filter(pk=row[0]).update(
+            lease_owner=owner, due_at=moment + dt.timedelta(seconds=lease_seconds), started_at=moment
+        )
+    return ClaimedStep(*row)
+
+
+def end_step(pk: int, owner: str, moment: dt.datetime, **fields: Any) -> bool:
+    """Record how a parallel step's attempt ended, if `owner` still holds it (False: it lost the
+    lease and another worker has the step). `fields` hold the status, result or error, and a
+    `due_at` for a retry (None once it has ended)."""
+    fields.setdefault("due_at", None)
+    return (
+        HistoryStep.objects.filter(pk=pk, lease_owner=owner).update(lease_owner=None, recorded_at=moment, **fields) == 1
+    )
+
+
+def renew_steps(pks: Iterable[int], owner: str, until: dt.datetime) -> int:
+    """Extend the leases of the parallel steps this worker runs."""
+    return HistoryStep.objects.filter(pk__in=list(pks), lease_owner=owner).update(due_at=until)
+
+
+def unended_steps(instance_id: str, positions: list[int]) -> int:
+    """How many of these parallel steps and children (their start steps) have not ended (one query)."""
+    ended = [StepStatus.COMPLETED, StepStatus.FAILED]
+    running = Q(kind=StepKind.PARALLEL) & ~Q(status__in=ended)
+    active_child = Q(kind=StepKind.CHILD) & ~Q(result__has_key=CHILD_OUTCOME)
+    rows = HistoryStep.objects.live().filter(instance_id=instance_id, position__in=positions)
+    return rows.filter(running | active_child).count()
+
+
+def next_step_due() -> dt.datetime | None:
+    """When the earliest parallel step is due (an index lookup)."""
+    return HistoryStep.objects.filter(due_at__isnull=False).order_by("due_at").values_list("due_at", flat=True).first()
 
 
 # Events ----------------------------------------------------------------------------------------

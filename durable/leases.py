@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from django.db import connections
-from django.db.models import Field
+from django.db.models import F, Field
 
 from durable import db
 from durable.exceptions import LeaseLost, Rewind
@@ -267,6 +267,12 @@ def wake(instance_ids: Iterable[str], moment: dt.datetime, **changes: Any) -> in
     with connection.cursor() as cursor:
         cursor.execute(sql, [*params, *ids, *ended])
         return cursor.rowcount
+
+
+def nudge(instance_id: str) -> int:
+    """Count a change a run in progress must see (a parallel step ended): its suspension rewinds."""
+    rows = WorkflowInstance.objects.filter(id=instance_id).exclude(status__in=TERMINAL)
+    return rows.update(wake_seq=F("wake_seq") + 1)
 
 
 def wake_seq(instance_id: str) -> int | None:

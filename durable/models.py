@@ -222,6 +222,11 @@ class HistoryStep(models.Model):
     retry_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)
     recorded_at = models.DateTimeField(default=timezone.now)
+    # A parallel step (kind `parallel`) that has not ended: when a worker may take it next (at
+    # once, after a retry's backoff, or when the lease of the worker running it runs out).
+    due_at = models.DateTimeField(null=True, blank=True)
+    # The worker running the parallel step's attempt now (its lease ends at due_at), or None.
+    lease_owner = models.CharField(max_length=200, null=True, blank=True)
 
     objects = HistoryQuerySet.as_manager()
 
@@ -230,6 +235,9 @@ class HistoryStep(models.Model):
         ordering = ["instance", "position"]
         constraints = [
             models.UniqueConstraint(fields=["instance", "run", "position"], name="durable_history_one_per_position")
+        ]
+        indexes = [
+            models.Index(fields=["due_at"], name="durable_history_due", condition=models.Q(due_at__isnull=False))
         ]
 
     def __str__(self) -> str:
@@ -253,6 +261,8 @@ class Wait(models.Model):
     timeout_at = models.DateTimeField(null=True, blank=True)
     # The viewer's name for the wait (wait_event(..., label=...)), or None.
     label = models.CharField(max_length=200, null=True, blank=True)
+    # Inside a ctx.first: the index of the event item this wait is (its event decides the first).
+    branch = models.PositiveSmallIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     objects = WaitQuerySet.as_manager()
@@ -319,6 +329,8 @@ class Timer(models.Model):
     due_at = models.DateTimeField()
     # The viewer's name for the wait it ends (sleep(..., label=...), a labelled wait's timeout), or None.
     label = models.CharField(max_length=200, null=True, blank=True)
+    # A ctx.first's timer: the index of the timer item (purpose `first`).
+    branch = models.PositiveSmallIntegerField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     objects = TimerQuerySet.as_manager()

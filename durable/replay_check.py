@@ -17,7 +17,7 @@ from typing import Any
 from durable.engine import codec, replay
 from durable.engine.context import WorkflowContext
 from durable.engine.registry import registry
-from durable.engine.types import ActivityCall, NewStep, Step, StepKind, TimerPurpose, Verdict, WaitSpec
+from durable.engine.types import ActivityCall, FirstSpec, NewStep, Step, StepKind, TimerPurpose, Verdict, WaitSpec
 from durable.exceptions import NonDeterminismError, Suspend, WorkflowNotFound
 
 # What a finding is.
@@ -122,6 +122,12 @@ class CheckBackend:
         self._stop()
 
     def wait_child(self, position: int, child_id: str, name: str) -> Step | None:
+        return self._stop()
+
+    def wait_steps(self, positions: list[int], children: int = 0) -> None:
+        self._stop()
+
+    def wait_first(self, spec: FirstSpec) -> Step | None:
         return self._stop()
 
     def waiting_at(self, position: int) -> bool:

@@ -50,8 +50,8 @@ def _route(event: Event, moment: dt.datetime) -> Routed:
     """Resolve the waits an event matches and start its on_event workflows (in a transaction)."""
     routed = Routed()
     record = journal.record_of(event)
-    for instance_id, position, name, has_timeout in _resolvable(event):
-        if journal.resolve(instance_id, position, name, event, record, moment, has_timeout=has_timeout):
+    for instance_id, position, name, has_timeout, branch in _resolvable(event):
+        if journal.resolve(instance_id, position, name, event, record, moment, has_timeout=has_timeout, branch=branch):
             routed.resumed.append(instance_id)
     leases.wake(routed.resumed, moment, waiting_for=None)
     if event.target_id is None:
@@ -59,8 +59,9 @@ def _route(event: Event, moment: dt.datetime) -> Routed:
     return routed
 
 
-def _resolvable(event: Event) -> list[tuple[str, int, str, bool]]:
-    """The waits this event resolves, one per instance: (instance, position, name, has a timeout).
+def _resolvable(event: Event) -> list[tuple[str, int, str, bool, int | None]]:
+    """The waits this event resolves, one per instance: (instance, position, name, has a timeout,
+    item index in a first).
 
     Also keys the event by every shape registered for its type, for waits that come later.
     """
@@ -69,14 +70,14 @@ def _resolvable(event: Event) -> list[tuple[str, int, str, bool]]:
     journal.key_event(event, keys)
     if event.target_id is None and not keys:
         return []
-    found: dict[str, tuple[str, int, str, bool]] = {}
-    for instance_id, position, name, match, subject, timeout_at in _open_waits(event, set(keys.values())):
+    found: dict[str, tuple[str, int, str, bool, int | None]] = {}
+    for instance_id, position, name, match, subject, timeout_at, branch in _open_waits(event, set(keys.values())):
         if matching.matches(match, subject, event.data, event.subject):
-            found.setdefault(instance_id, (instance_id, position, name, timeout_at is not None))
+            found.setdefault(instance_id, (instance_id, position, name, timeout_at is not None, branch))
     return list(found.values())
 
 
-def _open_waits(event: Event, keys: set[str]) -> list[tuple[str, int, str, Any, str | None, Any]]:
+def _open_waits(event: Event, keys: set[str]) -> list[tuple[str, int, str, Any, str | None, Any, int | None]]:
     """The open waits for this event's type under one of `keys` (or on its target instance), of
     instances that existed when it arrived and have not ended, in instance id order.
 
@@ -102,7 +103,7 @@ def _open_waits(event: Event, keys: set[str]) -> list[tuple[str, int, str, Any, 
     params += [ops.adapt_datetimefield_value(event.received_at), *ended, event.seq]
     sql = (
         f"SELECT w.instance_id, w.{ops.quote_name('position')}, w.name, w.{ops.quote_name('match')}, w.subject, "
-        f"w.timeout_at FROM {wait} w JOIN {instance} i ON i.id = w.instance_id "
+        f"w.timeout_at, w.branch FROM {wait} w JOIN {instance} i ON i.id = w.instance_id "
         f"WHERE w.event_type = %s AND {which} AND i.created_at <= %s "
         f"AND i.status NOT IN ({', '.join(['%s'] * len(ended))}) "
         # A position recorded meanwhile (a wait left from older code) is never resolved again,
@@ -118,7 +119,7 @@ def _open_waits(event: Event, keys: set[str]) -> list[tuple[str, int, str, Any, 
         cursor.execute(sql, params)
         # Both backends hand JSON columns over as text (Django decodes them itself, as here).
         return [
-            (row[0], row[1], row[2], json.loads(row[3]) if isinstance(row[3], str) else row[3], row[4], row[5])
+            (row[0], row[1], row[2], json.loads(row[3]) if isinstance(row[3], str) else row[3], row[4], row[5], row[6])
             for row in cursor.fetchall()
         ]
 

@@ -92,28 +92,32 @@ def _run_pass(each_pass: Callable[[], AbstractContextManager[object]], *, check_
 
 
 def run_pass(each_pass: Callable[[], AbstractContextManager[object]] = nullcontext) -> None:
-    """One pass, as a worker would: claim and run every due instance, then fire the due timers.
+    """One pass, as a worker would: claim and run every due instance, run the due parallel steps,
+    then fire the due timers.
 
     What `run_until` and `WorkflowEnvironment` repeat; the one place this module reaches into the
     engine's internals, so tests run the executor production runs.
     """
     from durable import queues, timers
-    from durable.run import executor
+    from durable.run import executor, steps
 
     with each_pass():
         executor.run_due(max_seconds=PASS_SECONDS)
+        steps.run_due(max_seconds=PASS_SECONDS)
         timers.fire_due()
         queues.look()  # what the timer loop does when a queue's rate window opens
 
 
 def settled(soon: dt.timedelta = SOON) -> bool:
-    """Whether no instance is due now and no timer is due within `soon`, on durable's clock."""
+    """Whether no instance is due now and no timer (nor parallel step) is due within `soon`, on durable's clock."""
     from durable import db
-    from durable.models import Timer, WorkflowInstance
+    from durable.models import HistoryStep, Timer, WorkflowInstance
 
     moment = db.now()
     return not (
-        WorkflowInstance.objects.claimable(moment).exists() or Timer.objects.filter(due_at__lte=moment + soon).exists()
+        WorkflowInstance.objects.claimable(moment).exists()
+        or Timer.objects.filter(due_at__lte=moment + soon).exists()
+        or HistoryStep.objects.filter(due_at__lte=moment + soon).exists()
     )
 
 

@@ -116,8 +116,8 @@ class SweepReport:
 
 
 def recover(*, purge: bool = True) -> SweepReport:
-    """Re-request work nobody holds, deliver events a dead process stored but never delivered,
-    and (with `purge`) forget events past DURABLE_EVENT_RETENTION."""
+    """Re-request work nobody holds (instances, parallel steps), deliver events a dead process
+    stored but never delivered, and (with `purge`) forget events past DURABLE_EVENT_RETENTION."""
     report = SweepReport()
     moment = db.now()
     stale = moment - RECOVERY_GRACE
@@ -129,6 +129,11 @@ def recover(*, purge: bool = True) -> SweepReport:
     if leases.has_stale_work(stale):
         report.requeued = True
         db.request_run(force=True)
+    step_due = journal.next_step_due()
+    if step_due is not None and step_due < stale:
+        # A parallel step past its retry backoff, or left by a worker that stopped (its lease ran out).
+        report.requeued = True
+        db.request_steps(1)
     for seq in journal.undispatched(stale, REDELIVER_BATCH):
         # One event that cannot be delivered must not stop the others, nor the purge.
         try:

@@ -17,7 +17,7 @@ from typing import Any
 from django.db import IntegrityError, router, transaction
 from django.dispatch import Signal
 
-from durable import db, hooks, journal, leases, metrics, permissions, queues, signals, tracing
+from durable import db, hooks, joins, journal, leases, metrics, permissions, queues, signals, tracing
 from durable.conf import settings
 from durable.engine.types import StepKind
 from durable.exceptions import InstanceNotFound, InvalidTransition, LeaseLost
@@ -222,7 +222,7 @@ def apply(
         if updated.update(**fields) != 1:
             raise LeaseLost()
         if parent is not None:
-            _wake_parent(instance_id, transition, fields, moment)
+            _wake_parent(instance_id, parent, transition, fields, moment)
         _record(transition, instance_id, workflow_name, moment, reason, fields)
         if transition.to in TERMINAL:
             queues.ended(instance_id, line)
@@ -282,23 +282,31 @@ def apply(
                 leases.wake([instance_id], moment)
                 db.request_run()
         if row.parent_id is not None:
-            _wake_parent(instance_id, transition, fields, moment)
+            _wake_parent(instance_id, row.parent_id, transition, fields, moment)
         _record(transition, instance_id, row.workflow_name, moment, reason, fields)
         if transition.to in TERMINAL:
             queues.ended(instance_id, (row.queue, row.business_key))
 
 
-def _wake_parent(instance_id: str, transition: Transition, fields: dict[str, Any], moment: dt.datetime) -> None:
-    """A child that ends resolves its parent's wait for it (through the journal) and wakes the parent."""
+def _wake_parent(
+    instance_id: str, parent_id: str, transition: Transition, fields: dict[str, Any], moment: dt.datetime
+) -> None:
+    """A child that ends resolves its parent's wait for it (through the journal) and wakes the
+    parent: a wait of ChildHandle.result(), or a gather or first over the child's handle."""
     if transition.to not in TERMINAL:
         return
     record = journal.ended_child(
         transition.to, fields.get("result"), fields.get("error"), str(fields.get("status_reason") or "")
     )
-    parent_id = journal.child_ended(instance_id, record, moment)
-    if parent_id is not None:
-        leases.wake([parent_id], moment, waiting_for=None)
+    # The child's row is held; the parent's next (descendants first, as a cancel locks them).
+    leases.lock_instances([parent_id])
+    waiting = journal.child_ended(instance_id, record, moment)
+    position = journal.record_child_end(parent_id, instance_id, record)
+    if waiting is not None:
+        leases.wake([waiting], moment, waiting_for=None)
         db.request_run()
+    elif position is not None:
+        joins.position_ended(parent_id, position, moment)
 
 
 def _lock(instance_id: str) -> WorkflowInstance:

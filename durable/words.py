@@ -171,6 +171,16 @@ def _wait_words(summary: dict[str, Any], now: dt.datetime) -> str:
         return "timer " + (until(due, now, future="due in {}", past="overdue by {}") or "without a due time")
     if kind == "queue":
         return queue_words(summary)
+    if kind == "steps":
+        children = int(summary.get("children") or 0)
+        steps = len(summary.get("positions") or []) - children
+        parts = [f"{steps} parallel step{'s' if steps != 1 else ''}"] if steps else []
+        parts += [f"{children} child{'ren' if children != 1 else ''}"] if children else []
+        return " and ".join(parts or ["0 parallel steps"]) + " to end"
+    if kind == "first":
+        said = str(summary.get("words") or "the first of several")
+        deadline = until(due, now, future="timer due in {}", past="timer overdue by {}")
+        return f"{said} ({deadline})" if deadline else said
     if kind == "retry":
         activity = summary.get("activity") or summary.get("name") or "activity"
         attempt, most = summary.get("attempt"), summary.get("max_attempts")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import time
 from datetime import timedelta
 from decimal import Decimal
 
@@ -360,3 +361,38 @@ def nightly_report(ctx: durable.WorkflowContext) -> dict:
     """Every night at 03:00 Berlin time: the orders by status, for the slot the schedule fired."""
     slot = ctx.scheduled_at.isoformat() if ctx.scheduled_at is not None else None
     return {"slot": slot, "orders": count_orders(ctx)}
+
+
+# Parallel steps and first of several (SPEC 15) -----------------------------------------------------
+
+
+@durable.activity(transactional=False, retry=durable.RetryPolicy(max_attempts=3, initial_interval=0.2))
+def price_item(ctx: durable.ActivityContext, sku: str, quantity: int) -> str:
+    """A pricing service's quote for one line (a fixed list here; a real one answers in ~100 ms)."""
+    time.sleep(0.1)
+    unit = Decimal(sum(ord(c) for c in sku) % 50 + 1) / 4
+    return str(unit * quantity)
+
+
+@durable.workflow
+def priced_batch(ctx: durable.WorkflowContext, batch_id: str, lines: list[dict]) -> dict:
+    """Fan out: every line priced at the same time on the available workers, then summed."""
+    handles = [price_item.start(ctx, line["sku"], line["quantity"]) for line in lines]
+    prices = ctx.gather(*handles)
+    return {"batch_id": batch_id, "priced": len(prices), "total": str(sum(Decimal(p) for p in prices))}
+
+
+@durable.workflow
+def approval_or_reminder(
+    ctx: durable.WorkflowContext, request_id: str, remind_after: float, reminders: int = 2
+) -> dict:
+    """Wait for a decision, or remind the approver when `remind_after` seconds pass, whichever first."""
+    for sent in range(reminders + 1):
+        index, decision = ctx.first(
+            ctx.event("approval.decision", match={"request_id": request_id}), ctx.timer(remind_after)
+        )
+        if index == 0:
+            return {"request_id": request_id, "approved": decision.data["approved"], "reminders": sent}
+        if sent < reminders:
+            notify_approver(ctx, request_id, Decimal("0"), "reminded approver")
+    return {"request_id": request_id, "approved": None, "reminders": reminders}

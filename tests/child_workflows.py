@@ -82,3 +82,32 @@ def counter(ctx: durable.WorkflowContext, n: int, until: int) -> int:
     if n < until:
         ctx.continue_as_new(n + 1, until)
     return n
+
+
+@durable.workflow(name="child.gathers")
+def gathers(ctx: durable.WorkflowContext, count: int, failing: bool = False, with_step: bool = True) -> dict:
+    """Children (one of them failing, if asked) and a parallel activity, gathered in one call."""
+    from tests.parallel_workflows import double as doubled
+
+    handles: list = [ctx.start_child(double, n) for n in range(count)]
+    if failing:
+        handles.insert(1, ctx.start_child(broken, "gathered"))
+    if with_step:
+        handles.append(doubled.start(ctx, 50))
+    try:
+        return {"results": ctx.gather(*handles)}
+    except durable.ChildFailed as failed:
+        return {"failed": failed.child_id, "message": failed.error.get("message")}
+
+
+@durable.workflow(name="child.first_or_timer")
+def first_or_timer(ctx: durable.WorkflowContext, key: str, seconds: float) -> dict:
+    """Whichever ends first: a child that waits for an event, or a timer."""
+    index, value = ctx.first(ctx.start_child(waits, key), ctx.timer(seconds))
+    return {"index": index, "value": value}
+
+
+@durable.workflow(name="child.gathers_waiting")
+def gathers_waiting(ctx: durable.WorkflowContext, keys: list[str]) -> list:
+    """Children that each wait for their event, gathered: the parent waits for children only."""
+    return ctx.gather(*(ctx.start_child(waits, key) for key in keys))

@@ -23,6 +23,7 @@ DURABLE_WORKFLOW_MODULES = [
     "tests.fork_workflows",
     "tests.queue_workflows",
     "tests.child_workflows",
+    "tests.parallel_workflows",
 ]
 # Flow control (SPEC 14): the queues of tests/queue_workflows.py, here and in worker subprocesses.
 DURABLE_QUEUES = {

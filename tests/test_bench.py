@@ -21,6 +21,7 @@ TINY = [
     "--workflows=8",
     "--sagas=6",
     "--children=5",
+    "--fanout=10",
     "--events=4",
     "--values=3",
     "--timers=4",

@@ -154,3 +154,73 @@ def test_children__a_resumed_parent_waits_again_for_a_child_still_running(drain)
     durable.send_event("child.go", "/test", {"key": "p5"})
     drain(handle)
     assert handle.result() == "p5"
+
+
+# Child handles in ctx.gather and ctx.first (SPEC 15: "child handles may be gathered too") -------------
+
+
+def test_gather__children_and_a_parallel_step_results_in_order(drain):
+    handle = durable.start(cw.gathers, 3, instance_id="g-1")
+    drain(lambda: handle.status == Status.COMPLETED)
+    assert handle.result() == {"results": [0, 2, 4, 100]}
+    kinds = list(HistoryStep.objects.filter(instance_id="g-1").order_by("position").values_list("kind", flat=True))
+    assert kinds == ["child", "child", "child", "parallel"]
+    # Each child's end is kept on its start step, which is what the gather read.
+    starts = HistoryStep.objects.filter(instance_id="g-1", kind="child").order_by("position")
+    assert [s.result["outcome"] for s in starts] == [{"status": "completed", "result": n} for n in (0, 2, 4)]
+    assert replay("g-1").verdict == "match"
+
+
+def test_gather__only_children_waits_for_children_in_words(drain):
+    from durable.words import waiting_words
+
+    handle = durable.start(cw.gathers_waiting, ["k-1", "k-2"], instance_id="g-2")
+    drain(lambda: WorkflowInstance.objects.filter(parent_id="g-2", status=Status.WAITING_FOR_EVENT).count() == 2)
+    row = WorkflowInstance.objects.get(id="g-2")
+    assert row.status == Status.WAITING_FOR_CHILD
+    assert waiting_words(row.waiting_for, row.updated_at) == "2 children to end"
+    durable.send_event("child.go", "/tests", {"key": "k-2"})
+    drain(lambda: WorkflowInstance.objects.get(id="g-2/1").status == Status.COMPLETED)
+    assert handle.status == Status.WAITING_FOR_CHILD  # one of two ended: still waiting
+    durable.send_event("child.go", "/tests", {"key": "k-1"})
+    drain(handle)
+    assert handle.result() == ["k-1", "k-2"]
+
+
+def test_gather__a_failed_child_raises_child_failed_once_all_have_ended(drain):
+    handle = durable.start(cw.gathers, 2, failing=True, instance_id="g-3")
+    drain(lambda: handle.status == Status.COMPLETED)
+    # The failing child was started last (position 2) and gathered second.
+    assert handle.result() == {"failed": "g-3/2", "message": "gathered"}
+    statuses = dict(WorkflowInstance.objects.filter(parent_id="g-3").values_list("id", "status"))
+    assert statuses == {"g-3/0": "completed", "g-3/1": "completed", "g-3/2": "failed"}
+    assert HistoryStep.objects.get(instance_id="g-3", kind="parallel").status == "completed"
+
+
+def test_first__a_child_that_ends_first_withdraws_the_timer(drain):
+    from durable.models import Timer, Wait
+
+    handle = durable.start(cw.first_or_timer, "f-1", 60, instance_id="f-1")
+    drain(lambda: handle.status == Status.WAITING_FOR_TIMER and Wait.objects.filter(instance_id="f-1/0").exists())
+    words = WorkflowInstance.objects.get(id="f-1").waiting_for["words"]
+    assert words == "child 'child.waits', or 1m timer, whichever first"
+    assert Timer.objects.filter(instance_id="f-1").count() == 1
+    durable.send_event("child.go", "/tests", {"key": "f-1"})
+    drain(handle)
+    assert handle.result() == {"index": 0, "value": "f-1"}
+    assert not Timer.objects.filter(instance_id="f-1").exists() and not Wait.objects.filter(instance_id="f-1").exists()
+    assert HistoryStep.objects.get(instance_id="f-1", kind="first").result == {"index": 0}
+    assert replay("f-1").verdict == "match"
+
+
+def test_first__the_timer_first_leaves_the_child_running_and_its_end_changes_nothing(drain):
+    handle = durable.start(cw.first_or_timer, "f-2", 0.05, instance_id="f-2")
+    drain(handle)
+    assert handle.result() == {"index": 1, "value": None}
+    assert WorkflowInstance.objects.get(id="f-2/0").status == Status.WAITING_FOR_EVENT  # left to run
+    durable.send_event("child.go", "/tests", {"key": "f-2"})
+    drain(lambda: WorkflowInstance.objects.get(id="f-2/0").status == Status.COMPLETED)
+    assert HistoryStep.objects.filter(instance_id="f-2", kind="first").count() == 1
+    assert handle.result() == {"index": 1, "value": None}
+    start = HistoryStep.objects.get(instance_id="f-2", kind="child")
+    assert start.result["outcome"] == {"status": "completed", "result": "f-2"}  # recorded, unused

@@ -32,6 +32,8 @@ KIND_LABELS = {
     "child": "start child",
     "child_result": "wait for child",
     "continue_as_new": "continue as new",
+    "parallel": "parallel activity",
+    "first": "first of",
 }
 
 
@@ -75,6 +77,10 @@ class TimelineRow:
     run: int = 1
     # "run 3 of 3" above the first step of each run, for an instance that continued as new.
     run_heading: str = ""
+    # A parallel step among others: its bar in their common time span ("left:12.0%;width:30.0%"),
+    # so steps that ran side by side show as overlapping bars; and the span in words.
+    lane: str = ""
+    lane_title: str = ""
 
 
 @dataclass(frozen=True)
@@ -207,7 +213,7 @@ def instance_waiting(
 
 
 def _attempt(step: inspect.StepView) -> str:
-    if step.kind not in (StepKind.ACTIVITY, StepKind.COMPENSATION):
+    if step.kind not in (StepKind.ACTIVITY, StepKind.COMPENSATION, StepKind.PARALLEL):
         return ""
     definition = registry.activities.get(step.name)
     most = definition.retry.max_attempts if definition is not None else None
@@ -222,17 +228,49 @@ def _armed(step: inspect.StepView) -> tuple[Payload | None, Payload | None]:
     return arguments({"args": record.get("args") or [], "kwargs": record.get("kwargs") or {}}), payload(what)
 
 
-def _timeline(view: inspect.InstanceView) -> tuple[TimelineRow, ...]:
+def _timeline(view: inspect.InstanceView, now: dt.datetime) -> tuple[TimelineRow, ...]:
     runs = view.summary.run
+    bars: dict[tuple[int, int], tuple[str, str]] = {}
+    for run in {step.run for step in view.history}:
+        steps = tuple(step for step in view.history if step.run == run)
+        bars.update({(run, position): bar for position, bar in lanes(steps, now).items()})
     rows, shown = [], 0
     for step in view.history:
         heading = f"run {step.run} of {runs}" if runs > 1 and step.run != shown else ""
         shown = step.run
-        rows.append(_timeline_row(step, heading))
+        rows.append(_timeline_row(step, heading, bars.get((step.run, step.position), ("", ""))))
     return tuple(rows)
 
 
-def _timeline_row(step: inspect.StepView, run_heading: str = "") -> TimelineRow:
+def lanes(history: tuple[inspect.StepView, ...], now: dt.datetime) -> dict[int, tuple[str, str]]:
+    """Each parallel step's bar within the time its run of neighbouring parallel steps took:
+    position -> (its CSS left and width, in words). A step still running ends at `now`."""
+    groups: list[list[inspect.StepView]] = []
+    for step in history:
+        if step.kind != StepKind.PARALLEL or step.started_at is None:
+            continue
+        if groups and groups[-1][-1].position == step.position - 1:
+            groups[-1].append(step)
+        else:
+            groups.append([step])
+    shown: dict[int, tuple[str, str]] = {}
+    for group in groups:
+        if len(group) < 2:
+            continue
+        ends = {s.position: s.recorded_at if s.status in ("completed", "failed") else now for s in group}
+        begin = min(s.started_at for s in group if s.started_at is not None)
+        whole = max((max(ends.values()) - begin).total_seconds(), 1e-6)
+        beside = f"steps {group[0].position} to {group[-1].position}"
+        for s in group:
+            assert s.started_at is not None
+            left = (s.started_at - begin).total_seconds() / whole * 100
+            width = max((ends[s.position] - s.started_at).total_seconds() / whole * 100, 1.0)
+            words = f"ran {clock(s.started_at)} to {clock(ends[s.position])}, beside {beside}"
+            shown[s.position] = (f"left:{left:.1f}%;width:{min(width, 100 - left):.1f}%", words)
+    return shown
+
+
+def _timeline_row(step: inspect.StepView, run_heading: str = "", lane: tuple[str, str] = ("", "")) -> TimelineRow:
     if step.kind == StepKind.ARM:
         shown_input, shown_result = _armed(step)
     else:
@@ -257,6 +295,8 @@ def _timeline_row(step: inspect.StepView, run_heading: str = "") -> TimelineRow:
         run=step.run,
         run_heading=run_heading,
         saga=step.is_saga,
+        lane=lane[0],
+        lane_title=lane[1],
     )
 
 
@@ -332,7 +372,7 @@ def build(view: inspect.InstanceView, now: dt.datetime) -> InstanceDetail:
         input=arguments(summary.input),
         result=payload(summary.result) if summary.status == inspect.Status.COMPLETED else None,
         error=Failure.of(summary.error),
-        timeline=_timeline(view),
+        timeline=_timeline(view, now),
         waits=tuple(_wait_row(wait, now) for wait in view.waits),
         timers=tuple(_timer_row(timer, now) for timer in view.timers),
         delivered=tuple(

@@ -17,6 +17,9 @@ INSTANCE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@+=-]{0,199}$")
 MAX_ID = 200
 # What a child's end looks like in the parent's history (a child_result step's result["status"]).
 COMPLETED, FAILED, CANCELLED = "completed", "failed", "cancelled"
+# The key of a start_child step's result that holds the child's end once it ended (the journal's
+# CHILD_OUTCOME): what a gather or first over the handle reads.
+OUTCOME = "outcome"
 
 
 def check_instance_id(instance_id: object) -> None:
@@ -41,6 +44,22 @@ class ChildHandle:
     def __repr__(self) -> str:
         return f"<ChildHandle {self.instance_id} ({self.workflow_name})>"
 
+    # What ctx.gather and ctx.first read (durable.engine.parallel.Joinable): the child's end, kept
+    # on the start_child step at `position` once the child has ended.
+
+    @property
+    def owner_id(self) -> str:
+        return self._ctx.instance_id
+
+    def ended(self, step: Step | None) -> bool:
+        return step is not None and step.kind == StepKind.CHILD and OUTCOME in (step.result or {})
+
+    def value(self, ctx: WorkflowContext, step: Step) -> Any:
+        return outcome_of(self, step.result[OUTCOME])
+
+    def words(self) -> str:
+        return f"child '{self.workflow_name}'"
+
     def result(self) -> Any:
         """Wait for the child to end (the parent's worker is released meanwhile) and return its result.
 
@@ -50,7 +69,7 @@ class ChildHandle:
             ChildFailed: the child failed; `error` holds its error (type, message, traceback).
             ChildCancelled: the child was cancelled; `reason` says why.
         """
-        return outcome_of(self, wait(self._ctx, self))
+        return outcome_of(self, wait(self._ctx, self).result or {})
 
 
 def start_child(
@@ -106,9 +125,8 @@ def wait(ctx: WorkflowContext, handle: ChildHandle) -> Step:
     return step
 
 
-def outcome_of(handle: ChildHandle, step: Step) -> Any:
-    """The child's result from its child_result step, or its failure or cancel raised."""
-    record = step.result or {}
+def outcome_of(handle: ChildHandle, record: dict[str, Any]) -> Any:
+    """The child's result from the record of its end, or its failure or cancel raised."""
     status = record.get("status")
     what = f"Child {handle.instance_id} ({handle.workflow_name})"
     if status == COMPLETED:

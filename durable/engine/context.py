@@ -8,10 +8,11 @@ import uuid as _uuid
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
-from durable.engine import codec, composition, saga, versioning
+from durable.engine import codec, composition, parallel, saga, versioning
 from durable.engine.types import (
     ActivityCall,
     ChildSpec,
+    FirstSpec,
     NewStep,
     ReceivedEvent,
     Step,
@@ -54,6 +55,10 @@ class Backend(Protocol):
         self, position: int, purpose: TimerPurpose, name: str, due_at: dt.datetime, *, label: str | None = None
     ) -> None: ...
     def wait_event(self, spec: WaitSpec) -> Step | None: ...
+    # Parallel steps (durable.engine.parallel): wait for all of these positions to end; wait for
+    # the first of several (None: suspended; else the recorded decision).
+    def wait_steps(self, positions: list[int], children: int = 0) -> None: ...
+    def wait_first(self, spec: FirstSpec) -> Step | None: ...
     # A wait or a timer is pending at this position (left by an earlier run): see versioning.patched.
     def waiting_at(self, position: int) -> bool: ...
     # What the instance is doing now (ctx.set_details), persisted with the run's next commit.
@@ -76,6 +81,18 @@ def to_seconds(value: float | int | dt.timedelta, what: str) -> float:
     if seconds < 0 or seconds != seconds:
         raise InvalidArgument(f"{what} must not be negative, got {value!r}.")
     return seconds
+
+
+def event_filter(what: str, event_type: Any, match: Any, subject: Any) -> list[str]:
+    """The event types of a wait (`what` names the call in errors), its match and subject checked."""
+    types = [event_type] if isinstance(event_type, str) else list(event_type)
+    if not types or not all(isinstance(t, str) and t for t in types):
+        raise InvalidArgument(f"{what} needs one or more event type strings, not {event_type!r}.")
+    if match is not None and (not isinstance(match, dict) or not all(isinstance(k, str) and k for k in match)):
+        raise InvalidArgument(f"{what} match must be a dict of field paths to values, not {match!r}.")
+    if subject is not None and not isinstance(subject, str):
+        raise InvalidArgument(f"{what} subject must be a str, not {subject!r}.")
+    return types
 
 
 class WorkflowContext:
@@ -105,6 +122,8 @@ class WorkflowContext:
         self._halt: BaseException | None = None
         # What ctx.patched decided for each change id in this execution (versioning.patched).
         self._patches: dict[str, bool] = {}
+        # Positions of parallel steps started and not yet gathered (durable.engine.parallel).
+        self._open_steps: set[int] = set()
         self.saga = saga.Saga(self)
 
     @property
@@ -270,13 +289,7 @@ class WorkflowContext:
         Raises:
             WaitTimeout: no matching event arrived within `timeout`.
         """
-        types = [event_type] if isinstance(event_type, str) else list(event_type)
-        if not types or not all(isinstance(t, str) and t for t in types):
-            raise InvalidArgument(f"wait_event needs one or more event type strings, not {event_type!r}.")
-        if match is not None and (not isinstance(match, dict) or not all(isinstance(k, str) and k for k in match)):
-            raise InvalidArgument(f"wait_event match must be a dict of field paths to values, not {match!r}.")
-        if subject is not None and not isinstance(subject, str):
-            raise InvalidArgument(f"wait_event subject must be a str, not {subject!r}.")
+        types = event_filter("wait_event", event_type, match, subject)
         seconds = None if timeout is None else to_seconds(timeout, "wait_event timeout")
         label = versioning.label(label, "wait_event")
         name = ",".join(types)
@@ -299,6 +312,52 @@ class WorkflowContext:
         if step.status == StepStatus.TIMED_OUT:
             raise WaitTimeout(f"{self._where(position)}: no {name} event arrived within the timeout.")
         return ReceivedEvent.from_record(step.result)
+
+    # Parallel steps and first of several (durable.engine.parallel) ---------------------------
+
+    def gather(self, *handles: parallel.Joinable) -> list[Any]:
+        """Wait durably until every handle (from `activity.start(ctx, ...)` or `ctx.start_child`)
+        has ended; the worker is released meanwhile and the instance wakes once, when the last
+        one ends.
+
+        Returns:
+            Their results, in the order of `handles`.
+
+        Raises:
+            ActivityError, ChildFailed, ChildCancelled: the first of them (in order) that failed,
+                once all have ended.
+            InvalidArgument: a handle is not a step or child handle, or belongs to another instance.
+        """
+        return parallel.gather(self, handles)
+
+    def first(self, *items: Any) -> tuple[int, Any]:
+        """Wait durably for the first of several to finish: step handles, child handles,
+        `ctx.timer(...)`, `ctx.event(...)`. Decided once: the other timers and waits are
+        withdrawn; a running activity or child is left to finish, its result recorded but unused.
+
+        Returns:
+            (index, value): the winner's index in `items`, and its result (an activity's or a
+            child's result, the ReceivedEvent, None for a timer).
+
+        Raises:
+            ActivityError, ChildFailed, ChildCancelled: the first to finish failed.
+            InvalidArgument: no items, a handle of another instance, an event type given twice.
+        """
+        return parallel.first(self, items)
+
+    def timer(self, duration: float | dt.timedelta) -> parallel.TimerItem:
+        """A timer for ctx.first: it wins once `duration` (seconds or a timedelta) has passed."""
+        return parallel.TimerItem(to_seconds(duration, "timer duration"))
+
+    def event(
+        self,
+        event_type: str | list[str] | tuple[str, ...],
+        match: dict[str, Any] | None = None,
+        subject: str | None = None,
+    ) -> parallel.EventItem:
+        """An event for ctx.first, matched as by `wait_event` (type or types, match, subject)."""
+        types = event_filter("event()", event_type, match, subject)
+        return parallel.EventItem(tuple(types), dict(match or {}), subject)
 
     # Versioning and the viewer (durable.engine.versioning) ------------------------------------
 

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Generic, ParamSpec, TypeVar, overload
 
+from durable.engine import parallel
 from durable.engine.cron import Schedule
 from durable.engine.retry import DEFAULT_RETRY, RetryPolicy
 from durable.exceptions import DefinitionError, InvalidArgument, WorkflowNotFound
@@ -104,6 +105,22 @@ class ActivityDefinition(Generic[P, R]):
                 f"as {self.name}(ctx, ...) with the workflow's context."
             )
         return call(self, args, kwargs)
+
+    def start(self, ctx: Any, *args: Any, **kwargs: Any) -> Any:
+        """Schedule the activity to run on any worker and return a StepHandle at once; wait for
+        it with `ctx.gather(...)` or `ctx.first(...)`. Each runs with its own retries (and, when
+        transactional, its own transaction) and is recorded at its own history position.
+
+        Raises:
+            InvalidArgument: more than 1,000 parallel steps would be running, not yet gathered.
+            EncodingError: an argument cannot be stored as JSON.
+        """
+        if not hasattr(ctx, "_open_steps"):
+            raise DefinitionError(
+                f"Activity '{self.name}' was started with {type(ctx).__name__}; start it from a workflow "
+                f"as {self.name}.start(ctx, ...) with the workflow's context."
+            )
+        return parallel.start(ctx, self, args, kwargs)
 
     def __repr__(self) -> str:
         return f"<activity {self.name}>"

@@ -35,6 +35,10 @@ class StepKind(StrEnum):
     CHILD = "child"
     CHILD_RESULT = "child_result"
     CONTINUE_AS_NEW = "continue_as_new"
+    # Composition (durable.engine.parallel): an activity started to run beside others on any
+    # worker (its row is its own lease and result), and the decision of a `first`.
+    PARALLEL = "parallel"
+    FIRST = "first"
 
     @property
     def label(self) -> str:
@@ -65,6 +69,8 @@ class TimerPurpose(StrEnum):
     RETRY = "retry"
     # A delayed or debounced start (SPEC 13): due, it only makes the pending instance runnable.
     START = "start"
+    # The timer of a ctx.first(..., ctx.timer(...)): due, it decides the first for the timer.
+    FIRST = "first"
 
     @property
     def label(self) -> str:
@@ -94,12 +100,15 @@ _KIND_LABELS = {
     StepKind.CHILD: "start child",
     StepKind.CHILD_RESULT: "wait for child",
     StepKind.CONTINUE_AS_NEW: "continue as new",
+    StepKind.PARALLEL: "parallel activity",
+    StepKind.FIRST: "first of",
 }
 _PURPOSE_LABELS = {
     TimerPurpose.SLEEP: "Sleep",
     TimerPurpose.TIMEOUT: "Wait timeout",
     TimerPurpose.RETRY: "Retry backoff",
     TimerPurpose.START: "Delayed start",
+    TimerPurpose.FIRST: "First-of timer",
 }
 
 
@@ -148,6 +157,25 @@ class WaitSpec:
     timeout_at: dt.datetime | None
     # The viewer's name for the wait ("manager approval"), kept with its rows; not in the history.
     label: str | None = None
+    # Inside a ctx.first: the index of the item this wait is; None for a plain wait_event.
+    branch: int | None = None
+
+
+@dataclass
+class FirstSpec:
+    """What a ctx.first waits for, beside the step handles that had not ended when it was called."""
+
+    position: int
+    name: str
+    # (item index, wait) for each event item; the waits are all at `position`.
+    events: list[tuple[int, WaitSpec]]
+    # The earliest timer item: its index and due time.
+    timer_index: int | None
+    timer_at: dt.datetime | None
+    # Position of each step handle's step -> its item index.
+    steps: dict[int, int]
+    # The viewer's words: "approval.decision, or 24h timer, whichever first".
+    words: str
 
 
 @dataclass

@@ -23,6 +23,7 @@ from durable.engine.replay import describe
 from durable.engine.types import (
     ActivityCall,
     ChildSpec,
+    FirstSpec,
     NewStep,
     Step,
     StepKind,
@@ -64,6 +65,22 @@ def activity_event_id(idempotency_key: str, attempt: int, index: int) -> str:
     secret = str(getattr(django_settings, "SECRET_KEY", "") or "durable").encode()
     digest = hmac.new(secret, f"{idempotency_key}:{attempt}:{index}".encode(), hashlib.sha256).digest()
     return str(uuid.UUID(bytes=digest[:16], version=4))
+
+
+def activity_sender(idempotency_key: str, attempt: int) -> Callable[..., str]:
+    """What ActivityContext.send_event calls for one attempt of an activity."""
+    counter = itertools.count()
+
+    def send(event_type: str, source: str, data: Any = None, *, subject: str | None = None) -> str:
+        # Keyed by the step and the project's SECRET_KEY: a re-run attempt re-sends the same
+        # event (deduplicated), and nobody without the key can guess the id ahead.
+        event_id = activity_event_id(idempotency_key, attempt, next(counter))
+        record = {"id": event_id, "type": event_type, "source": source, "subject": subject}
+        record["data"] = codec.encode(data, where=f"data of event {event_type}")
+        routing.send(record)
+        return event_id
+
+    return send
 
 
 def compensation_pause_reason(call: ActivityCall, error: dict) -> str:
@@ -290,18 +307,7 @@ class OrmBackend:
         return tree
 
     def _sender(self, call: ActivityCall):
-        counter = itertools.count()
-
-        def send(event_type: str, source: str, data: Any = None, *, subject: str | None = None) -> str:
-            # Keyed by the step and the project's SECRET_KEY: a re-run attempt re-sends the same
-            # event (deduplicated), and nobody without the key can guess the id ahead.
-            event_id = activity_event_id(call.idempotency_key, call.attempt, next(counter))
-            record = {"id": event_id, "type": event_type, "source": source, "subject": subject}
-            record["data"] = codec.encode(data, where=f"data of event {event_type}")
-            routing.send(record)
-            return event_id
-
-        return send
+        return activity_sender(call.idempotency_key, call.attempt)
 
     @guarded
     def activity_failed(self, call: ActivityCall, error: dict, retry_at: dt.datetime | None) -> Verdict:
@@ -448,3 +454,49 @@ class OrmBackend:
         summary = waiting_summary("child", id=child_id, workflow=name)
         self.segment.commit(suspend=True, **released(self.parked(Status.WAITING_FOR_CHILD), waiting_for=summary))
         return None
+
+    # Parallel steps and first of several (durable.engine.parallel) ----------------------------
+
+    @guarded
+    def wait_steps(self, positions: list[int], children: int = 0) -> None:
+        """Suspend until these parallel steps (and `children` of them, children) have all ended;
+        the last one to end wakes the instance (durable.joins), and one that ended during this
+        run rewinds it."""
+        self.segment.open()
+        summary = waiting_summary("steps", positions=positions, **({"children": children} if children else {}))
+        waiting = Status.WAITING_FOR_CHILD if children == len(positions) else Status.WAITING_FOR_EVENT
+        self.segment.commit(suspend=True, **released(self.parked(waiting), waiting_for=summary))
+
+    @guarded
+    def wait_first(self, spec: FirstSpec) -> Step | None:
+        """Decide a first now from a kept event or a timer already due, or open its waits and
+        timer and suspend (None)."""
+        moment = self.clock()
+        self.segment.open()
+        types = [t for _, wait in spec.events for t in wait.types]
+        leases.lock_event_types(types)
+        cutoff = moment - settings.event_retention
+        for index, wait in spec.events:
+            record = journal.take_stored_event(self.instance_id, self.created_at, wait, cutoff)
+            if record is not None:
+                return self._decided(spec, {"index": index, "event": record})
+        if spec.timer_at is not None and spec.timer_at <= moment:
+            return self._decided(spec, {"index": spec.timer_index})
+        journal.open_first(self.instance_id, spec)
+        summary = waiting_summary(
+            "first",
+            position=spec.position,
+            name=spec.name,
+            words=spec.words,
+            types=types,
+            due_at=spec.timer_at,
+            steps={str(position): index for position, index in spec.steps.items()},
+        )
+        status = Status.WAITING_FOR_EVENT if spec.events or not spec.timer_at else Status.WAITING_FOR_TIMER
+        self.segment.commit(suspend=True, **released(self.parked(status), waiting_for=summary))
+        return None
+
+    def _decided(self, spec: FirstSpec, result: dict) -> Step:
+        self._step(spec.position, StepKind.FIRST, spec.name, result=result)
+        self.segment.commit()
+        return Step(spec.position, StepKind.FIRST, spec.name, StepStatus.COMPLETED, result)

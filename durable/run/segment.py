@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 from durable import db, journal, leases, routing, transitions
-from durable.engine.types import NewStep
+from durable.engine.types import NewStep, StepKind
 
 MAX_SECONDS = 0.25
 MAX_STEPS = 200
@@ -116,6 +116,10 @@ class Segment:
                 journal.archive_run(self.instance_id, archive_run)
             if seqs:
                 db.on_commit(lambda: [routing.deliver(seq) for seq in seqs])
+            started = sum(1 for step in self.pending if step.kind == StepKind.PARALLEL)
+            if started:
+                # Workers take them once they are committed (durable.run.steps).
+                db.request_steps(started)
         except BaseException as exc:
             self.rollback(exc)
             raise

@@ -50,6 +50,10 @@ class ListeningORM(ORM):
             taken = self.take()
             if not taken:
                 self._wait_for_skewed()
+            else:
+                # Notifications of a burst of enqueues coalesce into one wake-up, and a take holds
+                # at most Q_CLUSTER["bulk"]: look again at the next call, not a poll interval later.
+                self._look_at = 0.0
             return taken or None
         return None
 

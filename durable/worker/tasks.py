@@ -1,4 +1,4 @@
-"""django-q2 tasks, by dotted path: drains, hooks, the backstop sweep, the retention purge, bulk operations."""
+"""django-q2 tasks, by dotted path: drains, parallel steps, hooks, the backstop sweep, retention purge, bulk jobs."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import logging
 from durable import bulk, hooks, retention, timers
 from durable.conf import settings
 from durable.models import BulkStatus
-from durable.run import executor
+from durable.run import executor, steps
 from durable.worker import bulk as bulk_jobs
 from durable.worker import cluster, wakeup
 
@@ -19,6 +19,13 @@ def drain() -> int:
     wakeup.clear()
     ran = executor.run_due(stopping=cluster.is_stopping)
     logger.debug("drain finished", extra={"ran": ran})
+    return ran
+
+
+def run_steps() -> int:
+    """Run due parallel steps, one at a time, until none is due (or DURABLE_DRAIN_SECONDS pass)."""
+    ran = steps.run_due(stopping=cluster.is_stopping)
+    logger.debug("parallel steps run", extra={"ran": ran})
     return ran
 
 

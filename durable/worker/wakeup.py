@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
 
+from django.conf import settings as django_settings
 from django_q.tasks import async_task
 
 from durable import db
@@ -16,6 +18,9 @@ DRAIN_TASK = "durable.worker.tasks.drain"
 # Hooks have a signal row (and a task) of their own, so running them never holds up a drain.
 HOOKS = "hooks"
 HOOKS_TASK = "durable.worker.tasks.run_hooks"
+# Parallel steps: each task runs steps one after another until none is due, so as many tasks as
+# steps (up to the cluster's workers) run them side by side.
+STEPS_TASK = "durable.worker.tasks.run_steps"
 # When this process last saw the signal row; a raised flag is trusted that long.
 ROW_TRUST_SECONDS = 1.0
 _row_seen: dict[str, float] = {}
@@ -34,13 +39,17 @@ class _QuietEnqueue(logging.Filter):
 logging.getLogger("django-q").addFilter(_QuietEnqueue())
 
 
-def request(*, force: bool = False, hooks: bool = False) -> bool:
+def request(*, force: bool = False, hooks: bool = False, steps: int = 0) -> bool:
     """Enqueue a drain task (`hooks`: a hook-running task) unless one is already pending; returns
-    whether one was enqueued.
+    whether one was enqueued. `steps` parallel steps made due get step-running tasks instead.
 
     The drain task clears the flag before it looks for work, so anything made due after that
     raises the flag again and gets a task of its own: no wake-up falls between the two.
     """
+    if steps:
+        for _ in range(min(steps, step_tasks())):
+            enqueue(STEPS_TASK)
+        return True
     name = HOOKS if hooks else QUEUE
     moment = db.now()
     raised = WakeSignal.objects.filter(name=name, pending=False).update(pending=True, requested_at=moment)
@@ -62,10 +71,16 @@ def request(*, force: bool = False, hooks: bool = False) -> bool:
     return True
 
 
+def step_tasks() -> int:
+    """How many step-running tasks to enqueue at most for one batch: the cluster's workers."""
+    workers = (getattr(django_settings, "Q_CLUSTER", None) or {}).get("workers")
+    return max(int(workers or os.cpu_count() or 1), 1)
+
+
 def enqueue(task: str = DRAIN_TASK) -> None:
     _enqueuing.active = True
     try:
-        name = "durable-hooks" if task == HOOKS_TASK else "durable-drain"
+        name = {HOOKS_TASK: "durable-hooks", STEPS_TASK: "durable-steps"}.get(task, "durable-drain")
         async_task(task, q_options={"task_name": name, "save": False})
     finally:
         _enqueuing.active = False

@@ -48,6 +48,7 @@ class Options:
     workflows: int = 200
     sagas: int = 200
     children: int = 200
+    fanout: int = 200
     events: int = 100
     event_rate: float = 20.0
     values: int = 50

@@ -22,6 +22,7 @@ SCENARIOS = (
     "throughput",
     "saga",
     "children",
+    "fanout",
     "events",
     "values",
     "timers",

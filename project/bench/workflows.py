@@ -121,3 +121,10 @@ def far_sleep(ctx: durable.WorkflowContext, seconds: float) -> None:
 def scheduled(ctx: durable.WorkflowContext) -> str | None:
     """What a schedule starts in the schedules scenario: it returns its slot."""
     return ctx.scheduled_at.isoformat() if ctx.scheduled_at is not None else None
+
+
+@durable.workflow(name="bench_fanout")
+def fanout(ctx: durable.WorkflowContext, count: int) -> int:
+    """Fan-out: `count` bench_steps started side by side, then gathered."""
+    handles = [bench_step.start(ctx, i) for i in range(count)]
+    return sum(ctx.gather(*handles))

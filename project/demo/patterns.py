@@ -1,4 +1,4 @@
-"""The eight patterns the demo runs: start example workflows, send events over HTTP, check the outcomes."""
+"""The patterns the demo runs: start example workflows, send events over HTTP, check the outcomes."""
 
 from __future__ import annotations
 
@@ -267,6 +267,45 @@ def nightly_schedule(run: Run, say: Callable[[str], None]) -> str:
     return f"{handle.instance_id}: {sum(report['orders'].values())} orders by status"
 
 
+def fan_out_batch(run: Run, say: Callable[[str], None]) -> str:
+    batch_id = f"priced-{run.tag}"
+    lines = [{"sku": f"SKU-{n:02}", "quantity": n} for n in range(1, 21)]
+    started = time.monotonic()
+    handle = durable.start(workflows.priced_batch, batch_id, lines, instance_id=batch_id)
+    say(f"{batch_id}: 20 lines priced in parallel")
+    result = run.result(handle)
+    elapsed = time.monotonic() - started
+    expect(result["priced"] == 20, f"{batch_id} returned {result}")
+    steps = inspect.instance(handle.instance_id).history
+    parallel = [s for s in steps if s.kind == StepKind.PARALLEL and s.started_at is not None]
+    expect(len(parallel) == 20, f"{batch_id} recorded {len(parallel)} parallel steps, not 20")
+    spans = [(s.started_at, s.recorded_at) for s in parallel if s.started_at is not None]
+    at_once = max(sum(1 for begin, end in spans if begin <= start < end) for start, _ in spans)
+    return f"20 lines priced, total {result['total']}, up to {at_once} at once, in {elapsed:.1f} s"
+
+
+def approval_or_reminder(run: Run, say: Callable[[str], None]) -> str:
+    quick_id, slow_id = f"req-{run.tag}-1", f"req-{run.tag}-2"
+    quick = durable.start(workflows.approval_or_reminder, quick_id, LONG_TIMEOUT, instance_id=f"remind-{quick_id}")
+    slow = durable.start(workflows.approval_or_reminder, slow_id, ESCALATE_AFTER, instance_id=f"remind-{slow_id}")
+    run.waiting(quick)
+    say(f"{quick_id} and {slow_id} wait for approval.decision, or a reminder timer, whichever first")
+    run.sender.structured(event("approval.decision", "/approvals", {"request_id": quick_id, "approved": True}))
+    result = run.result(quick)
+    expect(result == {"request_id": quick_id, "approved": True, "reminders": 0}, f"{quick_id} returned {result}")
+    say(f"{quick_id} decided by its event; its timer withdrawn")
+    run.wait(lambda: _reminded(slow), slow, "send a reminder")
+    run.sender.structured(event("approval.decision", "/approvals", {"request_id": slow_id, "approved": False}))
+    result = run.result(slow)
+    expect(result["approved"] is False and result["reminders"] >= 1, f"{slow_id} returned {result}")
+    return f"{quick_id} decided at once; {slow_id} decided after {result['reminders']} reminder(s)"
+
+
+def _reminded(handle: durable.WorkflowHandle) -> bool:
+    steps = inspect.instance(handle.instance_id).history
+    return any(s.kind == StepKind.ACTIVITY and s.name == "notify_approver" for s in steps)
+
+
 PATTERNS: list[tuple[str, Callable[[Run, Callable[[str], None]], str]]] = [
     ("payment with timeout", payment_with_timeout),
     ("approval with escalation", approval_with_escalation),
@@ -277,4 +316,6 @@ PATTERNS: list[tuple[str, Callable[[Run, Callable[[str], None]], str]]] = [
     ("event-started workflow", event_started),
     ("trip booking saga", trip_saga),
     ("nightly report on a schedule", nightly_schedule),
+    ("fan-out batch of 20 parallel activities", fan_out_batch),
+    ("approval or reminder, whichever first", approval_or_reminder),
 ]

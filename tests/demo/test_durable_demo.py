@@ -25,6 +25,8 @@ OUTCOMES = {
     "event-started workflow": r"the same event again starts nothing… o-\w+-6 created and shipped \(TRK-o-\w+-6\)",
     "trip booking saga": r"no car available… trip-\w+ failed; the hotel, then the flight cancelled by their",
     "nightly report on a schedule": r"next slot \S+ \S+ UTC; triggered now… nightly-report@\S+Z: \d+ orders by status",
+    "fan-out batch of 20 parallel activities": r"priced in parallel… 20 lines priced, total [\d.]+, up to \d+ at once",
+    "approval or reminder, whichever first": r"req-\w+-1 decided at once; req-\w+-2 decided after \d+ reminder\(s\)",
 }
 
 
@@ -79,12 +81,15 @@ def test_durable_demo__exit_runs_every_pattern_and_exits_0():
     code, output = run_demo(env)
     assert code == 0, output
     for number, (title, outcome) in enumerate(OUTCOMES.items(), start=1):
-        assert re.search(rf"^\[{number}/9\] {re.escape(title)}: .*{outcome}.* ✓$", output, re.M), (title, output)
-    assert "All 9 patterns behaved as expected" in output
+        assert re.search(rf"^\[{number}/{len(OUTCOMES)}\] {re.escape(title)}: .*{outcome}.* ✓$", output, re.M), (
+            title,
+            output,
+        )
+    assert f"All {len(OUTCOMES)} patterns behaved as expected" in output
     assert output.rstrip().endswith("stopping the worker and the server… stopped.")
     # It ran on the test database: every instance it started has completed but the trip saga, which
     # failed and compensated; its orders and bookings are there.
-    assert WorkflowInstance.objects.count() == 11  # with the nightly report's triggered run
+    assert WorkflowInstance.objects.count() == 14  # with the nightly report's triggered run
     assert list(WorkflowInstance.objects.exclude(status=Status.COMPLETED).values_list("status", "compensated")) == [
         (Status.FAILED, True)
     ]

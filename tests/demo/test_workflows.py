@@ -207,3 +207,26 @@ def test_order_in_parcels__a_lost_parcel_cancels_the_order(drain):
     drain(handle)
     assert handle.result() == {"order_id": "o-q", "status": "cancelled", "lost": "o-q/1"}
     assert (order("o-q").status, order("o-q").note) == (Order.Status.CANCELLED, "parcel lost: WaitTimeout")
+
+
+def test_priced_batch__twenty_lines_priced_as_parallel_steps_then_summed(drain):
+    lines = [{"sku": f"SKU-{n:02}", "quantity": n} for n in range(1, 21)]
+    handle = durable.start(wf.priced_batch, "pb-1", lines)
+    drain(handle, timeout=60)
+    expected = sum(Decimal(sum(ord(c) for c in line["sku"]) % 50 + 1) / 4 * line["quantity"] for line in lines)
+    assert handle.result() == {"batch_id": "pb-1", "priced": 20, "total": str(expected)}
+    kinds = HistoryStep.objects.filter(instance_id=handle.instance_id).values_list("kind", "status")
+    assert list(kinds) == [("parallel", "completed")] * 20
+
+
+def test_approval_or_reminder__decided_at_once_or_after_reminders(drain):
+    quick = durable.start(wf.approval_or_reminder, "req-1", 60)
+    drain(lambda: quick.status == Status.WAITING_FOR_EVENT)
+    durable.send_event("approval.decision", "/approvals", {"request_id": "req-1", "approved": True})
+    drain(quick)
+    assert quick.result() == {"request_id": "req-1", "approved": True, "reminders": 0}
+    slow = durable.start(wf.approval_or_reminder, "req-2", 0.05, reminders=2)
+    drain(slow)
+    assert slow.result() == {"request_id": "req-2", "approved": None, "reminders": 2}
+    names = HistoryStep.objects.filter(instance_id=slow.instance_id).values_list("kind", flat=True)
+    assert list(names) == ["first", "activity", "first", "activity", "first"]

@@ -380,3 +380,28 @@ def test_nightly_report__fired_by_its_schedule(drain):
         instance_id,
         "The 03:00 Berlin slot of the nightly-report schedule: one activity counting the orders by status.",
     )
+
+
+# Parallel steps and first of several ------------------------------------------------------------
+
+
+def test_priced_batch__twenty_lines_in_parallel(drain):
+    lines = [{"sku": f"SKU-{n:02}", "quantity": n} for n in range(1, 21)]
+    handle = durable.start(wf.priced_batch, "pb-1", lines, instance_id="golden-priced-batch")
+    drain(handle, timeout=60)
+    assert handle.result()["priced"] == 20
+    save("priced_batch__twenty_lines", handle.instance_id, "Twenty lines priced as parallel steps, then gathered.")
+
+
+def test_approval_or_reminder__decided_after_a_reminder(drain):
+    handle = durable.start(wf.approval_or_reminder, "req-1", SHORT, instance_id="golden-approval-or-reminder")
+    drain(lambda: HistoryStep.objects.filter(instance_id=handle.instance_id, kind="activity").exists())
+    drain(lambda: handle.status == "waiting_for_event")
+    send("approval.decision", "/approvals", {"request_id": "req-1", "approved": True}, "decision-first-1")
+    drain(handle)
+    assert handle.result()["reminders"] >= 1
+    save(
+        "approval_or_reminder__reminded_then_decided",
+        handle.instance_id,
+        "The timer wins the first first() (a reminder is sent); the decision wins the second.",
+    )

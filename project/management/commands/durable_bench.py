@@ -12,6 +12,7 @@ QUICK = {
     "workflows": 100,
     "sagas": 100,
     "children": 100,
+    "fanout": 50,
     "events": 40,
     "values": 20,
     "timers": 60,
@@ -37,9 +38,10 @@ def positive(value: str) -> int:
 class Command(BaseCommand):
     help = (
         "Measure durable on the configured database with real durable_worker subprocesses (started "
-        "and stopped here): throughput, sagas unwinding, event round trip over HTTP, timer lateness, the same "
-        "latencies with many instances waiting or pending behind a full queue, replay of a long history, "
-        "worker memory, and what an idle worker costs. "
+        "and stopped here): throughput, sagas unwinding, parents running children, a fan-out of parallel "
+        "activities, event round trip over HTTP, timer lateness, the same latencies with many instances "
+        "waiting or pending behind a full queue, replay of a long history, worker memory, and what an "
+        "idle worker costs. "
         "Prints a progress line, one table, and writes every figure with the machine's context as "
         "JSON. It deletes what it creates, and refuses a database holding other active instances."
     )
@@ -59,6 +61,9 @@ class Command(BaseCommand):
         )
         parser.add_argument(
             "--children", type=positive, help="Children: parents that each run one child, until done (200)."
+        )
+        parser.add_argument(
+            "--fanout", type=positive, help="Fan-out: parallel activities one instance starts and gathers (200)."
         )
         parser.add_argument("--events", type=positive, help="Events: events POSTed to waiting workflows (100).")
         parser.add_argument("--event-rate", type=float, help="Events POSTed per second, one at a time (20).")
@@ -103,6 +108,7 @@ class Command(BaseCommand):
             "workflows",
             "sagas",
             "children",
+            "fanout",
             "events",
             "event_rate",
             "values",

@@ -106,6 +106,9 @@ class BulkOperations(DurableView):
         given = request.data if request.body else {}
         if not isinstance(given, dict):
             raise errors.BadRequest(f'The body must be a JSON object such as {{"status": "paused"}}, not {given!r:.30}')
+        nulls = sorted(name for name, value in given.items() if value is None)
+        if nulls:
+            raise errors.BadRequest(f"{nulls[0]} is null; leave it out of the body not to filter by it.")
         # The list's filters may come in the query string too, as GET /instances/ takes them.
         fields: dict[str, Any] = {**request.query_params.dict(), **given}
         everything = _flag(fields.pop("all", False), from_query="all" not in given)

@@ -56,6 +56,24 @@ def test_children__complete_fail_cancel_and_detached_through_two_workers(worker_
     }
 
 
+def test_gather_and_first__over_children_through_two_workers(worker_factory):
+    worker_factory()
+    worker_factory()
+    batch = durable.start(cw.gathers, 4, instance_id="e2e-gather")
+    failing = durable.start(cw.gathers, 2, failing=True, instance_id="e2e-gather-fail")
+    raced = durable.start(cw.first_or_timer, "e2e-first", 60, instance_id="e2e-first")
+    # Four children and a parallel step, gathered in order; each child ran its activity once.
+    assert batch.result(timeout=60) == {"results": [0, 2, 4, 6, 100]}
+    assert [Ledger.objects.filter(instance_id=f"e2e-gather/{n}").count() for n in range(4)] == [1, 1, 1, 1]
+    assert replay("e2e-gather").verdict == "match"
+    assert failing.result(timeout=60) == {"failed": "e2e-gather-fail/2", "message": "gathered"}
+    # A child's end decides a first against a timer: the timer is withdrawn.
+    reaches("e2e-first/0", Status.WAITING_FOR_EVENT)
+    durable.send_event("child.go", "/test", {"key": "e2e-first"})
+    assert raced.result(timeout=60) == {"index": 0, "value": "e2e-first"}
+    assert not inspect.instance("e2e-first").timers
+
+
 def test_continue_as_new__fifty_runs_through_two_workers(worker_factory):
     worker_factory()
     worker_factory()

@@ -30,6 +30,8 @@ SPARE_SECONDS = 0.0005
 PURGE_SECONDS = 60.0
 # The longest the loop gives way to its runner's thread as it hands a run over.
 HANDOVER_SECONDS = 0.01
+# How many woken instances the loop's process runs at once itself (see Runner).
+RUNNER_THREADS = 2
 
 
 class TimerLoop:
@@ -287,29 +289,36 @@ class HookWatch:
 
 
 class Runner:
-    """Runs, on a thread of the timer loop's process, the instance the loop claimed as its timer
-    fired or an event woke: it resumes at once instead of after a trip through django-q2.
-    One at a time; while it is busy, fired instances go to the cluster as usual. The thread keeps
-    its database connection between runs, as a django-q2 worker does."""
+    """Runs, on threads of the timer loop's process, the instances the loop claimed as their
+    timers fired or events woke: each resumes at once instead of after a trip through django-q2.
+    Up to RUNNER_THREADS at a time (a run holds its thread until its next wait or its end, so a
+    second thread takes the next wake-up while one run is busy); when all are busy, woken
+    instances go to the cluster as usual. Each thread keeps its database connection between
+    runs, as a django-q2 worker does."""
 
-    def __init__(self) -> None:
+    def __init__(self, threads: int | None = None) -> None:
+        self.threads = threads or RUNNER_THREADS
         self._work: queue.SimpleQueue[tuple[dict, str] | None] = queue.SimpleQueue()
-        self._busy = threading.Event()
+        self._lock = threading.Lock()
+        self._busy = 0
         self._began = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._pool: list[threading.Thread] = []
 
     @property
     def idle(self) -> bool:
-        return not self._busy.is_set()
+        """Whether a thread is free to take a run now."""
+        return self._busy < self.threads
 
     def start(self, row: dict, owner: str) -> None:
         """Hand the run over, and give way until it has begun: the thread that runs it would
         otherwise wait for the interpreter's lock while this one goes on (up to its switch interval)."""
-        self._busy.set()
+        with self._lock:
+            self._busy += 1
+            if len(self._pool) < self._busy:
+                thread = threading.Thread(target=self._serve, name=f"durable-timer-run-{len(self._pool)}", daemon=True)
+                self._pool.append(thread)
+                thread.start()
         self._began.clear()
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._serve, name="durable-timer-run", daemon=True)
-            self._thread.start()
         self._work.put((row, owner))
         self._began.wait(HANDOVER_SECONDS)
 
@@ -323,16 +332,18 @@ class Runner:
                     executor.run_claimed(row, owner)
                 finally:
                     executor.heartbeat.drop(row["id"])
-                    self._busy.clear()
+                    with self._lock:
+                        self._busy -= 1
         finally:
             connections.close_all()
 
     def finish(self, grace: float | None = None) -> None:
-        """Wait for the run in progress (it ends at its next wait or its end, like any run)."""
-        if self._thread is not None:
+        """Wait for the runs in progress (each ends at its next wait or its end, like any run)."""
+        pool, self._pool = self._pool, []
+        for _ in pool:
             self._work.put(None)
-            self._thread.join(grace)
-            self._thread = None
+        for thread in pool:
+            thread.join(grace)
 
 
 def run_once() -> int:

@@ -58,22 +58,16 @@ class TimerLoop:
         self.hooks = HookWatch()
 
     def run(self) -> None:
-        next_recovery = next_purge = 0.0
         self.listener = self.open_listener()
+        # The recovery sweep has a thread of its own: with many instances waiting it takes tens of
+        # milliseconds, which a timer falling due meanwhile must not wait for.
+        sweeper = threading.Thread(target=self.recover_until_stopped, name="durable-recovery", daemon=True)
+        sweeper.start()
         try:
             while not self.stop.is_set():
                 try:
                     self.beat()
                     pause = self.tick()
-                    if time.monotonic() >= next_recovery:
-                        # Retention is not urgent: purging once a minute keeps an idle loop quiet.
-                        purge = time.monotonic() >= next_purge
-                        timers.recover(purge=purge)
-                        self.hooks.look()
-                        next_recovery = time.monotonic() + float(settings.RECOVERY_INTERVAL)
-                        if purge:
-                            next_purge = time.monotonic() + PURGE_SECONDS
-                    pause = min(pause, max(0.0, next_recovery - time.monotonic()))
                 except Exception:
                     logger.exception("timer loop iteration failed; retrying")
                     connections.close_all()
@@ -81,7 +75,29 @@ class TimerLoop:
                     pause = 1.0
                 self.sleep(pause)
         finally:
+            self.stop.set()
+            sweeper.join(STOP_CHECK_SECONDS * 4)
             self.close()
+
+    def recover_until_stopped(self) -> None:
+        """Every DURABLE_RECOVERY_INTERVAL: the recovery sweep, hooks due later, and once a
+        minute the retention purge (not urgent: purging once a minute keeps an idle loop quiet)."""
+        next_purge = 0.0
+        try:
+            while not self.stop.is_set():
+                purge = time.monotonic() >= next_purge
+                try:
+                    timers.recover(purge=purge)
+                    self.hooks.look()
+                except Exception:
+                    logger.exception("recovery sweep failed; the next one tries again")
+                    connections.close_all()
+                else:
+                    if purge:
+                        next_purge = time.monotonic() + PURGE_SECONDS
+                self.stop.wait(float(settings.RECOVERY_INTERVAL))
+        finally:
+            connections.close_all()
 
     def beat(self) -> None:
         """Renew this worker's heartbeat row when it is due; a failure is logged, never fatal."""

@@ -4,7 +4,9 @@ Each operation has a name for what it means to an instance: record the steps a r
 open a wait, take a stored event for it, resolve a wait exactly once (by an event or by its
 timeout), fire a sleep, reopen an activity for another round of attempts, withdraw an instance's
 waits and timers, replace an erased instance's data by the marker. Callers hold the transaction
-(and the locks: `durable.leases`); the journal writes the rows.
+(and the locks: `durable.leases`); the journal writes the rows. On PostgreSQL a caller's own
+read or write (a `statements.Part`: the waits an event finds, an instance's wake) may ride in
+the journal's statement, to save the event's round trips; its SQL stays with its module.
 """
 
 from __future__ import annotations

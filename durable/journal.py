@@ -4,13 +4,15 @@ Each operation has a name for what it means to an instance: record the steps a r
 open a wait, take a stored event for it, resolve a wait exactly once (by an event or by its
 timeout), fire a sleep, reopen an activity for another round of attempts, withdraw an instance's
 waits and timers, replace an erased instance's data by the marker. Callers hold the transaction
-(and the locks: `durable.leases`); the journal writes the rows.
+(and the locks: `durable.leases`); the journal writes the rows. On PostgreSQL a caller's own
+read or write (a `statements.Part`: the waits an event finds, an instance's wake) may ride in
+the journal's statement, to save the event's round trips; its SQL stays with its module.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -38,6 +40,8 @@ from durable.models import (
 
 STEP_FIELDS = ("position", "kind", "name", "status", "result", "error", "attempt", "retry_at", "failures")
 BACKFILL_BATCH = 1000
+# Inside the resolving statement (PostgreSQL): the condition that holds when it took the wait.
+TAKEN = "EXISTS (SELECT 1 FROM w)"
 
 
 # History ---------------------------------------------------------------------------------------
@@ -412,12 +416,19 @@ def resolve(
     *,
     has_timeout: bool = True,
     branch: int | None = None,
+    then: Sequence[Callable[[str], statements.Part]] = (),
 ) -> bool:
     """Resolve one wait with an event, unless a timeout or another event resolved it first.
 
     Deleting the wait decides it; its timeout's timer, the history step and the delivery follow.
     Hand-written, as this runs for every event a workflow waits for; on PostgreSQL it is one
     statement, whose later parts write only when the wait was there to delete.
+
+    Args:
+        then: what else to do only if this call resolves the wait (the wake of its instance,
+            the offer to a runner), each built by its own module from the SQL condition that
+            holds then: a statement returning rows (UPDATE ... RETURNING, SELECT). On PostgreSQL
+            each joins the resolving statement; elsewhere they run after it, in turn.
     """
     connection = connections[db.alias()]
     step = HistoryStep(
@@ -433,19 +444,25 @@ def resolve(
         event=event, instance_id=instance_id, position=position, kind=Delivery.Kind.RESUMED, delivered_at=moment
     )
     if connection.vendor == "postgresql":
-        resolved = _resolve_in_one(connection, instance_id, position, step, delivery, has_timeout)
+        resolved = _resolve_in_one(connection, instance_id, position, step, delivery, has_timeout, then)
     else:
-        resolved = _resolve_in_turn(connection, instance_id, position, step, delivery, has_timeout)
+        resolved = _resolve_in_turn(connection, instance_id, position, step, delivery, has_timeout, then)
     if resolved:
         metrics.event_delivered((moment - event.received_at).total_seconds())
     return resolved
 
 
 def _resolve_in_one(
-    connection: Any, instance_id: str, position: int, step: Model, delivery: Model, has_timeout: bool
+    connection: Any,
+    instance_id: str,
+    position: int,
+    step: Model,
+    delivery: Model,
+    has_timeout: bool,
+    then: Sequence[Callable[[str], statements.Part]],
 ) -> bool:
     where = f"instance_id = %s AND {statements.column(Wait, 'position', connection)} = %s"
-    taken = "WHERE EXISTS (SELECT 1 FROM w)"
+    taken = f"WHERE {TAKEN}"
     parts = [f"w AS (DELETE FROM {statements.table(Wait, connection)} WHERE {where} RETURNING 1)"]
     params: list[Any] = [instance_id, position]
     if has_timeout:
@@ -457,13 +474,27 @@ def _resolve_in_one(
         head = statements.insert_into(model, connection)
         parts.append(f"{label} AS ({head} SELECT {statements.placeholders(model)} {taken})")
         params += statements.values(row, connection)
+    # Each further part is a CTE of its own: a SELECT one (a pg_notify) runs only as it is read,
+    # so the final SELECT reads every part.
+    counted = ["(SELECT count(*) FROM w)"]
+    for n, build in enumerate(then):
+        part = build(TAKEN)
+        parts.append(f"p{n} AS ({part.sql})")
+        params += part.params
+        counted.append(f"(SELECT count(*) FROM p{n})")
     with connection.cursor() as cursor:
-        cursor.execute(f"WITH {', '.join(parts)} SELECT count(*) FROM w", params)
+        cursor.execute(f"WITH {', '.join(parts)} SELECT {', '.join(counted)}", params)
         return bool(cursor.fetchone()[0])
 
 
 def _resolve_in_turn(
-    connection: Any, instance_id: str, position: int, step: Model, delivery: Model, has_timeout: bool
+    connection: Any,
+    instance_id: str,
+    position: int,
+    step: Model,
+    delivery: Model,
+    has_timeout: bool,
+    then: Sequence[Callable[[str], statements.Part]],
 ) -> bool:
     where = f"instance_id = %s AND {statements.column(Wait, 'position', connection)} = %s"
     with connection.cursor() as cursor:
@@ -476,6 +507,9 @@ def _resolve_in_turn(
             model = type(row)
             head = statements.insert_into(model, connection)
             cursor.execute(f"{head} VALUES ({statements.placeholders(model)})", statements.values(row, connection))
+        for build in then:
+            cursor.execute(*build("1 = 1"))
+            cursor.fetchall()
     return True
 
 
@@ -662,22 +696,44 @@ def store_event(
     new row from a counted repeat: on PostgreSQL a row just inserted has no xmax yet, while a
     repeat's carries this transaction's; on SQLite a new row's count of repeats is still 0.
     """
+    event, _ = store_event_returning(
+        record, None, received_at=received_at, target_id=target_id, dispatched_at=dispatched_at
+    )
+    return event
+
+
+def store_event_returning(
+    record: dict[str, Any],
+    extra: statements.Part | None,
+    *,
+    received_at: dt.datetime,
+    target_id: str | None = None,
+    dispatched_at: dt.datetime | None = None,
+) -> tuple[Event | None, Any]:
+    """`store_event`, returning beside it the value of `extra`, an expression (a scalar subquery)
+    the same statement evaluates, so the read costs no round trip of its own.
+
+    The expression reads the database as the statement found it when it began: a lock the
+    caller relies on for that read must be taken in an earlier statement.
+    """
     event = _event_row(record, received_at=received_at, target_id=target_id, dispatched_at=dispatched_at)
     connection = connections[db.alias()]
     table = statements.table(Event, connection)
     inserted = "xmax = 0" if connection.vendor == "postgresql" else "duplicates = 0"
+    also, params = ("", []) if extra is None else (f", {extra.sql}", extra.params)
     sql = (
         f"{statements.insert_into(Event, connection)} VALUES ({statements.placeholders(Event)}) "
-        f"ON CONFLICT (source, event_id) DO UPDATE SET duplicates = {table}.duplicates + 1 RETURNING seq, {inserted}"
+        f"ON CONFLICT (source, event_id) DO UPDATE SET duplicates = {table}.duplicates + 1 "
+        f"RETURNING seq, {inserted}{also}"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, statements.values(event, connection))
-        seq, new = cursor.fetchone()
+        cursor.execute(sql, [*statements.values(event, connection), *params])
+        seq, new, *value = cursor.fetchone()
     if not new:
-        return None
+        return None, None
     event.seq = seq
     event._state.adding = False
-    return event
+    return event, value[0] if value else None
 
 
 def record_event(
@@ -720,12 +776,32 @@ def _event_row(
     )
 
 
-def key_event(event: Event, keys: dict[str, str]) -> None:
-    """Store the event's key for each shape registered for its type (see take_stored_event)."""
-    if keys:
-        EventKey.objects.bulk_create(
-            [EventKey(event=event, shape=shape, key=key) for shape, key in keys.items()], ignore_conflicts=True
+def key_event(event: Event, keys: dict[str, str], *, then: statements.Part | None = None) -> list[tuple]:
+    """Store the event's key for each shape registered for its type (see take_stored_event).
+
+    With `then`, a SELECT, also runs it and returns its rows: on PostgreSQL in the same
+    statement (the keys' INSERT a data-modifying CTE before it, which the SELECT does not see).
+    """
+    rows = [EventKey(event=event, shape=shape, key=key) for shape, key in keys.items()]
+    connection = connections[db.alias()]
+    if then is None or connection.vendor != "postgresql":
+        if rows:
+            EventKey.objects.bulk_create(rows, ignore_conflicts=True)
+        if then is None:
+            return []
+        sql, params = then
+    elif rows:
+        each = f"({statements.placeholders(EventKey)})"
+        sql = (
+            f"WITH k AS ({statements.insert_into(EventKey, connection)} VALUES {', '.join([each] * len(rows))} "
+            f"ON CONFLICT DO NOTHING) {then.sql}"
         )
+        params = [*(value for row in rows for value in statements.values(row, connection)), *then.params]
+    else:
+        sql, params = then
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchall()
 
 
 def claim_dispatch(seq: int, moment: dt.datetime) -> bool:

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from django.db import connections
 from django.db.models import F, Field
 
-from durable import db
+from durable import db, statements
 from durable.exceptions import LeaseLost, Rewind
 from durable.models import CLAIMABLE, HELD, TERMINAL, Status, WorkflowInstance
 
@@ -250,6 +250,24 @@ def wake(instance_ids: Iterable[str], moment: dt.datetime, **changes: Any) -> in
     ids = list(instance_ids)
     if not ids:
         return 0
+    with connections[db.alias()].cursor() as cursor:
+        cursor.execute(*_wake_statement(ids, moment, changes))
+        return cursor.rowcount
+
+
+def waking(instance_id: str, moment: dt.datetime, **changes: Any) -> Callable[[str], statements.Part]:
+    """The `wake` of one instance as a part of another statement, done only when that
+    statement's condition holds (journal.resolve, when it took the instance's wait); returns a
+    row if it woke the instance. The caller holds the instance row's lock already."""
+
+    def build(condition: str) -> statements.Part:
+        sql, params = _wake_statement([instance_id], moment, changes)
+        return statements.Part(f"{sql} AND {condition} RETURNING 1", params)
+
+    return build
+
+
+def _wake_statement(ids: list[str], moment: dt.datetime, changes: dict[str, Any]) -> statements.Part:
     connection = connections[db.alias()]
     ops = connection.ops
     stamp = ops.adapt_datetimefield_value(moment)
@@ -264,9 +282,7 @@ def wake(instance_ids: Iterable[str], moment: dt.datetime, **changes: Any) -> in
         f"UPDATE {ops.quote_name(WorkflowInstance._meta.db_table)} SET {', '.join(sets)} "
         f"WHERE id IN ({', '.join(['%s'] * len(ids))}) AND status NOT IN ({', '.join(['%s'] * len(ended))})"
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, *ids, *ended])
-        return cursor.rowcount
+    return statements.Part(sql, [*params, *ids, *ended])
 
 
 def nudge(instance_id: str) -> int:

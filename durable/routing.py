@@ -10,7 +10,7 @@ from typing import Any
 
 from django.db import connections
 
-from durable import db, health, journal, leases, notify, transitions
+from durable import db, health, journal, leases, notify, statements, transitions
 from durable.engine import codec, matching
 from durable.engine.registry import registry
 from durable.engine.types import ReceivedEvent
@@ -25,6 +25,10 @@ class Routed:
 
     resumed: list[str] = field(default_factory=list)
     started: list[str] = field(default_factory=list)
+    # Whether the statement that resolved the one wait offered its instance to a runner already
+    # (see `_route`), and whether it said no worker was asked for it.
+    offered: bool = False
+    handed: bool = False
 
 
 # The sending side ------------------------------------------------------------------------------
@@ -46,40 +50,69 @@ def dispatch(seq: int) -> Routed:
         return _route(event, moment)
 
 
-def _route(event: Event, moment: dt.datetime) -> Routed:
-    """Resolve the waits an event matches and start its on_event workflows (in a transaction)."""
+def _route(event: Event, moment: dt.datetime, shapes: list | None = None, *, offer: bool = False) -> Routed:
+    """Resolve the waits an event matches and start its on_event workflows (in a transaction).
+
+    On PostgreSQL the statement resolving a wait also wakes its instance; with `offer` (send),
+    when the event can wake one instance only, it offers that instance to an idle runner too.
+
+    Args:
+        shapes: the (shape, paths) pairs registered for the event's type, read under its lock,
+            if the caller has them already (send reads them with the event's INSERT).
+        offer: whether the caller offers what the event wakes to a runner (see `send`).
+    """
     routed = Routed()
     record = journal.record_of(event)
-    for instance_id, position, name, has_timeout, branch in _resolvable(event):
-        if journal.resolve(instance_id, position, name, event, record, moment, has_timeout=has_timeout, branch=branch):
+    waits = _resolvable(event, shapes)
+    starters = registry.starters(event.type) if event.target_id is None else []
+    folded = db.is_postgres()
+    offering = None
+    if offer and folded and len(waits) == 1 and not starters:
+        routed.handed = _hand_over([waits[0][0]])
+        offering = notify.offering(waits[0][0], handed=routed.handed)
+    for instance_id, position, name, has_timeout, branch in waits:
+        then = [leases.waking(instance_id, moment, waiting_for=None)] if folded else []
+        if offering is not None:
+            then.append(offering)
+        resolved = journal.resolve(
+            instance_id, position, name, event, record, moment, has_timeout=has_timeout, branch=branch, then=then
+        )
+        if resolved:
             routed.resumed.append(instance_id)
-    leases.wake(routed.resumed, moment, waiting_for=None)
-    if event.target_id is None:
-        routed.started = _start_subscribers(event, record, moment)
+            routed.offered = offering is not None
+    if not folded:
+        leases.wake(routed.resumed, moment, waiting_for=None)
+    if starters:
+        routed.started = _start_subscribers(event, record, moment, starters)
     return routed
 
 
-def _resolvable(event: Event) -> list[tuple[str, int, str, bool, int | None]]:
+def _resolvable(event: Event, shapes: list | None) -> list[tuple[str, int, str, bool, int | None]]:
     """The waits this event resolves, one per instance: (instance, position, name, has a timeout,
     item index in a first).
 
-    Also keys the event by every shape registered for its type, for waits that come later.
+    Also keys the event by every shape registered for its type, for waits that come later (on
+    PostgreSQL in the statement that reads the waits).
     """
-    shapes = WaitShape.objects.filter(event_type=event.type).values_list("shape", "paths")
+    if shapes is None:
+        shapes = list(WaitShape.objects.filter(event_type=event.type).values_list("shape", "paths"))
     keys = {shape: k for shape, paths in shapes if (k := matching.event_key(paths, event.data, event.subject))}
-    journal.key_event(event, keys)
     if event.target_id is None and not keys:
         return []
+    rows = journal.key_event(event, keys, then=_open_waits(event, set(keys.values())))
     found: dict[str, tuple[str, int, str, bool, int | None]] = {}
-    for instance_id, position, name, match, subject, timeout_at, branch in _open_waits(event, set(keys.values())):
+    for instance_id, position, name, match, subject, timeout_at, branch in rows:
+        # Both backends hand JSON columns over as text (Django decodes them itself, as here).
+        match = json.loads(match) if isinstance(match, str) else match
         if matching.matches(match, subject, event.data, event.subject):
             found.setdefault(instance_id, (instance_id, position, name, timeout_at is not None, branch))
     return list(found.values())
 
 
-def _open_waits(event: Event, keys: set[str]) -> list[tuple[str, int, str, Any, str | None, Any, int | None]]:
-    """The open waits for this event's type under one of `keys` (or on its target instance), of
-    instances that existed when it arrived and have not ended, in instance id order.
+def _open_waits(event: Event, keys: set[str]) -> statements.Part:
+    """The SELECT of the open waits for this event's type under one of `keys` (or on its target
+    instance), of instances that existed when it arrived and have not ended, in instance id
+    order: (instance, position, name, match, subject, timeout_at, branch).
 
     On PostgreSQL the same statement locks their instance rows, in id order: instance rows before
     wait rows, as cancel and the timer sweep lock them. (A row whose instance ended meanwhile drops
@@ -115,18 +148,23 @@ def _open_waits(event: Event, keys: set[str]) -> list[tuple[str, int, str, Any, 
     )
     if connection.vendor == "postgresql":
         sql += " FOR UPDATE OF i"
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        # Both backends hand JSON columns over as text (Django decodes them itself, as here).
-        return [
-            (row[0], row[1], row[2], json.loads(row[3]) if isinstance(row[3], str) else row[3], row[4], row[5], row[6])
-            for row in cursor.fetchall()
-        ]
+    return statements.Part(sql, params)
 
 
-def _start_subscribers(event: Event, record: dict, moment: dt.datetime) -> list[str]:
+def _shapes_read(event_type: str) -> statements.Part:
+    """The (shape, paths) pairs registered for a type, as one JSON array (PostgreSQL)."""
+    connection = connections[db.alias()]
+    shape, paths = (statements.column(WaitShape, name, connection) for name in ("shape", "paths"))
+    return statements.Part(
+        f"(SELECT json_agg(json_build_array(s.{shape}, s.{paths})) FROM {statements.table(WaitShape, connection)} s "
+        f"WHERE s.{statements.column(WaitShape, 'event_type', connection)} = %s)",
+        [event_type],
+    )
+
+
+def _start_subscribers(event: Event, record: dict, moment: dt.datetime, starters: list) -> list[str]:
     started = []
-    for definition in registry.starters(event.type):
+    for definition in starters:
         instance_id = str(uuid.uuid5(STARTER_NAMESPACE, f"{definition.name}\n{event.source}\n{event.event_id}"))
         argument = codec.encode(ReceivedEvent.from_record(record), where=f"event {event.event_id}")
         inputs = {"args": [argument], "kwargs": {}}
@@ -160,14 +198,24 @@ def send(record: dict[str, Any], *, target_id: str | None = None) -> Accepted:
         # Senders of one type queue on its lock, so a repeat is seen here, not as a unique
         # violation. (The same source and id under two types racing each other: on SQLite one
         # writer at a time sees the other's row; on PostgreSQL the insert counts a repeat on it.)
+        # The lock is a statement of its own: a statement that waits for it still reads the
+        # database as it was before the lock's holder (a waiter registering a new shape) committed.
         leases.lock_event_types([record["type"]])
-        event = journal.store_event(record, received_at=moment, target_id=target_id, dispatched_at=moment)
+        shapes = None
+        if db.is_postgres():
+            # The type's wait shapes come back with the INSERT, read after the lock was taken.
+            event, found = journal.store_event_returning(
+                record, _shapes_read(record["type"]), received_at=moment, target_id=target_id, dispatched_at=moment
+            )
+            shapes = json.loads(found) if isinstance(found, str) else found or []
+        else:
+            event = journal.store_event(record, received_at=moment, target_id=target_id, dispatched_at=moment)
         if event is None:
             return Accepted(seq=None, duplicate=True)
-        routed = _route(event, moment)
+        routed = _route(event, moment, shapes, offer=True)
         woken = routed.resumed + routed.started
-        handed = _hand_over(woken)
-        if woken:
+        handed = routed.handed if routed.offered else _hand_over(woken)
+        if woken and not routed.offered:
             # Heard at the commit by an idle runner, which may take one before any worker does.
             notify.runnable(woken, handed=handed)
     if woken and not handed:

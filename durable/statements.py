@@ -2,16 +2,25 @@
 
 Building an INSERT or DELETE through the ORM costs more on every event than the database takes
 to run it; these are built once per model and database vendor, and take their values through
-each field's own conversion, so a field added to a model is written here too.
+each field's own conversion, so a field added to a model is written here too. A `Part` is a
+piece of SQL with its parameters that one module hands another to run inside its statement, so
+an event's writes cost fewer round trips on PostgreSQL while each module keeps its own SQL.
 """
 
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
+from typing import Any, NamedTuple
 
 from django.db import models
 from django.db.backends.base.base import BaseDatabaseWrapper
+
+
+class Part(NamedTuple):
+    """SQL text and its parameters, in the order of its placeholders."""
+
+    sql: str
+    params: list[Any]
 
 
 def table(model: type[models.Model], connection: BaseDatabaseWrapper) -> str:

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import random
 import threading
 import time
 
 import pytest
-from django.db import connections
+from django.db import connection, connections
 
 import durable
-from durable import timers
-from durable.models import Delivery, HistoryStep, Status, Timer, WorkflowInstance
+from durable import db, journal, leases, timers
+from durable.engine import matching
+from durable.engine.types import WaitSpec
+from durable.models import Delivery, Event, EventKey, HistoryStep, Status, Timer, Wait, WorkflowInstance
 from durable.run import executor
 from tests import event_workflows as ew
 
@@ -108,3 +111,43 @@ def test_race__concurrent_senders_and_waiters_lose_no_wake_up():
     for handle in handles:
         assert handle.status == Status.COMPLETED, f"{handle.instance_id} lost a wake-up: {handle.status}"
         assert sorted(handle.result()) == [1, 2]
+
+
+def test_race__a_sender_queued_on_the_type_lock_sees_the_shape_its_holder_registered():
+    """A waiter registers a new wait shape and opens its wait under the type's lock while a sender
+    of that type queues on the lock: the sender reads the type's shapes after the lock is granted,
+    so it keys its event by the new shape and resolves the wait. (A statement that waits for the
+    lock itself reads the database as it was before the waiter committed: taking the lock inside
+    the event's INSERT, which reads the shapes, would lose this wake-up.)"""
+    if connection.vendor != "postgresql":
+        pytest.skip("SQLite runs one writer at a time: a sender cannot queue behind a waiter mid-transaction")
+    handle = durable.start(ew.waits_once, "snap-1")
+    instance = WorkflowInstance.objects.get(id=handle.instance_id)
+    spec = WaitSpec(position=0, name="w", types=["snap.type"], match={"order": "o-1"}, subject=None, timeout_at=None)
+    locked, delivered = threading.Event(), []
+
+    def waiter():
+        with db.atomic():
+            leases.lock_event_types(["snap.type"])
+            locked.set()
+            deadline = time.monotonic() + 10
+            with connections[db.alias()].cursor() as cursor:
+                while True:
+                    cursor.execute("SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted")
+                    if cursor.fetchone()[0]:
+                        break
+                    assert time.monotonic() < deadline, "the sender never queued on the type's lock"
+                    time.sleep(0.01)
+            assert journal.take_stored_event(instance.id, instance.created_at, spec, db.now() - dt.timedelta(1)) is None
+            journal.open_wait(instance.id, spec)
+
+    def sender():
+        assert locked.wait(10)
+        delivered.append(durable.send_event("snap.type", "/snap", {"order": "o-1"}, id="snap-e"))
+
+    in_threads(waiter, sender)
+    assert delivered[0].resumed == [instance.id]
+    event = Event.objects.get(event_id="snap-e")
+    assert EventKey.objects.filter(event=event, shape=matching.shape_of(spec.match, spec.subject)[0]).exists()
+    assert not Wait.objects.filter(instance_id=instance.id).exists()
+    assert Delivery.objects.filter(instance_id=instance.id, event=event, kind=Delivery.Kind.RESUMED).exists()

@@ -11,11 +11,12 @@ from __future__ import annotations
 import datetime as dt
 import json
 import logging
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from django.db import connections
 
-from durable import db
+from durable import db, statements
 from durable.conf import settings
 
 logger = logging.getLogger(__name__)
@@ -111,14 +112,37 @@ def runnable(instance_ids: list[str], *, handed: bool = False) -> None:
         instance_ids: the instances, in the order to try them.
         handed: no worker was asked for them, so a runner that cannot take them all must ask one.
     """
+    payload = _runnable_payload(instance_ids, handed)
+    if payload:
+        send(RUNNABLE, payload)
+
+
+def offering(instance_id: str, *, handed: bool = False) -> Callable[[str], statements.Part] | None:
+    """`runnable` for one instance as a part of another statement, sent only when that
+    statement's condition holds (journal.resolve, when it took the instance's wait); None
+    unless the transport is PostgreSQL's, whose pg_notify a statement can carry."""
+    if transport() != "postgresql":
+        return None
+    from durable.notify import postgres
+
+    payload = _runnable_payload([instance_id], handed)
+    if not payload:
+        return None
+
+    def build(condition: str) -> statements.Part:
+        return postgres.sending(RUNNABLE, payload, condition)
+
+    return build
+
+
+def _runnable_payload(instance_ids: list[str], handed: bool) -> str:
     payload, size = [HANDED] if handed else [], 0
     for instance_id in instance_ids:
         size += len(instance_id.encode()) + 1
         if size > MAX_PAYLOAD_BYTES:
             break
         payload.append(instance_id)
-    if payload:
-        send(RUNNABLE, "\n".join(payload))
+    return "\n".join(payload)
 
 
 def instance_changed(instance_id: str, key: str | None = None, value: Any = UNSENT) -> None:

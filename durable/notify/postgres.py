@@ -11,7 +11,7 @@ import psycopg
 from django.db import connections
 from psycopg import sql
 
-from durable import db
+from durable import db, statements
 
 logger = logging.getLogger(__name__)
 
@@ -29,6 +29,11 @@ def send(channel: str, payload: str) -> None:
     """pg_notify on the durable connection: delivered when (and only if) its transaction commits."""
     with connections[db.alias()].cursor() as cursor:
         cursor.execute("SELECT pg_notify(%s, %s)", [PREFIX + channel, payload])
+
+
+def sending(channel: str, payload: str, condition: str) -> statements.Part:
+    """`send` as a SELECT another statement carries, notifying only when `condition` holds."""
+    return statements.Part(f"SELECT pg_notify(%s, %s) WHERE {condition}", [PREFIX + channel, payload])
 
 
 def connect() -> psycopg.Connection:

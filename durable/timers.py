@@ -27,9 +27,10 @@ def next_due() -> dt.datetime | None:
     return journal.next_due()
 
 
-def fire_due(limit: int = FIRE_BATCH) -> int:
-    """Fire timers that are due: record the sleep or the timeout, wake the instance."""
-    return fire_and_take(limit).fired
+def fire_due(limit: int = FIRE_BATCH, *, overdue: dt.timedelta | None = None) -> int:
+    """Fire timers that are due (with `overdue`, only those due that long ago already): record
+    the sleep or the timeout, wake the instance."""
+    return fire_and_take(limit, overdue=overdue).fired
 
 
 @dataclass
@@ -43,7 +44,13 @@ class Firing:
     slack: float | None = None
 
 
-def fire_and_take(limit: int = FIRE_BATCH, *, owner: str | None = None, at: dt.datetime | None = None) -> Firing:
+def fire_and_take(
+    limit: int = FIRE_BATCH,
+    *,
+    owner: str | None = None,
+    at: dt.datetime | None = None,
+    overdue: dt.timedelta | None = None,
+) -> Firing:
     """Fire due timers; with `owner`, also claim one woken instance for it in the same transaction.
 
     The timer loop runs that one itself at once, without a trip through django-q2; a worker is
@@ -57,7 +64,7 @@ def fire_and_take(limit: int = FIRE_BATCH, *, owner: str | None = None, at: dt.d
     slack = None
     with db.atomic():
         by = _fire_by(moment, at)
-        due = journal.due_timers(by, limit, skip_locked=db.is_postgres())
+        due = journal.due_timers(by - overdue if overdue else by, limit, skip_locked=db.is_postgres())
         if not due:
             return Firing()
         # Instance rows before wait rows, as cancel and dispatch lock them; skip busy ones.
@@ -153,11 +160,12 @@ def recover(*, purge: bool = True) -> SweepReport:
     return report
 
 
-def sweep() -> SweepReport:
-    """One full sweep: fire every due timer, then recover."""
+def sweep(*, overdue: dt.timedelta | None = None) -> SweepReport:
+    """One full sweep: fire every due timer (with `overdue`, those due that long ago already),
+    then recover."""
     fired = 0
     while True:
-        count = fire_due()
+        count = fire_due(overdue=overdue)
         fired += count
         if count < FIRE_BATCH:
             break

@@ -62,6 +62,19 @@ def test_sweep__fires_everything_due_and_reports(drain):
     assert (report.fired, report.redelivered, report.purged) == (3, 0, 0)
 
 
+def test_backstop_sweep__leaves_a_timer_just_due_to_the_loop_and_fires_an_overdue_one(drain):
+    from durable.worker import tasks
+
+    handles = [durable.start(workflows.sleeper, 0.1) for _ in range(2)]
+    drain(lambda: all(h.status == Status.WAITING_FOR_TIMER for h in handles))
+    all_due()
+    # One fell due a moment ago (the timer loop's to fire), one long ago (a loop missed it).
+    Timer.objects.filter(instance_id=handles[1].instance_id).update(due_at=db.now() - dt.timedelta(seconds=5))
+    assert tasks.sweep()["fired"] == 1
+    assert list(Timer.objects.values_list("instance_id", flat=True)) == [handles[0].instance_id]
+    assert timers.sweep().fired == 1, "a sweep by hand (durable_sweep) fires whatever is due"
+
+
 def test_recover__forgets_events_past_retention(settings):
     settings.DURABLE_EVENT_RETENTION = dt.timedelta(hours=1)
     old = {"id": "old", "source": "/t", "type": "thing.happened", "data": {}}

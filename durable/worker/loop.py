@@ -14,6 +14,7 @@ from django.db import close_old_connections, connections
 from durable import db, health, hooks, leases, notify, queues, slots, timers
 from durable.conf import settings
 from durable.run import executor
+from durable.worker import collector
 
 logger = logging.getLogger(__name__)
 
@@ -42,9 +43,17 @@ class TimerLoop:
     DURABLE_LISTEN_POLL seconds; without one it looks every DURABLE_TIMER_POLL seconds.
     """
 
-    def __init__(self, stop: threading.Event | None = None, *, run_woken: bool = True, fired: Any = None) -> None:
+    def __init__(
+        self,
+        stop: threading.Event | None = None,
+        *,
+        run_woken: bool = True,
+        fired: Any = None,
+        own_process: bool = False,
+    ) -> None:
         """`run_woken` runs an instance its timer woke on a thread here; `fired` (a shared
-        multiprocessing Value) counts the timers fired, for the parent process."""
+        multiprocessing Value) counts the timers fired, for the parent process; `own_process`
+        says the process is the loop's alone, so it may time the full garbage collections."""
         self.stop = stop or threading.Event()
         self.runner = Runner() if run_woken else None
         self.shared_fired = fired
@@ -56,6 +65,7 @@ class TimerLoop:
         self._beat_at = 0.0
         self._lead = LEAD_SECONDS
         self.hooks = HookWatch()
+        self.collector = collector.Collector() if own_process else None
 
     def run(self) -> None:
         self.listener = self.open_listener()
@@ -63,11 +73,15 @@ class TimerLoop:
         # milliseconds, which a timer falling due meanwhile must not wait for.
         sweeper = threading.Thread(target=self.recover_until_stopped, name="durable-recovery", daemon=True)
         sweeper.start()
+        if self.collector is not None:
+            self.collector.start()
         try:
             while not self.stop.is_set():
                 try:
                     self.beat()
                     pause = self.tick()
+                    if self.collector is not None and self.collector.quiet(self.quiet_for(pause)):
+                        pause = self.tick()
                 except Exception:
                     logger.exception("timer loop iteration failed; retrying")
                     connections.close_all()
@@ -77,7 +91,15 @@ class TimerLoop:
         finally:
             self.stop.set()
             sweeper.join(STOP_CHECK_SECONDS * 4)
+            if self.collector is not None:
+                self.collector.stop()
             self.close()
+
+    def quiet_for(self, pause: float) -> float:
+        """How long nothing is due: the pause before the next look, or less when a timer is known."""
+        if self._next_due is None:
+            return pause
+        return min(pause + self.lead, max(0.0, (self._next_due - db.now()).total_seconds()))
 
     def recover_until_stopped(self) -> None:
         """Every DURABLE_RECOVERY_INTERVAL: the recovery sweep, hooks due later, and once a

@@ -37,7 +37,7 @@ def _main(fired: Any) -> None:
     # Ctrl-C reaches the whole process group; the parent decides, and sends SIGTERM.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, lambda signum, frame: stop.set())
-    timer_loop = loop.TimerLoop(stop, fired=fired)
+    timer_loop = loop.TimerLoop(stop, fired=fired, own_process=True)
     timer_loop.run()
 
 

@@ -59,12 +59,16 @@ class PostgresListener:
 
     def _connect(self) -> bool:
         self._drop()
+        connection = None
         try:
             connection = connect()
             for channel in self.channels:
                 connection.execute(sql.SQL("LISTEN {}").format(sql.Identifier(channel)))
             heard = self._probe(connection)
         except psycopg.Error as exc:
+            if connection is not None:
+                # Killed while it listened or probed: closed here, not left for the collector.
+                connection.close()
             self._retry_at = time.monotonic() + RECONNECT_SECONDS
             if not self._warned:
                 logger.warning("cannot LISTEN for wake-ups (%s); polling until it can", exc)

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from durable.engine.activities import ActivityContext
 from durable.engine.composition import ChildHandle
-from durable.engine.context import ActivityContext, WorkflowContext
+from durable.engine.context import WorkflowContext
 from durable.engine.cron import Schedule
 from durable.engine.hooks import HookContext, HookDefinition, InstanceInfo, hook
 from durable.engine.registry import ActivityDefinition, WorkflowDefinition, activity, workflow

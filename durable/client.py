@@ -10,8 +10,8 @@ from typing import Any
 from durable import business_keys, children, db, delays, leases, queues, routing, sagas, text, transitions
 from durable.conf import settings
 from durable.engine import codec
+from durable.engine.arguments import to_seconds
 from durable.engine.composition import INSTANCE_ID, check_instance_id  # noqa: F401 - the API and forks use them from here
-from durable.engine.context import to_seconds
 from durable.engine.registry import WorkflowDefinition, registry
 from durable.events import TARGET_EXTENSION, build
 from durable.exceptions import (

@@ -13,7 +13,7 @@ from django.db import transaction
 from django.test import TestCase
 
 from durable import client, db, journal, testing, transitions
-from durable.engine.context import to_seconds
+from durable.engine.arguments import to_seconds
 from durable.engine.registry import ActivityDefinition, WorkflowDefinition, registry
 from durable.exceptions import InvalidArgument, InvalidTransition
 from durable.models import CLAIMABLE, TERMINAL, Status, WorkflowInstance

@@ -6,93 +6,27 @@ import datetime as dt
 import random as _random
 import uuid as _uuid
 from collections.abc import Callable, Iterable
-from typing import Any, Protocol
+from typing import Any
 
-from durable.engine import codec, composition, parallel, saga, versioning
+from durable.engine import activities, codec, composition, parallel, saga, versioning
+from durable.engine.arguments import event_filter, to_seconds
+from durable.engine.storage import Backend
 from durable.engine.types import (
-    ActivityCall,
-    ChildSpec,
-    FirstSpec,
     NewStep,
     ReceivedEvent,
     Step,
     StepKind,
     StepStatus,
     TimerPurpose,
-    Verdict,
     WaitSpec,
 )
 from durable.exceptions import (
-    ActivityError,
-    EncodingError,
     Halt,
     InvalidArgument,
     NonDeterminismError,
     Suspend,
     WaitTimeout,
-    WorkerLost,
 )
-
-
-class ActivityFailure(Exception):
-    """One failed attempt, as the storage reports it back to the context."""
-
-    def __init__(self, error: dict, exc: BaseException) -> None:
-        super().__init__(error.get("message", ""))
-        self.error = error
-        self.exc = exc
-
-
-class Backend(Protocol):
-    """What the context needs from storage; `durable.run.backend` implements it over the ORM."""
-
-    def clock(self) -> dt.datetime: ...
-    def record(self, step: NewStep) -> None: ...
-    def run_activity(self, call: ActivityCall) -> Any: ...
-    def activity_slot(self, call: ActivityCall) -> dt.datetime | None: ...
-    def activity_failed(self, call: ActivityCall, error: dict, retry_at: dt.datetime | None) -> Verdict: ...
-    def suspend_timer(
-        self, position: int, purpose: TimerPurpose, name: str, due_at: dt.datetime, *, label: str | None = None
-    ) -> None: ...
-    def wait_event(self, spec: WaitSpec) -> Step | None: ...
-    # Parallel steps (durable.engine.parallel): wait for all of these positions to end; wait for
-    # the first of several (None: suspended; else the recorded decision).
-    def wait_steps(self, positions: list[int], children: int = 0) -> None: ...
-    def wait_first(self, spec: FirstSpec) -> Step | None: ...
-    # A wait or a timer is pending at this position (left by an earlier run): see versioning.patched.
-    def waiting_at(self, position: int) -> bool: ...
-    # What the instance is doing now (ctx.set_details), persisted with the run's next commit.
-    def set_details(self, text: str) -> None: ...
-    def failure_pauses(self) -> bool: ...
-    # Composition: start a child instance with the step, and wait for one to end (None: suspend).
-    def start_child(self, spec: ChildSpec) -> None: ...
-    def wait_child(self, position: int, child_id: str, name: str) -> Step | None: ...
-    def compensating(self, progress: dict | None, error: dict | None = None) -> None: ...
-
-
-def to_seconds(value: float | int | dt.timedelta, what: str) -> float:
-    """Seconds from a number or a timedelta; negative or non-numeric values are refused."""
-    if isinstance(value, dt.timedelta):
-        seconds = value.total_seconds()
-    elif isinstance(value, int | float) and not isinstance(value, bool):
-        seconds = float(value)
-    else:
-        raise InvalidArgument(f"{what} must be seconds or a timedelta, not {value!r}.")
-    if seconds < 0 or seconds != seconds:
-        raise InvalidArgument(f"{what} must not be negative, got {value!r}.")
-    return seconds
-
-
-def event_filter(what: str, event_type: Any, match: Any, subject: Any) -> list[str]:
-    """The event types of a wait (`what` names the call in errors), its match and subject checked."""
-    types = [event_type] if isinstance(event_type, str) else list(event_type)
-    if not types or not all(isinstance(t, str) and t for t in types):
-        raise InvalidArgument(f"{what} needs one or more event type strings, not {event_type!r}.")
-    if match is not None and (not isinstance(match, dict) or not all(isinstance(k, str) and k for k in match)):
-        raise InvalidArgument(f"{what} match must be a dict of field paths to values, not {match!r}.")
-    if subject is not None and not isinstance(subject, str):
-        raise InvalidArgument(f"{what} subject must be a str, not {subject!r}.")
-    return types
 
 
 class WorkflowContext:
@@ -493,129 +427,7 @@ class WorkflowContext:
 
     def _call_activity(self, definition: Any, args: tuple, kwargs: dict) -> Any:
         position = self._position
-        value = self._run_step(definition, args, kwargs)
+        value = activities.run_step(self, definition, args, kwargs)
         if definition.compensation is not None:
             self.saga.arm(definition.compensation, args, kwargs, (definition.name, position, value))
         return value
-
-    def _run_step(
-        self,
-        definition: Any,
-        args: tuple,
-        kwargs: dict,
-        *,
-        kind: str = StepKind.ACTIVITY,
-        undoes: saga.Compensating | None = None,
-    ) -> Any:
-        position, step = self._next(kind, definition.name)
-        if step is not None and step.status == StepStatus.COMPLETED:
-            return codec.decode(step.result)
-        if step is not None and step.status == StepStatus.FAILED:
-            raise self._activity_error(definition.name, step.error or {}, step.attempt)
-        where = f"{self._where(position)} input of activity '{definition.name}'"
-        input_tree = codec.encode({"args": list(args), "kwargs": kwargs}, where=where)
-        args, kwargs = tuple(codec.decode(input_tree["args"])), codec.decode(input_tree["kwargs"])
-        attempt = 1
-        lost: ActivityFailure | None = None
-        if step is not None and step.status == StepStatus.STARTED:
-            # The worker running this attempt stopped before recording how it ended.
-            attempt = step.attempt
-            exc = WorkerLost(
-                f"The worker running attempt {attempt} of activity '{definition.name}' stopped before it "
-                "ended (it crashed, ran out of memory, was killed or timed out)."
-            )
-            lost = ActivityFailure({"type": "WorkerLost", "message": str(exc)}, exc)
-        if step is not None and step.status == StepStatus.RETRYING:
-            attempt = step.attempt + 1
-            now = self._backend.clock()
-            if step.retry_at is not None and step.retry_at > now:
-                self._call(self._backend.suspend_timer, position, TimerPurpose.RETRY, definition.name, step.retry_at)
-                self._suspend()
-        while True:
-            call = ActivityCall(
-                position=position,
-                definition=definition,
-                args=args,
-                kwargs=kwargs,
-                input=input_tree,
-                attempt=attempt,
-                idempotency_key=f"{self.instance_id}:{position}",
-                kind=kind,
-                compensating=undoes,
-            )
-            try:
-                if lost is not None:
-                    failed, lost = lost, None
-                    raise failed
-                if definition.limited:
-                    # No free slot: the worker is released until one may be, as for a retry backoff.
-                    again = self._call(self._backend.activity_slot, call)
-                    if again is not None:
-                        label = f"waiting for a free slot of activity '{definition.name}'"
-                        self._call(
-                            self._backend.suspend_timer,
-                            position,
-                            TimerPurpose.RETRY,
-                            definition.name,
-                            again,
-                            label=label,
-                        )
-                        self._suspend()
-                tree = self._call(self._backend.run_activity, call)
-            except ActivityFailure as failure:
-                retry_at = None
-                if not isinstance(failure.exc, EncodingError) and definition.retry.retries(failure.exc, attempt):
-                    delay = definition.retry.delay(attempt)
-                    retry_at = self._backend.clock() + dt.timedelta(seconds=delay)
-                verdict = self._call(self._backend.activity_failed, call, failure.error, retry_at)
-                if verdict == Verdict.RETRY:
-                    attempt += 1
-                    continue
-                if verdict == Verdict.SUSPENDED:
-                    self._suspend()
-                raise self._activity_error(definition.name, failure.error, attempt) from None
-            return codec.decode(tree)
-
-    def _activity_error(self, name: str, error: dict, attempts: int) -> ActivityError:
-        error_type = error.get("type", "Exception")
-        message = error.get("message", "")
-        return ActivityError(
-            f"Instance {self.instance_id}: activity '{name}' failed after {attempts} attempt(s): "
-            f"{error_type}: {message}",
-            activity_name=name,
-            error_type=error_type,
-            error_message=message,
-            attempts=attempts,
-        )
-
-
-class ActivityContext:
-    """What an activity receives: who runs it, which attempt, and a stable idempotency key."""
-
-    def __init__(
-        self,
-        *,
-        instance_id: str,
-        workflow_name: str,
-        activity_name: str,
-        attempt: int,
-        idempotency_key: str,
-        sender: Callable[..., str],
-        compensating: saga.Compensating | None = None,
-    ) -> None:
-        self.instance_id = instance_id
-        self.workflow_name = workflow_name
-        self.activity_name = activity_name
-        self.attempt = attempt
-        self.idempotency_key = idempotency_key
-        # The step a compensation undoes (activity_name, position, result); None otherwise.
-        self.compensating = compensating
-        self._sender = sender
-
-    def send_event(self, event_type: str, source: str, data: Any = None, *, subject: str | None = None) -> str:
-        """Send a CloudEvent; from a transactional activity it is stored with the step's result.
-
-        Returns:
-            The event id.
-        """
-        return self._sender(event_type, source, data, subject=subject)

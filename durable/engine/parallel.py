@@ -13,7 +13,7 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
-from durable.engine import codec
+from durable.engine import activities, codec
 from durable.engine.types import FirstSpec, NewStep, ReceivedEvent, Step, StepKind, StepStatus, WaitSpec
 from durable.exceptions import InvalidArgument, NonDeterminismError
 
@@ -60,7 +60,7 @@ class StepHandle:
 
     def value(self, ctx: WorkflowContext, step: Step) -> Any:
         if step.status == StepStatus.FAILED:
-            raise ctx._activity_error(self.name, step.error or {}, step.attempt)
+            raise activities.activity_error(ctx.instance_id, self.name, step.error or {}, step.attempt)
         return codec.decode(step.result)
 
     @property

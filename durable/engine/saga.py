@@ -14,7 +14,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from durable.engine import codec
+from durable.engine import activities, codec
 from durable.engine.registry import ActivityDefinition, registry
 from durable.engine.types import NewStep, Step, StepKind, StepStatus
 from durable.exceptions import DefinitionError, NonDeterminismError
@@ -188,7 +188,9 @@ class Saga:
                 ctx._next(StepKind.COMPENSATION, armed.name)  # a resume went on past it
                 skipped += 1
             else:
-                ctx._run_step(definition, armed.args, armed.kwargs, kind=StepKind.COMPENSATION, undoes=armed.undoes)
+                activities.run_step(
+                    ctx, definition, armed.args, armed.kwargs, kind=StepKind.COMPENSATION, undoes=armed.undoes
+                )
                 done += 1
             self.armed.pop()
             backend.compensating({"after": after, "done": done, "skipped": skipped, "total": total})

@@ -18,7 +18,7 @@ from django.db import DatabaseError, InterfaceError, OperationalError
 from durable import activity_limits, business_keys, db, events, journal, leases, metrics, routing, tracing, transitions
 from durable.conf import settings
 from durable.engine import codec, retry
-from durable.engine.context import ActivityContext, ActivityFailure
+from durable.engine.activities import ActivityContext, ActivityFailure
 from durable.engine.replay import describe
 from durable.engine.types import (
     ActivityCall,

@@ -22,7 +22,7 @@ from django.db import connections
 from durable import db, joins, journal, leases, metrics
 from durable.conf import settings
 from durable.engine import codec
-from durable.engine.context import ActivityContext
+from durable.engine.activities import ActivityContext
 from durable.engine.registry import registry
 from durable.engine.replay import describe
 from durable.engine.types import StepStatus

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from durable.engine import codec
-from durable.engine.context import ActivityContext, ActivityFailure
+from durable.engine.activities import ActivityContext, ActivityFailure
 from durable.engine.replay import describe
 from durable.engine.types import Step, StepKind, StepStatus, Verdict
 

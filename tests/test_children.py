@@ -79,7 +79,7 @@ def test_children__a_child_of_an_unknown_workflow_is_refused_and_nothing_is_writ
     assert WorkflowInstance.objects.count() == 1
 
 
-@pytest.mark.parametrize("bad", ["", "has space", "a/b", "x" * 201])
+@pytest.mark.parametrize("bad", ["", "has space", "a/b", "x" * 201, "bulk"])
 def test_children__a_bad_instance_id_is_refused_and_nothing_is_written(drain, bad):
     handle = durable.start(cw.bad_id, bad, instance_id="b1")
     drain(handle)

@@ -58,6 +58,8 @@ def test_start__runs_after_commit(django_capture_on_commit_callbacks, monkeypatc
     [
         (lambda: durable.start("no_such_workflow"), durable.WorkflowNotFound),
         (lambda: durable.start(workflows.three_steps, 1, instance_id="has space"), durable.InvalidArgument),
+        # /instances/bulk/ is the bulk operations' route: an instance of that id could not be reached.
+        (lambda: durable.start(workflows.three_steps, 1, instance_id="bulk"), durable.InvalidArgument),
         (lambda: durable.start(workflows.three_steps, object()), durable.EncodingError),
         (lambda: durable.get_handle("missing"), durable.InstanceNotFound),
         (lambda: durable.cancel("missing"), durable.InstanceNotFound),

@@ -8,6 +8,7 @@ from durable import business_keys, events, queues, text
 from durable.client import INSTANCE_ID
 from durable.conf import settings
 from durable.engine import codec
+from durable.engine.composition import RESERVED_IDS
 
 # CloudEvents strings hold no control characters (lone surrogates are refused too, but JSON
 # Schema patterns cannot name them). Written as escapes, which ECMA-262 and Python read alike.
@@ -93,6 +94,7 @@ START: dict[str, Any] = {
         "instance_id": {
             "type": ["string", "null"],
             "pattern": ID_PATTERN,
+            "not": {"enum": sorted(RESERVED_IDS)},
             "default": None,
             "description": "A business id that makes the start idempotent (200 when it exists); null for a new id.",
         },
@@ -173,6 +175,7 @@ FORK = {
         "instance_id": {
             "type": ["string", "null"],
             "pattern": ID_PATTERN,
+            "not": {"enum": sorted(RESERVED_IDS)},
             "default": None,
             "description": "The new instance's id (409 when taken); null for '<original>:fork-<n>'.",
         },

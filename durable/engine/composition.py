@@ -15,6 +15,8 @@ if TYPE_CHECKING:
 
 INSTANCE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@+=-]{0,199}$")
 MAX_ID = 200
+# Ids the HTTP API's routes would take for something else: /instances/bulk/... are bulk operations.
+RESERVED_IDS = frozenset({"bulk"})
 # What a child's end looks like in the parent's history (a child_result step's result["status"]).
 COMPLETED, FAILED, CANCELLED = "completed", "failed", "cancelled"
 # The key of a start_child step's result that holds the child's end once it ended (the journal's
@@ -23,11 +25,16 @@ OUTCOME = "outcome"
 
 
 def check_instance_id(instance_id: object) -> None:
-    """Refuse (InvalidArgument) an instance id outside INSTANCE_ID."""
+    """Refuse (InvalidArgument) an instance id outside INSTANCE_ID, or one of RESERVED_IDS."""
     if not isinstance(instance_id, str) or not INSTANCE_ID.match(instance_id):
         raise InvalidArgument(
             f"Instance id {instance_id!r} is invalid: use 1-200 letters, digits and . _ : @ + = -, "
             "starting with a letter or digit."
+        )
+    if instance_id in RESERVED_IDS:
+        raise InvalidArgument(
+            f"Instance id {instance_id!r} is reserved: /instances/{instance_id}/ is a route of the HTTP API "
+            "of its own. Choose another id."
         )
 
 

@@ -38,6 +38,7 @@ def test_start__creates_an_instance_201_then_200_for_the_same_id(operator):
         ("/durable/workflows/three_steps/start/", {"args": "x"}, 400, "invalid_request"),
         ("/durable/workflows/three_steps/start/", {"argz": []}, 400, "invalid_request"),
         ("/durable/workflows/three_steps/start/", {"instance_id": "a/b"}, 400, "invalid_argument"),
+        ("/durable/workflows/three_steps/start/", {"instance_id": "bulk"}, 400, "invalid_argument"),
         ("/durable/workflows/three_steps/start/", [1, 2], 400, "invalid_request"),
     ],
 )

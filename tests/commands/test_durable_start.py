@@ -70,6 +70,7 @@ def test_start__an_existing_id_is_reported_not_started_again(run):
         ),
         (["three_steps", "--input", "[1, 2, 3]"], "--input does not fit three_steps(ctx, n, nap=0.3): too many"),
         (["three_steps", "--input", "[1]", "--id", "has space"], "Instance id 'has space' is invalid"),
+        (["three_steps", "--input", "[1]", "--id", "bulk"], "Instance id 'bulk' is reserved: /instances/bulk/ is"),
         (["three_steps", "--input", "[1]", "--timeout", "5"], "--timeout takes a number of seconds >= 0, and only"),
     ],
 )

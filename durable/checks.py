@@ -1,5 +1,5 @@
 """System checks: the apps and settings durable needs, SQLite settings that would lock, PostgreSQL connection reuse,
-DURABLE_RETENTION, DURABLE_QUEUES."""
+DURABLE_RETENTION, DURABLE_QUEUES, DURABLE_RUNNER_THREADS."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from django.core import checks
 from durable.conf import retention_problems
 
 REQUIRED_APPS = ("django_q", "rest_framework")
+RUNNER_THREADS_MAX = 64
 
 
 def check_apps(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
@@ -141,6 +142,20 @@ def check_queues(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
     ]
 
 
+def check_runner_threads(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    value = getattr(settings, "DURABLE_RUNNER_THREADS", 2)
+    if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= RUNNER_THREADS_MAX:
+        return []
+    return [
+        checks.Error(
+            f"DURABLE_RUNNER_THREADS is {value!r}, not a whole number from 1 to {RUNNER_THREADS_MAX}.",
+            hint="Leave it out for 2 (a run holds its thread until its next wait or its end; more threads "
+            "than the machine has cores rarely help).",
+            id="durable.E006",
+        )
+    ]
+
+
 def register() -> None:
     for check in (
         check_apps,
@@ -150,5 +165,6 @@ def register() -> None:
         check_hooks,
         check_retention,
         check_queues,
+        check_runner_threads,
     ):
         checks.register(check, "durable")

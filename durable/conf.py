@@ -34,6 +34,9 @@ DEFAULTS: dict[str, Setting] = {
         0.05, (int, float), "Seconds between looks for new timers in durable_worker, when no wake-up channel is up."
     ),
     "RECOVERY_INTERVAL": Setting(1.0, (int, float), "Seconds between recovery sweeps in durable_worker."),
+    "RUNNER_THREADS": Setting(
+        2, int, "Threads of durable_worker's timer loop that run the instances its timers and events wake, at once."
+    ),
     "BATCH_SIZE": Setting(1, int, "Instances a worker claims at once (more than 1 can queue work behind a slow one)."),
     "DRAIN_SECONDS": Setting(20.0, (int, float), "How long one django-q2 task runs instances before handing over."),
     "GET_EVENT_POLL": Setting(

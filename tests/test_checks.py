@@ -129,3 +129,18 @@ def test_backstop__the_retention_purge_is_scheduled_hourly_and_repaired():
     schedules.ensure_backstop()
     rows = Schedule.objects.filter(name=schedules.PURGE_NAME)
     assert list(rows.values_list("func", "schedule_type")) == [("durable.worker.tasks.purge", Schedule.HOURLY)]
+
+
+@pytest.mark.parametrize("value", [0, -1, 65, 2.5, "2", True])
+def test_checks__runner_threads_outside_one_to_sixty_four_is_an_error(settings, value):
+    settings.DURABLE_RUNNER_THREADS = value
+    messages = checks.check_runner_threads()
+    assert [(m.id, m.msg) for m in messages] == [
+        ("durable.E006", f"DURABLE_RUNNER_THREADS is {value!r}, not a whole number from 1 to 64.")
+    ]
+
+
+@pytest.mark.parametrize("value", [1, 2, 64])
+def test_checks__runner_threads_from_one_to_sixty_four_is_fine(settings, value):
+    settings.DURABLE_RUNNER_THREADS = value
+    assert checks.check_runner_threads() == []

@@ -31,8 +31,6 @@ SPARE_SECONDS = 0.0005
 PURGE_SECONDS = 60.0
 # The longest the loop gives way to its runner's thread as it hands a run over.
 HANDOVER_SECONDS = 0.01
-# How many woken instances the loop's process runs at once itself (see Runner).
-RUNNER_THREADS = 2
 
 
 class TimerLoop:
@@ -329,13 +327,13 @@ class HookWatch:
 class Runner:
     """Runs, on threads of the timer loop's process, the instances the loop claimed as their
     timers fired or events woke: each resumes at once instead of after a trip through django-q2.
-    Up to RUNNER_THREADS at a time (a run holds its thread until its next wait or its end, so a
+    Up to DURABLE_RUNNER_THREADS at a time (a run holds its thread until its next wait or its end, so a
     second thread takes the next wake-up while one run is busy); when all are busy, woken
     instances go to the cluster as usual. Each thread keeps its database connection between
     runs, as a django-q2 worker does."""
 
     def __init__(self, threads: int | None = None) -> None:
-        self.threads = threads or RUNNER_THREADS
+        self.threads = threads or int(settings.RUNNER_THREADS)
         self._work: queue.SimpleQueue[tuple[dict, str] | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._busy = 0

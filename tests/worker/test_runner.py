@@ -36,3 +36,10 @@ def test_runner__two_runs_at_once_and_busy_when_both_threads_are():
     assert sorted(rows) == sorted([first.instance_id] * 3 + [second.instance_id] * 3), "each nap ran once"
     # Run one after the other, all of one instance's naps would come before the other's.
     assert rows[:3] != [rows[0]] * 3 or rows[3:] != [rows[3]] * 3, f"the two runs did not overlap: {rows}"
+
+
+def test_runner__threads_come_from_the_setting(settings):
+    settings.DURABLE_RUNNER_THREADS = 3
+    assert Runner().threads == 3
+    settings.DURABLE_RUNNER_THREADS = 1
+    assert Runner().threads == 1

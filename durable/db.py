@@ -43,6 +43,20 @@ def is_postgres() -> bool:
     return connections[alias()].vendor == "postgresql"
 
 
+def sends_statements_together() -> bool:
+    """Whether this PostgreSQL connection takes several statements in one execute and hands
+    back each one's rows (psycopg 3 with client-side binding, Django's default): psycopg2 keeps
+    only the last one's, and server-side binding takes one statement per message."""
+    from django.db.backends.postgresql.psycopg_any import is_psycopg3
+
+    connection = connections[alias()]
+    return (
+        connection.vendor == "postgresql"
+        and is_psycopg3
+        and connection.settings_dict.get("OPTIONS", {}).get("server_side_binding") is not True
+    )
+
+
 def now() -> dt.datetime:
     """The database's time, read from this machine's clock corrected by its measured offset.
 

@@ -715,12 +715,15 @@ def store_event_returning(
     received_at: dt.datetime,
     target_id: str | None = None,
     dispatched_at: dt.datetime | None = None,
+    after: statements.Part | None = None,
 ) -> tuple[Event | None, Any]:
     """`store_event`, returning beside it the value of `extra`, an expression (a scalar subquery)
     the same statement evaluates, so the read costs no round trip of its own.
 
     The expression reads the database as the statement found it when it began: a lock the
-    caller relies on for that read must be taken in an earlier statement.
+    caller relies on for that read must be taken in an earlier statement, `after` (PostgreSQL),
+    which is sent with this one in one round trip, as a statement of its own: in READ COMMITTED
+    each statement of a multi-statement query reads a snapshot taken when it starts.
     """
     event = _event_row(record, received_at=received_at, target_id=target_id, dispatched_at=dispatched_at)
     connection = connections[db.alias()]
@@ -732,8 +735,15 @@ def store_event_returning(
         f"ON CONFLICT (source, event_id) DO UPDATE SET duplicates = {table}.duplicates + 1 "
         f"RETURNING seq, {inserted}{also}"
     )
+    values = [*statements.values(event, connection), *params]
     with connection.cursor() as cursor:
-        cursor.execute(sql, [*statements.values(event, connection), *params])
+        if after is None:
+            cursor.execute(sql, values)
+        else:
+            # The simple query protocol (psycopg's client-side binding, Django's default) takes
+            # both statements in one message; the second one's rows are the next result set.
+            cursor.execute(f"{after.sql}; {sql}", [*after.params, *values])
+            cursor.nextset()
         seq, new, *value = cursor.fetchone()
     if not new:
         return None, None

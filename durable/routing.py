@@ -200,15 +200,24 @@ def send(record: dict[str, Any], *, target_id: str | None = None) -> Accepted:
         # writer at a time sees the other's row; on PostgreSQL the insert counts a repeat on it.)
         # The lock is a statement of its own: a statement that waits for it still reads the
         # database as it was before the lock's holder (a waiter registering a new shape) committed.
-        leases.lock_event_types([record["type"]])
+        # On PostgreSQL the lock and the INSERT go in one round trip, and the type's wait shapes
+        # come back with the INSERT, read after the lock was granted.
         shapes = None
         if db.is_postgres():
-            # The type's wait shapes come back with the INSERT, read after the lock was taken.
+            together = db.sends_statements_together()
+            if not together:
+                leases.lock_event_types([record["type"]])
             event, found = journal.store_event_returning(
-                record, _shapes_read(record["type"]), received_at=moment, target_id=target_id, dispatched_at=moment
+                record,
+                _shapes_read(record["type"]),
+                received_at=moment,
+                target_id=target_id,
+                dispatched_at=moment,
+                after=leases.event_type_lock(record["type"]) if together else None,
             )
             shapes = json.loads(found) if isinstance(found, str) else found or []
         else:
+            leases.lock_event_types([record["type"]])
             event = journal.store_event(record, received_at=moment, target_id=target_id, dispatched_at=moment)
         if event is None:
             return Accepted(seq=None, duplicate=True)

@@ -84,14 +84,26 @@ def test_queries__delivering_to_one_of_many_waiting(report, drain, listening_kno
     # Both store the event with one upsert that counts a repeat itself. SQLite then reads the
     # type's wait shapes, keys the event, reads the waits, resolves the wait in three (its delete,
     # the history step, the delivery) and wakes the instance. PostgreSQL, between its BEGIN and
-    # COMMIT, takes the event type's advisory lock (a statement of its own: see routing.send) and
-    # folds the rest into three: the upsert returns the shapes, the keys' INSERT rides in the
-    # waits' SELECT (which locks their instance rows), and one statement resolves the wait, wakes
-    # the instance and offers it to an idle runner by pg_notify. (Once a second the receiver also
-    # reads whether a runner listens, to hand the woken instance over: `listening_known` has read
-    # it already.)
-    report("event delivered to 1 of 40 waiting", count, expect(10, 6))
+    # COMMIT, takes the event type's advisory lock (a statement of its own, sent in one round trip
+    # with the upsert: see routing.send) and folds the rest into three: the upsert returns the
+    # shapes, the keys' INSERT rides in the waits' SELECT (which locks their instance rows), and
+    # one statement resolves the wait, wakes the instance and offers it to an idle runner by
+    # pg_notify. (Once a second the receiver also reads whether a runner listens, to hand the
+    # woken instance over: `listening_known` has read it already.)
+    report("event delivered to 1 of 40 waiting", count, expect(10, 5))
     assert deliveries[0].resumed == [handles[7].instance_id]
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the lock is PostgreSQL's")
+def test_queries__delivering_where_statements_go_one_at_a_time(report, drain, listening_known, monkeypatch):
+    # psycopg2, or psycopg 3 with server-side binding: the lock is sent on its own first.
+    monkeypatch.setattr(db, "sends_statements_together", lambda: False)
+    handles = [durable.start(ew.waits_once, f"qs-{i}") for i in range(5)]
+    drain()
+    deliveries = []
+    count = counted(lambda: deliveries.append(durable.send_event("thing.happened", "/qs", {"key": "qs-3"})))
+    report("event delivered to 1 of 5 waiting, statements one at a time", count, expect(0, 6))
+    assert deliveries[0].resumed == [handles[3].instance_id]
 
 
 def test_queries__firing_a_timer(report, drain):

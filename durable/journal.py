@@ -661,15 +661,9 @@ def unended_steps(instance_id: str, positions: list[int]) -> int:
     return rows.filter(running | active_child).count()
 
 
-def step_overdue(before: dt.datetime) -> statements.Part:
-    """A question for statements.select_each: 1 when a parallel step has been due since before
-    `before` (past its backoff, or its worker's lease ran out), else NULL (the partial due index)."""
-    connection = connections[db.alias()]
-    due = statements.column(HistoryStep, "due_at", connection)
-    return statements.Part(
-        f"SELECT 1 FROM {statements.table(HistoryStep, connection)} WHERE {due} IS NOT NULL AND {due} < %s LIMIT 1",
-        [connection.ops.adapt_datetimefield_value(before)],
-    )
+def next_step_due() -> dt.datetime | None:
+    """When the earliest parallel step is due (an index lookup)."""
+    return HistoryStep.objects.filter(due_at__isnull=False).order_by("due_at").values_list("due_at", flat=True).first()
 
 
 # Events ----------------------------------------------------------------------------------------
@@ -828,17 +822,6 @@ def claim_dispatch(seq: int, moment: dt.datetime) -> bool:
 def record_start(event: Event, instance_id: str, moment: dt.datetime) -> None:
     """Record that an event started an instance (an on_event workflow)."""
     Delivery.objects.create(event=event, instance_id=instance_id, kind=Delivery.Kind.STARTED, delivered_at=moment)
-
-
-def any_undispatched(before: dt.datetime) -> statements.Part:
-    """A question for statements.select_each: 1 when an event stored before `before` was never
-    dispatched (its process died between the commit and the delivery), else NULL."""
-    connection = connections[db.alias()]
-    dispatched, received = (statements.column(Event, name, connection) for name in ("dispatched_at", "received_at"))
-    return statements.Part(
-        f"SELECT 1 FROM {statements.table(Event, connection)} WHERE {dispatched} IS NULL AND {received} < %s LIMIT 1",
-        [connection.ops.adapt_datetimefield_value(before)],
-    )
 
 
 def undispatched(before: dt.datetime, limit: int) -> list[int]:

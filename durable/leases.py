@@ -197,13 +197,10 @@ def _claim_by_id(
 
 def has_stale_work(stale: dt.datetime) -> bool:
     """Whether some instance has been due since before `stale` and nobody holds it."""
-    return statements.select_each(connections[db.alias()], [stale_work(stale)])[0] is not None
-
-
-def stale_work(stale: dt.datetime) -> statements.Part:
-    """The question of has_stale_work, to ask in one statement with others: an id or NULL."""
     sql, params = _due_sql(db.now(), before=stale)
-    return statements.Part(sql + " LIMIT 1", params)
+    with connections[db.alias()].cursor() as cursor:
+        cursor.execute(sql + " LIMIT 1", params)
+        return cursor.fetchone() is not None
 
 
 def fence(

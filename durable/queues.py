@@ -20,7 +20,7 @@ from typing import Any
 from django.db import connections, transaction
 from django.db.models import Count, Q
 
-from durable import db, leases, statements
+from durable import db, leases
 from durable.conf import settings
 from durable.engine.registry import parse_rate, registry
 from durable.exceptions import InvalidArgument
@@ -226,17 +226,10 @@ def _line_sql(queue: str, limit: int) -> tuple[str, list[Any]]:
 
 def has_line(queue: str) -> bool:
     """Whether anyone waits in the queue's line (an index lookup)."""
-    return statements.select_each(connections[db.alias()], [line_question(queue)])[0] is not None
-
-
-def line_question(queue: str) -> statements.Part:
-    """has_line as a question for statements.select_each: the first in line's id, or NULL."""
-    return statements.Part(*_line_sql(queue, 1))
-
-
-def limited_names() -> list[str]:
-    """The queues with limits, whose lines the timer loop and the recovery sweep admit from."""
-    return [limits.name for limits in configured().values() if limits.limited]
+    sql, params = _line_sql(queue, 1)
+    with connections[db.alias()].cursor() as cursor:
+        cursor.execute(sql, params)
+        return cursor.fetchone() is not None
 
 
 def _admit_first(queue: str, free: int, moment: dt.datetime) -> int:
@@ -414,17 +407,15 @@ def requeue_fields(row: WorkflowInstance) -> dict[str, Any] | None:
     return {"queue_state": WAITING, "run_after": None, "waiting_for": in_line(row.queue, row.priority)}
 
 
-def look(lines: list[str] | None = None) -> dt.datetime | None:
+def look() -> dt.datetime | None:
     """Admit what each limited queue's limits let in now; return when a rate window next opens
     for a queue that still has a line (None: no line waits on a rate). A query per limited queue
-    when no line waits; none with `lines`, the limited queues already known to have a line."""
+    when no line waits."""
     if not any_limited():
         return None
     soonest: dt.datetime | None = None
     for limits in configured().values():
-        if not limits.limited:
-            continue
-        if not (limits.name in lines if lines is not None else has_line(limits.name)):
+        if not limits.limited or not has_line(limits.name):
             continue
         admit(limits.name)
         if limits.rate is not None:

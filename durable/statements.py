@@ -51,14 +51,3 @@ def placeholders(model: type[models.Model]) -> str:
 def values(row: models.Model, connection: BaseDatabaseWrapper) -> list[Any]:
     """The row's values for `insert_into`, each converted by its field as a save would."""
     return [f.get_db_prep_save(getattr(row, f.attname), connection) for f in _fields(type(row))]
-
-
-def select_each(connection: BaseDatabaseWrapper, parts: list[Part]) -> tuple[Any, ...]:
-    """Several questions in one statement: SELECT (p1), (p2), ... of scalar subqueries, each
-    answering one value (NULL when its subquery finds no row); their answers in order."""
-    if not parts:
-        return ()
-    sql = "SELECT " + ", ".join(f"({part.sql})" for part in parts)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [value for part in parts for value in part.params])
-        return tuple(cursor.fetchone())

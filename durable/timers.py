@@ -8,9 +8,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import connections
-
-from durable import db, journal, leases, metrics, queues, routing, slots, statements
+from durable import db, journal, leases, metrics, queues, routing, slots
 from durable.conf import settings
 from durable.engine.types import TimerPurpose
 
@@ -130,33 +128,20 @@ def recover(*, purge: bool = True) -> SweepReport:
     report = SweepReport()
     moment = db.now()
     stale = moment - RECOVERY_GRACE
-    # Whether there is anything to recover, asked in one statement: an idle worker asks every
-    # DURABLE_RECOVERY_INTERVAL, and almost always the answer is no.
-    limited = queues.limited_names()
-    stale_work, step_overdue, undispatched, *lines = statements.select_each(
-        connections[db.alias()],
-        [
-            leases.stale_work(stale),
-            journal.step_overdue(stale),
-            journal.any_undispatched(stale),
-            *(queues.line_question(name) for name in limited),
-        ],
-    )
-    waiting = [name for name, first in zip(limited, lines, strict=True) if first is not None]
-    if waiting:
-        try:
-            queues.look(waiting)  # a line a lost admission left behind (the timer loop admits on time)
-        except Exception:
-            logger.exception("admitting queued instances failed; the next sweep tries again")
-            report.failed += 1
-    if stale_work is not None:
+    try:
+        queues.look()  # a line a lost admission left behind (the timer loop admits on time)
+    except Exception:
+        logger.exception("admitting queued instances failed; the next sweep tries again")
+        report.failed += 1
+    if leases.has_stale_work(stale):
         report.requeued = True
         db.request_run(force=True)
-    if step_overdue is not None:
+    step_due = journal.next_step_due()
+    if step_due is not None and step_due < stale:
         # A parallel step past its retry backoff, or left by a worker that stopped (its lease ran out).
         report.requeued = True
         db.request_steps(1)
-    for seq in journal.undispatched(stale, REDELIVER_BATCH) if undispatched is not None else ():
+    for seq in journal.undispatched(stale, REDELIVER_BATCH):
         # One event that cannot be delivered must not stop the others, nor the purge.
         try:
             routing.deliver(seq)

@@ -11,7 +11,6 @@ import durable
 from durable import db, journal, timers
 from durable.models import Event, HistoryStep, Status, Timer, WorkflowInstance
 from tests import event_workflows as ew
-from tests import queue_workflows as qw
 from tests import workflows
 
 pytestmark = pytest.mark.django_db
@@ -40,11 +39,6 @@ def test_fire_due__records_the_sleep_once_and_wakes_the_instance(drain):
     assert handle.status == Status.COMPLETED
 
 
-# Long enough that the drain putting them to sleep ends before the first falls due (the drain
-# fires what is due, and on a loaded machine it took longer than 0.1 s).
-NAP = 1.0
-
-
 def all_due() -> None:
     """Wait until every timer is due by the clock the firing reads (on a loaded machine the
     drain itself can take longer than the sleeps, and the measured clock offset can move)."""
@@ -54,14 +48,14 @@ def all_due() -> None:
 
 
 def test_fire_due__works_in_batches(drain):
-    handles = [durable.start(workflows.sleeper, NAP) for _ in range(5)]
+    handles = [durable.start(workflows.sleeper, 0.1) for _ in range(5)]
     drain(lambda: all(h.status == Status.WAITING_FOR_TIMER for h in handles))
     all_due()
     assert [timers.fire_due(limit=2), timers.fire_due(limit=2), timers.fire_due(limit=2)] == [2, 2, 1]
 
 
 def test_sweep__fires_everything_due_and_reports(drain):
-    handles = [durable.start(workflows.sleeper, NAP) for _ in range(3)]
+    handles = [durable.start(workflows.sleeper, 0.1) for _ in range(3)]
     drain(lambda: all(h.status == Status.WAITING_FOR_TIMER for h in handles))
     all_due()
     report = timers.sweep()
@@ -105,34 +99,3 @@ def test_send_event__stored_but_undelivered_event_is_delivered_by_the_sweep(drai
     assert handle.result() == {"outcome": "event", "id": "orphan-event"}
     assert Event.objects.get(event_id="orphan-event").dispatched_at is not None
     assert timers.recover().redelivered == 0
-
-
-def test_recover__with_nothing_to_recover_is_one_query(django_assert_num_queries, settings):
-    assert len(settings.DURABLE_QUEUES) > 1, "the test settings have several queues with limits"
-    durable.start(workflows.sleeper, 60)
-    with django_assert_num_queries(1):
-        report = timers.recover(purge=False)
-    assert (report.requeued, report.redelivered, report.failed) == (False, 0, 0)
-
-
-def test_recover__finds_each_kind_of_leftover_in_its_one_question(monkeypatch):
-    asked = []
-    monkeypatch.setattr(db, "request_run", lambda force=False: asked.append("forced run" if force else "run"))
-    monkeypatch.setattr(db, "request_steps", lambda count: asked.append("steps"))
-    long_ago = db.now() - dt.timedelta(seconds=10)
-    # A line whose admission was lost: the queue's slot is free, yet its first waits.
-    lined = durable.start(qw.one_at_a_time, 0.0)
-    WorkflowInstance.objects.filter(id=lined.instance_id).update(queue_state="waiting", run_after=None)
-    # Due for long and held by nobody (its worker died before running it).
-    stale = durable.start(workflows.sleeper, 60)
-    WorkflowInstance.objects.filter(id=stale.instance_id).update(run_after=long_ago)
-    # A parallel step whose worker's lease ran out.
-    HistoryStep.objects.create(instance_id=stale.instance_id, position=7, kind="parallel", name="p", due_at=long_ago)
-    # Stored and never dispatched.
-    journal.record_event({"id": "left", "source": "/s", "type": "x.y"}, received_at=long_ago)
-    report = timers.recover(purge=False)
-    assert (report.requeued, report.redelivered, report.failed) == (True, 1, 0)
-    # The stale instance's forced wake-up and the parallel step's task; admitting the line and
-    # delivering the event ask for a worker as they always do.
-    assert asked.count("forced run") == 1 and asked.count("steps") == 1, asked
-    assert WorkflowInstance.objects.get(id=lined.instance_id).queue_state == "admitted"

@@ -39,6 +39,11 @@ def test_fire_due__records_the_sleep_once_and_wakes_the_instance(drain):
     assert handle.status == Status.COMPLETED
 
 
+# Long enough that the drain putting them to sleep ends before the first falls due (the drain
+# fires what is due, and on a loaded machine it took longer than 0.1 s).
+NAP = 1.0
+
+
 def all_due() -> None:
     """Wait until every timer is due by the clock the firing reads (on a loaded machine the
     drain itself can take longer than the sleeps, and the measured clock offset can move)."""
@@ -48,14 +53,14 @@ def all_due() -> None:
 
 
 def test_fire_due__works_in_batches(drain):
-    handles = [durable.start(workflows.sleeper, 0.1) for _ in range(5)]
+    handles = [durable.start(workflows.sleeper, NAP) for _ in range(5)]
     drain(lambda: all(h.status == Status.WAITING_FOR_TIMER for h in handles))
     all_due()
     assert [timers.fire_due(limit=2), timers.fire_due(limit=2), timers.fire_due(limit=2)] == [2, 2, 1]
 
 
 def test_sweep__fires_everything_due_and_reports(drain):
-    handles = [durable.start(workflows.sleeper, 0.1) for _ in range(3)]
+    handles = [durable.start(workflows.sleeper, NAP) for _ in range(3)]
     drain(lambda: all(h.status == Status.WAITING_FOR_TIMER for h in handles))
     all_due()
     report = timers.sweep()

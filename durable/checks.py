@@ -7,7 +7,7 @@ from django.apps import apps
 from django.conf import settings
 from django.core import checks
 
-from durable.conf import retention_problems
+from durable.conf import DEFAULTS, retention_problems
 
 REQUIRED_APPS = ("django_q", "rest_framework")
 RUNNER_THREADS_MAX = 64
@@ -143,14 +143,14 @@ def check_queues(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
 
 
 def check_runner_threads(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
-    value = getattr(settings, "DURABLE_RUNNER_THREADS", 2)
+    value = getattr(settings, "DURABLE_RUNNER_THREADS", DEFAULTS["RUNNER_THREADS"].default)
     if isinstance(value, int) and not isinstance(value, bool) and 1 <= value <= RUNNER_THREADS_MAX:
         return []
     return [
         checks.Error(
             f"DURABLE_RUNNER_THREADS is {value!r}, not a whole number from 1 to {RUNNER_THREADS_MAX}.",
-            hint="Leave it out for 2 (a run holds its thread until its next wait or its end; more threads "
-            "than the machine has cores rarely help).",
+            hint=f"Leave it out for {DEFAULTS['RUNNER_THREADS'].default} (a run holds its thread until its next "
+            "wait or its end; more threads than the machine has cores rarely help).",
             id="durable.E006",
         )
     ]

@@ -715,9 +715,10 @@ def store_event_returning(
     the same statement evaluates, so the read costs no round trip of its own.
 
     The expression reads the database as the statement found it when it began: a lock the
-    caller relies on for that read must be taken in an earlier statement, `after` (PostgreSQL),
-    which is sent with this one in one round trip, as a statement of its own: in READ COMMITTED
-    each statement of a multi-statement query reads a snapshot taken when it starts.
+    caller relies on for that read must be taken in an earlier statement, `after`, run first.
+    Where the connection allows (db.sends_statements_together) it goes in the same round trip,
+    as a statement of its own: in READ COMMITTED each statement of a multi-statement query reads
+    a snapshot taken when it starts.
     """
     event = _event_row(record, received_at=received_at, target_id=target_id, dispatched_at=dispatched_at)
     connection = connections[db.alias()]
@@ -731,13 +732,15 @@ def store_event_returning(
     )
     values = [*statements.values(event, connection), *params]
     with connection.cursor() as cursor:
-        if after is None:
-            cursor.execute(sql, values)
-        else:
+        if after is not None and db.sends_statements_together():
             # The simple query protocol (psycopg's client-side binding, Django's default) takes
             # both statements in one message; the second one's rows are the next result set.
             cursor.execute(f"{after.sql}; {sql}", [*after.params, *values])
             cursor.nextset()
+        else:
+            if after is not None:
+                cursor.execute(*after)
+            cursor.execute(sql, values)
         seq, new, *value = cursor.fetchone()
     if not new:
         return None, None

@@ -204,16 +204,13 @@ def send(record: dict[str, Any], *, target_id: str | None = None) -> Accepted:
         # come back with the INSERT, read after the lock was granted.
         shapes = None
         if db.is_postgres():
-            together = db.sends_statements_together()
-            if not together:
-                leases.lock_event_types([record["type"]])
             event, found = journal.store_event_returning(
                 record,
                 _shapes_read(record["type"]),
                 received_at=moment,
                 target_id=target_id,
                 dispatched_at=moment,
-                after=leases.event_type_lock(record["type"]) if together else None,
+                after=leases.event_type_lock(record["type"]),
             )
             shapes = json.loads(found) if isinstance(found, str) else found or []
         else:
